@@ -1,0 +1,38 @@
+# Every target creates .venv and installs the pinned deps if they are missing or changed (idempotent).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+export TZ := UTC
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: venv demo test lint typecheck unit bench synth serve clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: two real sales-outreach runs (approved and sent, rejected) on the local moto runtime
+demo: $(STAMP)
+	$(PY) -m local demo
+
+## make test: lint, type-check and the whole pytest suite, offline
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+serve: $(STAMP)
+	$(PY) -m local serve --port 8000
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out

@@ -1,0 +1,38 @@
+"""Environment of a step Lambda, validated once at cold start.
+
+Domain code never reads ``os.environ``: it receives these values (or ports built from them).
+CDK sets the same variable names on every function; the local runtime sets them in-process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StepwiseSettings(BaseSettings):
+    """Names of the resources a step may touch. Each is optional: a step uses only its own."""
+
+    model_config = SettingsConfigDict(env_prefix="STEPWISE_", extra="ignore", frozen=True)
+
+    stage: str = "local"
+    crm_table: str = "stepwise-crm"
+    approvals_table: str = "stepwise-approvals"
+    idempotency_table: str = "stepwise-idempotency"
+    files_bucket: str = "stepwise-files"
+    audit_bucket: str = "stepwise-audit"
+    sender_email: str = "outreach@stepwise.example"
+    approvals_key_alias: str = "alias/stepwise-approvals"
+    #: Secret used to sign approval links; in the cloud it is read from Secrets Manager.
+    approval_link_base_url: str = "http://localhost:8000"
+    approval_ttl_seconds: int = Field(default=72 * 3600, gt=0)
+    #: Lifetime of idempotency records: must outlast the whole retry window of a run.
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+
+@lru_cache(maxsize=1)
+def settings() -> StepwiseSettings:
+    """Cached settings; tests that change the environment call ``settings.cache_clear()``."""
+    return StepwiseSettings()

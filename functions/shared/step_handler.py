@@ -1,0 +1,142 @@
+"""The one decorator every step handler wears.
+
+Every ASL Task passes the same envelope (see ``statemachines/README.md``)::
+
+    {"payload.$": "$", "execution.$": "$$.Execution.Name", "state.$": "$$.State.Name",
+     "attempt.$": "$$.State.RetryCount"}            (+ "taskToken.$": "$$.Task.Token" on callbacks)
+
+The decorator parses it with the Powertools parser into ``StepEvent[Model]`` (a bad payload becomes
+a typed ``InvalidInputError`` naming each field), binds the run's trace id to every log record,
+writes one structured record per invocation, emits per-step metrics, and returns the domain
+result as a JSON-safe dict. The handler body stays one call into a pure domain function.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from functions.shared.errors import InvalidInputError, StepwiseError
+from functions.shared.observability import logger, metrics, tracer
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+class StepEvent(BaseModel, Generic[PayloadT]):
+    """The envelope a Task state sends to its Lambda."""
+
+    model_config = ConfigDict(frozen=True)
+
+    payload: PayloadT
+    execution: str = Field(min_length=1, max_length=80)
+    state: str = Field(min_length=1, max_length=80)
+    attempt: int = Field(default=0, ge=0)
+    # Only on ``.waitForTaskToken`` tasks. SecretStr keeps it out of reprs and logs.
+    task_token: SecretStr | None = Field(default=None, alias="taskToken", max_length=2048)
+
+
+class StepContext(BaseModel):
+    """What a domain function may know about the invocation (never the raw event)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow: str
+    step: str  # registry name of the Lambda
+    state: str  # ASL state name (several states may share one step Lambda)
+    execution: str  # execution name = the run's trace id
+    attempt: int
+    task_token: SecretStr | None = None
+
+    @property
+    def trace_id(self) -> str:
+        return self.execution
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """``field: message; field: message`` — the same wording the API uses for 400s."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if prefix and loc.startswith(prefix):
+            loc = loc[len(prefix) :]
+        parts.append(f"{loc or '(root)'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def step_handler(
+    payload_model: type[PayloadT],
+) -> Callable[[Callable[[PayloadT, StepContext], BaseModel]], LambdaHandler]:
+    """Turn ``fn(payload, ctx) -> Model`` into a Lambda handler for an ASL Task."""
+
+    def decorate(fn: Callable[[PayloadT, StepContext], BaseModel]) -> LambdaHandler:
+        # functions.<workflow>.<step> is the registry layout; the names come from it.
+        _, workflow, step = fn.__module__.rsplit(".", 2)
+
+        @functools.wraps(fn)
+        def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            try:
+                parsed = parse(event=event, model=StepEvent[payload_model])  # type: ignore[valid-type]
+            except ValidationError as exc:
+                raise InvalidInputError(
+                    f"{workflow}.{step}: invalid input: {describe_validation_error(exc, 'payload.')}"
+                ) from exc
+            ctx = StepContext(
+                workflow=workflow,
+                step=step,
+                state=parsed.state,
+                execution=parsed.execution,
+                attempt=parsed.attempt,
+                task_token=parsed.task_token,
+            )
+            logger.append_keys(trace_id=ctx.trace_id, workflow=workflow, step=step, state=ctx.state)
+            logger.set_correlation_id(ctx.trace_id)
+            metrics.add_dimension(name="workflow", value=workflow)
+            metrics.add_dimension(name="step", value=step)
+            started = time.perf_counter()
+            try:
+                result = fn(parsed.payload, ctx)
+            except Exception as exc:
+                _record_failure(exc, ctx, started)
+                raise
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            output = result.model_dump(mode="json")
+            metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+            logger.info(
+                "step succeeded",
+                attempt=ctx.attempt,
+                duration_ms=duration_ms,
+                input=parsed.payload.model_dump(mode="json"),
+                output=output,
+            )
+            return output
+
+        run = logger.inject_lambda_context(clear_state=True)(run)
+        run = tracer.capture_lambda_handler(capture_response=False)(run)
+        run = metrics.log_metrics(run)
+        return run
+
+    return decorate
+
+
+def _record_failure(exc: Exception, ctx: StepContext, started: float) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"StepFailed.{type(exc).__name__}", unit=MetricUnit.Count, value=1)
+    # Typed errors are expected outcomes the ASL routes; anything else is a bug worth a traceback.
+    if isinstance(exc, StepwiseError):
+        logger.warning(
+            "step failed", attempt=ctx.attempt, duration_ms=duration_ms, error=type(exc).__name__, cause=str(exc)
+        )
+    else:
+        logger.exception("step crashed", attempt=ctx.attempt, duration_ms=duration_ms, error=type(exc).__name__)

@@ -1,0 +1,46 @@
+"""Key schemas of the DynamoDB tables, shared by the CDK storage construct and the local runtime.
+
+Keeping them here means the table the local runtime creates is the table CDK deploys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TableName(StrEnum):
+    CRM = "crm_table"
+    APPROVALS = "approvals_table"
+    IDEMPOTENCY = "idempotency_table"
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    setting: TableName  # the StepwiseSettings field that holds the physical name
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[GlobalIndex, ...] = ()
+
+
+TABLES: tuple[TableSchema, ...] = (
+    # Single-table CRM: pk "CONTACT#<id>", sk "PROFILE" | "DEAL#<id>" | "ACTIVITY#<iso-ts>#<id>";
+    # gsi1 finds a contact by normalised email ("EMAIL#<email>").
+    TableSchema(
+        TableName.CRM,
+        partition_key="pk",
+        sort_key="sk",
+        indexes=(GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),),
+    ),
+    TableSchema(TableName.APPROVALS, partition_key="approval_id", ttl_attribute="ttl"),
+    # Powertools idempotency's default attribute names.
+    TableSchema(TableName.IDEMPOTENCY, partition_key="id", ttl_attribute="expiration"),
+)
