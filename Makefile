@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint typecheck unit bench synth serve clean
+.PHONY: venv demo test lint typecheck clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,6 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
-
-serve: $(STAMP)
-	$(PY) -m local serve --port 8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out

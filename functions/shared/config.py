@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,7 +25,8 @@ class StepwiseSettings(BaseSettings):
     audit_bucket: str = "stepwise-audit"
     sender_email: str = "outreach@stepwise.example"
     approvals_key_alias: str = "alias/stepwise-approvals"
-    #: Secret used to sign approval links; in the cloud it is read from Secrets Manager.
+    #: Key that signs approval links (env locally; in the cloud the API reads it from Secrets Manager).
+    approval_signing_secret: SecretStr | None = None
     approval_link_base_url: str = "http://localhost:8000"
     approval_ttl_seconds: int = Field(default=72 * 3600, gt=0)
     #: Lifetime of idempotency records: must outlast the whole retry window of a run.

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from functions.shared.errors import InvalidInputError, StepwiseError
+from functions.shared.idempotency import current_lambda_context
 from functions.shared.observability import logger, metrics, tracer
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -100,14 +101,18 @@ def step_handler(
             )
             logger.append_keys(trace_id=ctx.trace_id, workflow=workflow, step=step, state=ctx.state)
             logger.set_correlation_id(ctx.trace_id)
+            metrics.clear_metrics()  # one invocation's dimensions only (several steps share a process locally)
             metrics.add_dimension(name="workflow", value=workflow)
             metrics.add_dimension(name="step", value=step)
             started = time.perf_counter()
+            token = current_lambda_context.set(context)
             try:
                 result = fn(parsed.payload, ctx)
             except Exception as exc:
                 _record_failure(exc, ctx, started)
                 raise
+            finally:
+                current_lambda_context.reset(token)
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             output = result.model_dump(mode="json")
             metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)

@@ -40,7 +40,13 @@ TABLES: tuple[TableSchema, ...] = (
         sort_key="sk",
         indexes=(GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),),
     ),
-    TableSchema(TableName.APPROVALS, partition_key="approval_id", ttl_attribute="ttl"),
+    # gsi_execution lists a run's approvals (to supersede or cancel the pending ones).
+    TableSchema(
+        TableName.APPROVALS,
+        partition_key="approval_id",
+        ttl_attribute="ttl",
+        indexes=(GlobalIndex("gsi_execution", "execution", "created_at"),),
+    ),
     # Powertools idempotency's default attribute names.
     TableSchema(TableName.IDEMPOTENCY, partition_key="id", ttl_attribute="expiration"),
 )

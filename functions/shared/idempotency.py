@@ -1,0 +1,81 @@
+"""Run an irreversible side effect at most once per (execution, step, business key).
+
+Lambda runs each Step Functions task *at least once*, so a retried invocation may follow one that
+already sent the email. Powertools idempotency on DynamoDB stores the first result and returns it
+to every replay. Choices (see ``../shared/reliability-notes.md``):
+
+- the key is ``[execution, step, business key]`` only: never the attempt, the task token, a
+  timestamp or LLM text, which change between retries;
+- ``payload_validation_jmespath`` pins the fields that must not change between replays (the
+  recipient, the body hash): a replay with other values fails loudly instead of returning a
+  result that belongs to different data;
+- the record outlives the whole retry window (``idempotency_ttl_seconds``, default 7 days);
+- the in-progress expiry follows the Lambda's remaining time (``register_lambda_context``);
+- the persistence layer is built per call with the cached client, never at import time, and with
+  a ``key_prefix`` per step so concurrent steps in one process never share mutable state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from functions.shared.aws import client
+from functions.shared.config import settings
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+#: Set by ``step_handler`` for the duration of an invocation.
+current_lambda_context: ContextVar[LambdaContext | None] = ContextVar("current_lambda_context", default=None)
+
+
+def run_once(
+    *,
+    workflow: str,
+    step: str,
+    execution: str,
+    business_key: str,
+    pinned: Mapping[str, Any],
+    result_model: type[ResultT],
+    effect: Callable[[], ResultT],
+) -> ResultT:
+    """Call ``effect`` once for this key; replays get the stored result without calling it.
+
+    ``pinned`` holds the values that must be the same on every replay (JSON-safe).
+    """
+    config = IdempotencyConfig(
+        event_key_jmespath="[execution, step, business_key]",
+        payload_validation_jmespath="pinned",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings().idempotency_ttl_seconds,
+        hash_function="sha256",
+    )
+    lambda_context = current_lambda_context.get()
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
+    )
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=persistence,
+        config=config,
+        key_prefix=f"{workflow}.{step}",
+    )
+    def _effect(request: dict[str, Any]) -> dict[str, Any]:
+        return effect().model_dump(mode="json")
+
+    stored = _effect(
+        request={"execution": execution, "step": step, "business_key": business_key, "pinned": dict(pinned)}
+    )
+    return result_model.model_validate(stored)

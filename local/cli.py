@@ -1,0 +1,173 @@
+"""``python -m local``: run workflows on the local moto runtime from a terminal.
+
+Exit codes: 0 the run ended as designed (SUCCEEDED: sent, disqualified, rejected, ...);
+1 the run FAILED (the failing step and cause are printed); 2 invalid input or usage (one line,
+no traceback); 3 the run is waiting for an approval and no ``--decision`` was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from functions.registry import ROOT, WORKFLOWS
+from functions.shared.approvals import Decision
+from functions.shared.timeline import StepRun
+from local.runtime import InputRejected, LocalRuntime, RunResult
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING = 0, 1, 2, 3
+#: What ``--decision edit`` changes when no edited text is given: a visible, deterministic edit.
+DEFAULT_EDIT_LINE = "P.S. If a call is too much, I am happy to send a one-page summary instead."
+
+
+def _parse_fault(spec: str) -> tuple[str, str, int, str]:
+    """``step=ErrorName[:times][@after]``."""
+    try:
+        target, rest = spec.split("=", 1)
+        when = "before"
+        if rest.endswith("@after"):
+            rest, when = rest.removesuffix("@after"), "after"
+        error, _, times = rest.partition(":")
+        return target, error, int(times or "1"), when
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fault {spec!r}: expected step=ErrorName[:times][@after]") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one workflow end to end in-process and print its timeline")
+    run.add_argument("workflow", choices=sorted(WORKFLOWS))
+    run.add_argument("--input", required=True, type=Path, help="JSON file with the execution input")
+    run.add_argument("--decision", choices=["approve", "reject", "edit"], help="answer approvals as the approver")
+    run.add_argument("--comment", help="approver's comment")
+    run.add_argument("--edit-subject", help="with --decision edit: the approved subject")
+    run.add_argument("--edit-body-file", type=Path, help="with --decision edit: file with the approved body")
+    run.add_argument("--fault", action="append", default=[], type=_parse_fault, metavar="STEP=ERROR[:N][@after]")
+    run.add_argument("--name", help="execution name (default: generated)")
+    run.add_argument("--verbose", action="store_true", help="print the steps' structured logs")
+    commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
+    return parser
+
+
+def format_timeline(rows: list[StepRun]) -> str:
+    header = f"  {'#':>2}  {'state':<28} {'kind':<13} {'status':<10} {'tries':>5} {'ms':>8}  error"
+    lines = [header]
+    for index, row in enumerate(rows, 1):
+        kind = row.kind or row.type.lower()
+        duration = f"{row.duration_ms:.1f}" if row.duration_ms is not None else "-"
+        error = f"{row.error}: {_short_cause(row.cause)}" if row.error else ""
+        lines.append(
+            f"  {index:>2}  {row.state:<28} {kind:<13} {row.status:<10} {row.attempts or '-':>5} {duration:>8}  {error}"
+        )
+    return "\n".join(lines)
+
+
+def _short_cause(cause: str | None, limit: int = 90) -> str:
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        pass
+    text = str(cause).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _decision(args: argparse.Namespace, runtime: LocalRuntime, body_key: str) -> Decision:
+    if args.decision == "reject":
+        return Decision(decision="reject", comment=args.comment or "Not the right moment for this lead.")
+    if args.decision == "edit":
+        from functions.shared.adapters import get_files
+
+        body = (
+            args.edit_body_file.read_text(encoding="utf-8")
+            if args.edit_body_file
+            else get_files().get_text(body_key).rstrip() + "\n\n" + DEFAULT_EDIT_LINE
+        )
+        return Decision(decision="approve", comment=args.comment, edited_subject=args.edit_subject, edited_body=body)
+    return Decision(decision="approve", comment=args.comment)
+
+
+def drive(runtime: LocalRuntime, workflow: str, payload: Any, args: argparse.Namespace, out: TextIO) -> RunResult:
+    """Start a run and answer its approvals as ``args.decision`` says, until it ends or waits."""
+    arn = runtime.start(workflow, payload, name=getattr(args, "name", None))
+    name = arn.rsplit(":", 1)[-1]
+    while True:
+        described = runtime.wait(arn, until="approval")
+        if described["status"] != "RUNNING":
+            return runtime.result(arn)
+        for record in runtime.pending_approvals(name):
+            link = runtime.approvals().link(record)
+            print(f"  approval requested from {record.approver}: {record.action}\n    link: {link}", file=out)
+            if args.decision is None:
+                return runtime.result(arn)
+            decided = runtime.decide(record, _decision(args, runtime, record.draft.body_key))
+            edited = " (with edits)" if decided.edit_diff else ""
+            print(f"  {decided.decided_by} decided: {decided.status.lower()}{edited}", file=out)
+
+
+def report(result: RunResult, out: TextIO) -> int:
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    print(f"\n{name}: {result.status}", file=out)
+    print(format_timeline(result.timeline), file=out)
+    if result.status == "SUCCEEDED":
+        print("output: " + json.dumps(result.output, indent=2, sort_keys=True), file=out)
+        return EXIT_OK
+    if result.status == "RUNNING":
+        print("waiting for an approval: rerun with --decision approve|reject|edit", file=out)
+        return EXIT_WAITING
+    failed = [row for row in result.timeline if row.error]
+    where = failed[-1].state if failed else "?"
+    print(f"run failed ({where}): {result.error}: {_short_cause(result.cause, 300)}", file=out)
+    return EXIT_FAILED
+
+
+def command_run(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        payload = json.loads(args.input.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.input}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    with LocalRuntime(log_level="INFO" if args.verbose else "WARNING") as runtime:
+        for target, error, times, when in args.fault:
+            runtime.dispatcher.inject(target, error, times=times, when=when)
+        try:
+            result = drive(runtime, args.workflow, payload, args, out)
+        except InputRejected as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        code = report(result, out)
+        emails = runtime.outbox()
+        print(f"outbox: {len(emails)} email(s): " + ", ".join(f"{e['to']} «{e['subject']}»" for e in emails), file=out)
+        return code
+
+
+def command_demo(out: TextIO) -> int:
+    base = json.loads((ROOT / "examples" / "sales_outreach.json").read_text(encoding="utf-8"))
+    runs = [
+        ("1. approved and sent (Dana, Northwind Freight)", {**base}, "approve"),
+        ("2. rejected by the approver (Priya, Brightline Clinics)", {**base, "lead_id": "L-200"}, "reject"),
+        ("3. poor fit, disqualified before any draft (Tom, Becker Hobby Models)", {**base, "lead_id": "L-300"}, None),
+    ]
+    codes = []
+    with LocalRuntime() as runtime:
+        for title, payload, decision in runs:
+            print(f"\n=== sales_outreach {title}", file=out)
+            args = argparse.Namespace(decision=decision, comment=None, edit_subject=None, edit_body_file=None, name=None)
+            codes.append(report(drive(runtime, "sales_outreach", payload, args, out), out))
+        print("\n=== outbox (what SES 'sent')", file=out)
+        for email in runtime.outbox():
+            print(f"  to {email['to']}: {email['subject']}", file=out)
+    return EXIT_OK if all(code == EXIT_OK for code in codes) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return command_run(args, out)
+    return command_demo(out)

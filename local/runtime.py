@@ -1,0 +1,304 @@
+"""The local runtime: moto with the Step Functions interpreter, running the real ASL and handlers.
+
+One :class:`LocalRuntime` is one isolated "AWS account": entering it sets a fake environment,
+starts ``mock_aws`` with ASL execution on, patches moto (``local/patches.py``), creates the
+tables/buckets/key/identity CDK would deploy, registers every workflow's state machine from its
+ASL file, and optionally seeds demo data. Leaving it stops running executions and restores
+everything, so tests can open one per scenario.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from moto import mock_aws
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from functions.registry import ROOT, WORKFLOWS, WorkflowSpec
+from functions.shared import asl
+from functions.shared.approvals import ApprovalRecord, ApprovalService, Decision, sign
+from functions.shared.config import settings
+from functions.shared.step_handler import describe_validation_error
+from functions.shared.timeline import StepRun, build_timeline
+from local.dispatch import ACCOUNT, Dispatcher, function_arn
+from local.patches import MotoPatches
+from local.resources import create_resources, seed
+
+SEED_DIR = ROOT / "examples" / "seed"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+_BASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "TZ": "UTC",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "stepwise",
+}
+
+
+class InputRejected(ValueError):
+    """The execution input failed the workflow's input model; ``errors`` as the API returns them."""
+
+    def __init__(self, workflow: str, errors: list[dict[str, str]]) -> None:
+        self.workflow = workflow
+        self.errors = errors
+        super().__init__(f"invalid input for {workflow}: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+def input_model(workflow: WorkflowSpec) -> type[BaseModel]:
+    module_name, attribute = workflow.input_model.rsplit(".", 1)
+    model: type[BaseModel] = getattr(importlib.import_module(module_name), attribute)
+    return model
+
+
+def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
+    """The workflow's input, validated and normalised, or :class:`InputRejected` with field errors."""
+    try:
+        return input_model(workflow).model_validate(payload).model_dump(mode="json")
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]} for err in exc.errors()
+        ]
+        raise InputRejected(workflow.name, errors) from exc
+
+
+def reset_caches() -> None:
+    """Drop every cached setting, client and adapter (they depend on the environment)."""
+    from functions.shared.aws import reset_clients
+
+    settings.cache_clear()
+    reset_clients()
+    try:
+        from functions.shared.adapters import reset_adapters
+
+        reset_adapters()
+    except ImportError:  # pragma: no cover - adapters are part of the package
+        pass
+    llm_factory = __import__("sys").modules.get("functions.shared.llm.factory")
+    if llm_factory is not None:
+        llm_factory.reset_llm_client()
+
+
+@dataclass
+class RunResult:
+    execution_arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    timeline: list[StepRun]
+
+
+@dataclass
+class LocalRuntime:
+    workflows: list[WorkflowSpec] = field(default_factory=lambda: list(WORKFLOWS.values()))
+    seed_dir: Path | None = SEED_DIR
+    region: str = "us-east-1"
+    log_level: str = "WARNING"
+    env: dict[str, str] = field(default_factory=dict)
+    dispatcher: Dispatcher = field(init=False)
+    state_machines: dict[str, str] = field(default_factory=dict, init=False)
+    _saved_env: dict[str, str | None] = field(default_factory=dict, init=False)
+    _mock: Any = field(default=None, init=False)
+    _patches: MotoPatches | None = field(default=None, init=False)
+    _started: list[str] = field(default_factory=list, init=False)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> LocalRuntime:
+        env = {
+            **_BASE_ENV,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "STEPWISE_APPROVAL_SIGNING_SECRET": os.environ.get("STEPWISE_APPROVAL_SIGNING_SECRET")
+            or secrets.token_urlsafe(32),
+            **self.env,
+        }
+        for key, value in env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        reset_caches()
+        self._set_log_level()
+        self.dispatcher = Dispatcher.for_workflows(self.region, self.workflows)
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}  # type: ignore[typeddict-unknown-key]
+        )
+        self._mock.start()
+        try:
+            self._patches = MotoPatches(invoke=self.dispatcher.invoke)
+            self._patches.apply()
+            create_resources(settings())
+            self._deploy()
+            if self.seed_dir is not None:
+                seed(settings(), self.seed_dir)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._stop_running()
+        finally:
+            if self._patches is not None:
+                self._patches.undo()
+            if self._mock is not None:
+                self._mock.stop()
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            reset_caches()
+
+    def _set_log_level(self) -> None:
+        from functions.shared.observability import logger
+
+        logger.setLevel(self.log_level)
+
+    def _deploy(self) -> None:
+        sfn = self.sfn
+        for workflow in self.workflows:
+            substitutions = {step.placeholder: function_arn(self.region, workflow, step) for step in workflow.steps}
+            definition = asl.render(workflow.asl_path.read_text(encoding="utf-8"), substitutions)
+            arn = sfn.create_state_machine(
+                name=f"stepwise-{workflow.name}",
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/stepwise-{workflow.name}",
+                type="STANDARD",
+            )["stateMachineArn"]
+            self.state_machines[workflow.name] = arn
+
+    def _stop_running(self) -> None:
+        if self._mock is None:
+            return
+        for arn in self._started:
+            try:
+                if self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+                    self.sfn.stop_execution(executionArn=arn, error="LocalRuntimeClosed")
+            except Exception:  # noqa: S112 - best effort during teardown
+                continue
+
+    # --- clients -------------------------------------------------------------------------
+    @property
+    def sfn(self) -> Any:
+        from functions.shared.aws import client
+
+        return client("stepfunctions")
+
+    def approvals(self) -> ApprovalService:
+        return ApprovalService(settings())
+
+    # --- executions ----------------------------------------------------------------------
+    def start(self, workflow: str, payload: Any, *, name: str | None = None) -> str:
+        spec = self._workflow(workflow)
+        document = validate_input(spec, payload)
+        execution_name = name or f"{workflow.replace('_', '-')}-{uuid.uuid4().hex[:12]}"
+        arn: str = self.sfn.start_execution(
+            stateMachineArn=self.state_machines[workflow], name=execution_name, input=json.dumps(document)
+        )["executionArn"]
+        self._started.append(arn)
+        return arn
+
+    def wait(
+        self, execution_arn: str, *, until: Literal["end", "approval"] = "end", timeout_s: float = 30.0
+    ) -> dict[str, Any]:
+        """Poll until the run ends (or, with ``until="approval"``, waits for a person). Never hangs."""
+        deadline = time.monotonic() + timeout_s
+        name = execution_arn.rsplit(":", 1)[-1]
+        while True:
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return described
+            if until == "approval" and self._waiting_for_callback(execution_arn) and self.pending_approvals(name):
+                return described
+            if time.monotonic() > deadline:
+                timeline = "\n".join(f"  {r.state}: {r.status}" for r in self.timeline(execution_arn))
+                raise TimeoutError(f"{name} still {described['status']} after {timeout_s}s:\n{timeline}")
+            time.sleep(0.005)
+
+    def _waiting_for_callback(self, execution_arn: str) -> bool:
+        """The callback task's Lambda returned (``TaskSubmitted``), so a decision can be delivered.
+
+        moto drops a ``SendTaskSuccess`` that arrives while the ``.waitForTaskToken`` Lambda is
+        still running (AWS does not); a person is never that fast, a script is.
+        """
+        for event in reversed(self.history(execution_arn)):
+            if event["type"] == "TaskSubmitted":
+                return True
+            if event["type"] == "TaskScheduled":
+                return False
+        return False
+
+    def result(self, execution_arn: str) -> RunResult:
+        described = self.sfn.describe_execution(executionArn=execution_arn)
+        output = json.loads(described["output"]) if described.get("output") else None
+        return RunResult(
+            execution_arn=execution_arn,
+            status=described["status"],
+            output=output,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            timeline=self.timeline(execution_arn),
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)[
+            "events"
+        ]
+        return events
+
+    def timeline(self, execution_arn: str) -> list[StepRun]:
+        workflow = self._workflow_of(execution_arn)
+        steps = {state: (s.name, s.kind.value) for state, s in asl.state_steps(workflow).items()}
+        status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
+        return build_timeline(self.history(execution_arn), steps, status)
+
+    # --- approvals -----------------------------------------------------------------------
+    def pending_approvals(self, execution_name: str | None = None) -> list[ApprovalRecord]:
+        pending = self.approvals().store.pending()
+        return [r for r in pending if execution_name is None or r.execution == execution_name]
+
+    def signed_link_signature(self, record: ApprovalRecord) -> str:
+        """What the emailed link carries; the CLI decides as the approver who got the link."""
+        secret = settings().approval_signing_secret or SecretStr("")
+        return sign(record.approval_id, record.approver, record.expires_at, secret)
+
+    def decide(self, record: ApprovalRecord, decision: Decision) -> ApprovalRecord:
+        from functions.shared.adapters import get_files
+
+        return self.approvals().decide(record.approval_id, self.signed_link_signature(record), decision, get_files())
+
+    def outbox(self) -> list[dict[str, Any]]:
+        from functions.shared.adapters.ses_outbox import local_outbox
+
+        return local_outbox(region=self.region, account_id=ACCOUNT)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _workflow(self, name: str) -> WorkflowSpec:
+        for workflow in self.workflows:
+            if workflow.name == name:
+                return workflow
+        raise KeyError(f"unknown workflow {name!r}; known: {', '.join(w.name for w in self.workflows)}")
+
+    def _workflow_of(self, execution_arn: str) -> WorkflowSpec:
+        machine = execution_arn.split(":execution:")[-1].split(":")[0]
+        return self._workflow(machine.removeprefix("stepwise-"))
+
+
+__all__ = ["InputRejected", "LocalRuntime", "RunResult", "describe_validation_error", "validate_input"]
