@@ -82,7 +82,9 @@ class WorkflowSpec:
         raise KeyError(f"workflow {self.name!r} has no step {name!r}")
 
 
-def _steps(workflow: str, *specs: tuple[str, StepKind, frozenset[Resource], str | None]) -> tuple[StepSpec, ...]:
+def _steps(
+    workflow: str, *specs: tuple[str, StepKind, frozenset[Resource], str | None]
+) -> tuple[StepSpec, ...]:
     return tuple(
         StepSpec(
             name=name,
@@ -121,7 +123,12 @@ SALES_OUTREACH = WorkflowSpec(
         ("log_activity", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("revert_contact_status", _K.COMPENSATION, frozenset({_R.CRM_TABLE}), None),
         ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
-        ("log_rejection", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}), None),
+        (
+            "log_rejection",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
         ("record_failure", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
     ),
 )

@@ -33,7 +33,9 @@ def _parse_fault(spec: str) -> tuple[str, str, int, str]:
         error, _, times = rest.partition(":")
         return target, error, int(times or "1"), when
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--fault {spec!r}: expected step=ErrorName[:times][@after]") from None
+        raise argparse.ArgumentTypeError(
+            f"--fault {spec!r}: expected step=ErrorName[:times][@after]"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one workflow end to end in-process and print its timeline")
     run.add_argument("workflow", choices=sorted(WORKFLOWS))
     run.add_argument("--input", required=True, type=Path, help="JSON file with the execution input")
-    run.add_argument("--decision", choices=["approve", "reject", "edit"], help="answer approvals as the approver")
+    run.add_argument(
+        "--decision", choices=["approve", "reject", "edit"], help="answer approvals as the approver"
+    )
     run.add_argument("--comment", help="approver's comment")
     run.add_argument("--edit-subject", help="with --decision edit: the approved subject")
     run.add_argument("--edit-body-file", type=Path, help="with --decision edit: file with the approved body")
-    run.add_argument("--fault", action="append", default=[], type=_parse_fault, metavar="STEP=ERROR[:N][@after]")
+    run.add_argument(
+        "--fault", action="append", default=[], type=_parse_fault, metavar="STEP=ERROR[:N][@after]"
+    )
     run.add_argument("--name", help="execution name (default: generated)")
     run.add_argument("--verbose", action="store_true", help="print the steps' structured logs")
     commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
@@ -60,8 +66,9 @@ def format_timeline(rows: list[StepRun]) -> str:
         kind = row.kind or row.type.lower()
         duration = f"{row.duration_ms:.1f}" if row.duration_ms is not None else "-"
         error = f"{row.error}: {_short_cause(row.cause)}" if row.error else ""
+        tries = row.attempts or "-"
         lines.append(
-            f"  {index:>2}  {row.state:<28} {kind:<13} {row.status:<10} {row.attempts or '-':>5} {duration:>8}  {error}"
+            f"  {index:>2}  {row.state:<28} {kind:<13} {row.status:<10} {tries:>5} {duration:>8}  {error}"
         )
     return "\n".join(lines)
 
@@ -89,11 +96,15 @@ def _decision(args: argparse.Namespace, runtime: LocalRuntime, body_key: str) ->
             if args.edit_body_file
             else get_files().get_text(body_key).rstrip() + "\n\n" + DEFAULT_EDIT_LINE
         )
-        return Decision(decision="approve", comment=args.comment, edited_subject=args.edit_subject, edited_body=body)
+        return Decision(
+            decision="approve", comment=args.comment, edited_subject=args.edit_subject, edited_body=body
+        )
     return Decision(decision="approve", comment=args.comment)
 
 
-def drive(runtime: LocalRuntime, workflow: str, payload: Any, args: argparse.Namespace, out: TextIO) -> RunResult:
+def drive(
+    runtime: LocalRuntime, workflow: str, payload: Any, args: argparse.Namespace, out: TextIO
+) -> RunResult:
     """Start a run and answer its approvals as ``args.decision`` says, until it ends or waits."""
     arn = runtime.start(workflow, payload, name=getattr(args, "name", None))
     name = arn.rsplit(":", 1)[-1]
@@ -143,7 +154,10 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_INVALID
         code = report(result, out)
         emails = runtime.outbox()
-        print(f"outbox: {len(emails)} email(s): " + ", ".join(f"{e['to']} «{e['subject']}»" for e in emails), file=out)
+        print(
+            f"outbox: {len(emails)} email(s): " + ", ".join(f"{e['to']} «{e['subject']}»" for e in emails),
+            file=out,
+        )
         return code
 
 
@@ -152,13 +166,19 @@ def command_demo(out: TextIO) -> int:
     runs = [
         ("1. approved and sent (Dana, Northwind Freight)", {**base}, "approve"),
         ("2. rejected by the approver (Priya, Brightline Clinics)", {**base, "lead_id": "L-200"}, "reject"),
-        ("3. poor fit, disqualified before any draft (Tom, Becker Hobby Models)", {**base, "lead_id": "L-300"}, None),
+        (
+            "3. poor fit, disqualified before any draft (Tom, Becker Hobby Models)",
+            {**base, "lead_id": "L-300"},
+            None,
+        ),
     ]
     codes = []
     with LocalRuntime() as runtime:
         for title, payload, decision in runs:
             print(f"\n=== sales_outreach {title}", file=out)
-            args = argparse.Namespace(decision=decision, comment=None, edit_subject=None, edit_body_file=None, name=None)
+            args = argparse.Namespace(
+                decision=decision, comment=None, edit_subject=None, edit_body_file=None, name=None
+            )
             codes.append(report(drive(runtime, "sales_outreach", payload, args, out), out))
         print("\n=== outbox (what SES 'sent')", file=out)
         for email in runtime.outbox():

@@ -116,7 +116,7 @@ class Dispatcher:
         return self._handlers[step.handler]
 
     def invoke(self, name_or_arn: str, body: bytes | str | None, response_headers: dict[str, Any]) -> bytes:
-        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        name = name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
         step = self.steps.get(name)
         if step is None:
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -19,7 +19,10 @@ from typing import Any
 #: (module path, attribute) of every moto internal we touch.
 LAMBDA_INVOKE = ("moto.awslambda_simple.models", "LambdaSimpleBackend")
 RETRY_TIME = ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time")
-WAIT_INTERVAL = ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function", "WaitFunction")
+WAIT_INTERVAL = (
+    "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+    "WaitFunction",
+)
 BOTO_CLIENT_FOR = ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (LAMBDA_INVOKE, RETRY_TIME, WAIT_INTERVAL, BOTO_CLIENT_FOR)
@@ -31,7 +34,9 @@ def resolve(target: tuple[str, str]) -> Any:
     module_name, attribute = target
     module = importlib.import_module(module_name)
     if not hasattr(module, attribute):
-        raise AttributeError(f"moto internal moved: {module_name}.{attribute} (is moto still the pinned version?)")
+        raise AttributeError(
+            f"moto internal moved: {module_name}.{attribute} (is moto still the pinned version?)"
+        )
     return getattr(module, attribute)
 
 
@@ -72,7 +77,12 @@ class MotoPatches:
         dispatch = self.invoke
 
         def invoke(
-            self_: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+            self_: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
         ) -> bytes:
             return dispatch(function_name, body, response_headers)
 
@@ -80,10 +90,11 @@ class MotoPatches:
         self._undo.append(lambda: setattr(backend, "invoke", original_invoke))
 
         if self.instant_retries:
-            module = importlib.import_module(RETRY_TIME[0])
-            resolve(RETRY_TIME)
-            original_time = module.time
-            module.time = SimpleNamespace(sleep=lambda _seconds: None, time=time.time, monotonic=time.monotonic)
+            module: Any = importlib.import_module(RETRY_TIME[0])
+            original_time = resolve(RETRY_TIME)
+            module.time = SimpleNamespace(
+                sleep=lambda _seconds: None, time=time.time, monotonic=time.monotonic
+            )
             self._undo.append(lambda: setattr(module, "time", original_time))
 
         if self.instant_waits:
@@ -107,14 +118,16 @@ class MotoPatches:
 
         for module in _parser_modules_using_boto_client():
             previous = module.boto_client_for
-            module.boto_client_for = cached_client_for  # type: ignore[attr-defined]
+            module.boto_client_for = cached_client_for
             self._undo.append(lambda m=module, p=previous: setattr(m, "boto_client_for", p))  # type: ignore[misc]
 
         for name in ("moto.stepfunctions.parser", "moto.stepfunctions"):
             log = logging.getLogger(name)
             level = log.level
             # The interpreter logs every caught error as an exception; the timeline reports them.
-            log.setLevel(logging.CRITICAL if not __import__("os").environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG)
+            log.setLevel(
+                logging.CRITICAL if not __import__("os").environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG
+            )
             self._undo.append(lambda lg=log, lv=level: lg.setLevel(lv))  # type: ignore[misc]
 
     def undo(self) -> None:

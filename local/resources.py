@@ -24,7 +24,9 @@ def _create_table(schema: TableSchema, name: str) -> None:
         if index.sort_key:
             attributes.add(index.sort_key)
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
+        indexes.append(
+            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+        )
     kwargs: dict[str, Any] = {
         "TableName": name,
         "KeySchema": keys,
@@ -47,7 +49,9 @@ def create_resources(config: StepwiseSettings) -> None:
     s3 = client("s3")
     for bucket in {config.files_bucket, config.audit_bucket}:
         s3.create_bucket(Bucket=bucket)
-    key_id = client("kms").create_key(Description="stepwise approvals task-token sealing")["KeyMetadata"]["KeyId"]
+    key_id = client("kms").create_key(Description="stepwise approvals task-token sealing")["KeyMetadata"][
+        "KeyId"
+    ]
     client("kms").create_alias(AliasName=config.approvals_key_alias, TargetKeyId=key_id)
     client("ses").verify_email_identity(EmailAddress=config.sender_email)
 

@@ -55,7 +55,9 @@ class InputRejected(ValueError):
     def __init__(self, workflow: str, errors: list[dict[str, str]]) -> None:
         self.workflow = workflow
         self.errors = errors
-        super().__init__(f"invalid input for {workflow}: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        super().__init__(
+            f"invalid input for {workflow}: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        )
 
 
 def input_model(workflow: WorkflowSpec) -> type[BaseModel]:
@@ -70,7 +72,8 @@ def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
         return input_model(workflow).model_validate(payload).model_dump(mode="json")
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]} for err in exc.errors()
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+            for err in exc.errors()
         ]
         raise InputRejected(workflow.name, errors) from exc
 
@@ -134,7 +137,7 @@ class LocalRuntime:
         self._set_log_level()
         self.dispatcher = Dispatcher.for_workflows(self.region, self.workflows)
         self._mock = mock_aws(
-            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}  # type: ignore[typeddict-unknown-key]
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
         self._mock.start()
         try:
@@ -174,7 +177,9 @@ class LocalRuntime:
     def _deploy(self) -> None:
         sfn = self.sfn
         for workflow in self.workflows:
-            substitutions = {step.placeholder: function_arn(self.region, workflow, step) for step in workflow.steps}
+            substitutions = {
+                step.placeholder: function_arn(self.region, workflow, step) for step in workflow.steps
+            }
             definition = asl.render(workflow.asl_path.read_text(encoding="utf-8"), substitutions)
             arn = sfn.create_state_machine(
                 name=f"stepwise-{workflow.name}",
@@ -225,7 +230,11 @@ class LocalRuntime:
             described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
                 return described
-            if until == "approval" and self._waiting_for_callback(execution_arn) and self.pending_approvals(name):
+            if (
+                until == "approval"
+                and self._waiting_for_callback(execution_arn)
+                and self.pending_approvals(name)
+            ):
                 return described
             if time.monotonic() > deadline:
                 timeline = "\n".join(f"  {r.state}: {r.status}" for r in self.timeline(execution_arn))
@@ -258,9 +267,9 @@ class LocalRuntime:
         )
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)[
-            "events"
-        ]
+        events: list[dict[str, Any]] = self.sfn.get_execution_history(
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
         return events
 
     def timeline(self, execution_arn: str) -> list[StepRun]:
@@ -282,7 +291,9 @@ class LocalRuntime:
     def decide(self, record: ApprovalRecord, decision: Decision) -> ApprovalRecord:
         from functions.shared.adapters import get_files
 
-        return self.approvals().decide(record.approval_id, self.signed_link_signature(record), decision, get_files())
+        return self.approvals().decide(
+            record.approval_id, self.signed_link_signature(record), decision, get_files()
+        )
 
     def outbox(self) -> list[dict[str, Any]]:
         from functions.shared.adapters.ses_outbox import local_outbox
@@ -297,7 +308,7 @@ class LocalRuntime:
         raise KeyError(f"unknown workflow {name!r}; known: {', '.join(w.name for w in self.workflows)}")
 
     def _workflow_of(self, execution_arn: str) -> WorkflowSpec:
-        machine = execution_arn.split(":execution:")[-1].split(":")[0]
+        machine = execution_arn.rsplit(":execution:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
         return self._workflow(machine.removeprefix("stepwise-"))
 
 

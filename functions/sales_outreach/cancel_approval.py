@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.models import CaughtError
-from functions.shared.approvals import ApprovalService
+from functions.shared.approvals import ApprovalService, ApprovalStatus
 from functions.shared.config import settings
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -17,7 +17,7 @@ from functions.shared.step_handler import StepContext, step_handler
 class CancelInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    approvalError: CaughtError | None = None  # noqa: N815  (the ASL key)
+    approvalError: CaughtError | None = None
 
 
 class ApprovalsClosed(BaseModel):
@@ -26,7 +26,7 @@ class ApprovalsClosed(BaseModel):
 
 
 def cancel_approval(payload: CancelInput, *, approvals: ApprovalService, ctx: StepContext) -> ApprovalsClosed:
-    status = "EXPIRED" if payload.approvalError is not None else "CANCELLED"
+    status: ApprovalStatus = "EXPIRED" if payload.approvalError is not None else "CANCELLED"
     return ApprovalsClosed(status=status, closed=approvals.close_for_execution(ctx.execution, status))
 
 

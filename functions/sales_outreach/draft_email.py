@@ -44,7 +44,10 @@ def draft_email(payload: DraftInput, *, files: FileStore, llm: LLMClient, ctx: S
     key = f"drafts/{ctx.execution}/{ctx.state}-{ctx.attempt}.txt"
     files.put_text(key, result.value.body)
     return DraftRef(
-        subject=result.value.subject, body_key=key, body_sha256=sha256_text(result.value.body), llm=result.summary()
+        subject=result.value.subject,
+        body_key=key,
+        body_sha256=sha256_text(result.value.body),
+        llm=result.summary(),
     )
 
 

@@ -24,10 +24,12 @@ class RejectionInput(BaseModel):
 
     lead_id: str
     lead: Lead
-    approvalError: CaughtError  # noqa: N815  (the ASL key)
+    approvalError: CaughtError
 
 
-def log_rejection(payload: RejectionInput, *, crm: CrmPort, approvals: ApprovalStore, ctx: StepContext) -> Outcome:
+def log_rejection(
+    payload: RejectionInput, *, crm: CrmPort, approvals: ApprovalStore, ctx: StepContext
+) -> Outcome:
     expired = payload.approvalError.Error in EXPIRY_ERRORS
     decided = [r for r in approvals.for_execution(ctx.execution) if r.status == "REJECTED"]
     latest = max(decided, key=lambda r: r.decided_at or "", default=None)

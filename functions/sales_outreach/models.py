@@ -81,7 +81,9 @@ class EmailDraft(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: Annotated[SingleLine, StringConstraints(max_length=120)] = Field(description="Email subject line")
+    subject: Annotated[SingleLine, StringConstraints(max_length=120)] = Field(
+        description="Email subject line"
+    )
     body: Annotated[str, StringConstraints(min_length=40, max_length=3000)] = Field(
         description="Plain-text email body, greeting to signature, no placeholders"
     )

@@ -36,7 +36,12 @@ class ApprovalRequested(BaseModel):
 
 
 def request_approval(
-    payload: ApprovalInput, *, approvals: ApprovalService, email: EmailPort, files: FileStore, ctx: StepContext
+    payload: ApprovalInput,
+    *,
+    approvals: ApprovalService,
+    email: EmailPort,
+    files: FileStore,
+    ctx: StepContext,
 ) -> ApprovalRequested:
     if ctx.task_token is None:
         raise InvalidInputError("request_approval must be invoked with .waitForTaskToken")
@@ -48,7 +53,11 @@ def request_approval(
         state=ctx.state,
         approver=payload.approver_email,
         action=action,
-        draft=Draft(subject=payload.draft.subject, body_key=payload.draft.body_key, body_sha256=payload.draft.body_sha256),
+        draft=Draft(
+            subject=payload.draft.subject,
+            body_key=payload.draft.body_key,
+            body_sha256=payload.draft.body_sha256,
+        ),
         task_token=ctx.task_token,
     )
     body = files.get_text(payload.draft.body_key)
@@ -57,7 +66,8 @@ def request_approval(
             to=payload.approver_email,
             subject=f"Approval needed: {payload.draft.subject}"[:200],
             body_text=(
-                f"{action}.\n\nOpen the link to review, edit, approve or reject. Opening it changes nothing.\n"
+                f"{action}.\n\n"
+                "Open the link to review, edit, approve or reject; opening it changes nothing.\n"
                 f"{approvals.link(record)}\n\nThe link expires at {record.expires_at}.\n\n"
                 f"--- Subject ---\n{payload.draft.subject}\n\n--- Body ---\n{body}\n"
             ),

@@ -33,7 +33,10 @@ def revert_contact_status(payload: RevertInput, *, crm: CrmPort) -> StatusChange
         current = crm.get_contact(change.contact_id)
         restored = current is not None and current.status == change.previous_status
     return StatusChange(
-        contact_id=change.contact_id, previous_status="contacted", status=change.previous_status, changed=restored
+        contact_id=change.contact_id,
+        previous_status="contacted",
+        status=change.previous_status,
+        changed=restored,
     )
 
 

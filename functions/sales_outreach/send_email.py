@@ -45,7 +45,11 @@ def send_email(payload: SendInput, *, email: EmailPort, files: FileStore, ctx: S
             )
         )
         return SentEmailRef(
-            message_id=sent.message_id, to=sent.to, subject=sent.subject, body_sha256=body_sha, sent_at=sent.sent_at
+            message_id=sent.message_id,
+            to=sent.to,
+            subject=sent.subject,
+            body_sha256=body_sha,
+            sent_at=sent.sent_at,
         )
 
     return run_once(

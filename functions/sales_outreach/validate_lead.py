@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from functions.sales_outreach.models import Lead, OutreachRequest
 from functions.shared.adapters import get_crm
 from functions.shared.errors import BusinessRuleError, InvalidInputError

@@ -157,7 +157,9 @@ class ApprovalStore:
         )
 
     def get(self, approval_id: str) -> ApprovalRecord | None:
-        item = client("dynamodb").get_item(TableName=self._table, Key={"approval_id": {"S": approval_id}}, ConsistentRead=True)
+        item = client("dynamodb").get_item(
+            TableName=self._table, Key={"approval_id": {"S": approval_id}}, ConsistentRead=True
+        )
         return _from_item(item["Item"]) if "Item" in item else None
 
     def for_execution(self, execution: str) -> Iterator[ApprovalRecord]:
@@ -176,7 +178,7 @@ class ApprovalStore:
     def pending(self) -> list[ApprovalRecord]:
         """All pending approvals (a scan: used by the local CLI and the sweeper, not per request)."""
         paginator = client("dynamodb").get_paginator("scan")
-        found = []
+        found: list[ApprovalRecord] = []
         for page in paginator.paginate(
             TableName=self._table,
             FilterExpression="#s = :p",
@@ -261,7 +263,8 @@ class ApprovalService:
 
     def link(self, record: ApprovalRecord) -> str:
         signature = sign(record.approval_id, record.approver, record.expires_at, self._secret())
-        return f"{self._config.approval_link_base_url.rstrip('/')}/approvals/{record.approval_id}?sig={signature}"
+        base = self._config.approval_link_base_url.rstrip("/")
+        return f"{base}/approvals/{record.approval_id}?sig={signature}"
 
     def create(
         self,
@@ -274,7 +277,7 @@ class ApprovalService:
         draft: Draft,
         task_token: SecretStr,
     ) -> ApprovalRecord:
-        """Store a PENDING approval for this task token; older pending ones of the same state are superseded."""
+        """Store a PENDING approval for this token; older pending ones of this state are superseded."""
         for older in self.store.for_execution(execution):
             if older.state == state and older.status == "PENDING":
                 self.store.transition(older.approval_id, "SUPERSEDED")
@@ -291,7 +294,7 @@ class ApprovalService:
             draft=draft,
             created_at=_iso(now),
             expires_at=_iso(expires),
-            sealed_token="-",
+            sealed_token="-",  # noqa: S106 - replaced by the sealed token just below
             ttl=int((expires + timedelta(days=30)).timestamp()),
         )
         record = unsealed.model_copy(
@@ -311,7 +314,9 @@ class ApprovalService:
             raise LinkExpired("the approval link has expired")
         return record
 
-    def decide(self, approval_id: str, signature: str, decision: Decision, files: FileStore) -> ApprovalRecord:
+    def decide(
+        self, approval_id: str, signature: str, decision: Decision, files: FileStore
+    ) -> ApprovalRecord:
         """Consume the approval once, record who decided and the edit diff, then resume the run."""
         record = self.get_verified(approval_id, signature)
         if record.status != "PENDING":
@@ -363,7 +368,9 @@ class ApprovalService:
             else:
                 # Step Functions keeps Error; some runtimes drop Cause, so the comment lives in the record.
                 sfn.send_task_failure(
-                    taskToken=token.get_secret_value(), error="ApprovalRejected", cause=(decision.comment or "")[:256]
+                    taskToken=token.get_secret_value(),
+                    error="ApprovalRejected",
+                    cause=(decision.comment or "")[:256],
                 )
         except ClientError as exc:
             if exc.response["Error"].get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:

@@ -21,7 +21,7 @@ _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_t
 def client(service_name: str) -> Any:
     """A boto3 client for ``service_name`` in the function's region."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return boto3.client(service_name, region_name=region, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service_name, region_name=region, config=_BOTO_CONFIG)
 
 
 def reset_clients() -> None:

@@ -66,7 +66,7 @@ def run_once(
         table_name=settings().idempotency_table, boto3_client=client("dynamodb")
     )
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="request",
         persistence_store=persistence,
         config=config,

@@ -9,7 +9,9 @@ from pydantic import AfterValidator, Field, StringConstraints
 #: An id as business systems hand them out: letters, digits, dash, underscore.
 BusinessId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
-_EMAIL_PATTERN = r"^[^@\s<>(),;:\"\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+_EMAIL_PATTERN = (
+    r"^[^@\s<>(),;:\"\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+)
 
 
 def _lower(value: str) -> str:
@@ -31,7 +33,9 @@ def _no_line_breaks(value: str) -> str:
 
 
 #: One line of free text (a subject, a name): line breaks would allow header injection.
-SingleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_no_line_breaks)]
+SingleLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_no_line_breaks)
+]
 
 #: Free text typed by a person or a model: bounded so a run's state stays far below 256 KiB.
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from functions.shared.errors import InvalidInputError, StepwiseError
+from functions.shared.errors import ERROR_NAMES, InvalidInputError, StepwiseError
 from functions.shared.idempotency import current_lambda_context
 from functions.shared.observability import logger, metrics, tracer
 
@@ -101,13 +101,19 @@ def step_handler(
             )
             logger.append_keys(trace_id=ctx.trace_id, workflow=workflow, step=step, state=ctx.state)
             logger.set_correlation_id(ctx.trace_id)
-            metrics.clear_metrics()  # one invocation's dimensions only (several steps share a process locally)
+            metrics.clear_metrics()  # this invocation's dimensions only (steps share a process locally)
             metrics.add_dimension(name="workflow", value=workflow)
             metrics.add_dimension(name="step", value=step)
             started = time.perf_counter()
             token = current_lambda_context.set(context)
             try:
                 result = fn(parsed.payload, ctx)
+            except StepwiseError as exc:
+                _record_failure(exc, ctx, started)
+                registered = as_registered_error(exc)
+                if registered is exc:
+                    raise
+                raise registered from exc
             except Exception as exc:
                 _record_failure(exc, ctx, started)
                 raise
@@ -121,17 +127,37 @@ def step_handler(
                 "step succeeded",
                 attempt=ctx.attempt,
                 duration_ms=duration_ms,
-                input=parsed.payload.model_dump(mode="json"),
+                input=ctx_input(parsed.payload),
                 output=output,
             )
             return output
 
-        run = logger.inject_lambda_context(clear_state=True)(run)
-        run = tracer.capture_lambda_handler(capture_response=False)(run)
-        run = metrics.log_metrics(run)
-        return run
+        handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(run)
+        handler = tracer.capture_lambda_handler(capture_response=False)(handler)
+        handler = metrics.log_metrics(handler)
+        return handler
 
     return decorate
+
+
+def as_registered_error(exc: StepwiseError) -> StepwiseError:
+    """The error under the nearest class name the ASL files know (``ERROR_NAMES``).
+
+    Lambda reports ``errorType`` = the exception's own class name and ``Catch`` matches names, not
+    inheritance: a ``StatusConflict(BusinessRuleError)`` must reach Step Functions as
+    ``BusinessRuleError`` or no ``Catch`` would route it.
+    """
+    for cls in type(exc).__mro__:
+        if cls.__name__ in ERROR_NAMES:
+            if cls is type(exc):
+                return exc
+            registered: StepwiseError = cls(str(exc))
+            return registered
+    return exc
+
+
+def ctx_input(payload: BaseModel) -> dict[str, Any]:
+    return payload.model_dump(mode="json")
 
 
 def _record_failure(exc: Exception, ctx: StepContext, started: float) -> None:
@@ -141,7 +167,13 @@ def _record_failure(exc: Exception, ctx: StepContext, started: float) -> None:
     # Typed errors are expected outcomes the ASL routes; anything else is a bug worth a traceback.
     if isinstance(exc, StepwiseError):
         logger.warning(
-            "step failed", attempt=ctx.attempt, duration_ms=duration_ms, error=type(exc).__name__, cause=str(exc)
+            "step failed",
+            attempt=ctx.attempt,
+            duration_ms=duration_ms,
+            error=type(exc).__name__,
+            cause=str(exc),
         )
     else:
-        logger.exception("step crashed", attempt=ctx.attempt, duration_ms=duration_ms, error=type(exc).__name__)
+        logger.exception(
+            "step crashed", attempt=ctx.attempt, duration_ms=duration_ms, error=type(exc).__name__
+        )

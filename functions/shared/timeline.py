@@ -44,12 +44,16 @@ def _ms(start: datetime, end: datetime) -> float:
 
 
 def build_timeline(
-    events: list[dict[str, Any]], steps: dict[str, tuple[str, str]] | None = None, execution_status: str = "RUNNING"
+    events: list[dict[str, Any]],
+    steps: dict[str, tuple[str, str]] | None = None,
+    execution_status: str = "RUNNING",
 ) -> list[StepRun]:
     """``steps`` maps state name → (step name, kind), from :func:`functions.shared.asl.state_steps`."""
     steps = steps or {}
     rows: list[StepRun] = []
-    open_rows: dict[str, tuple[StepRun, datetime, bool]] = {}  # state → (row, entered at, last attempt failed)
+    open_rows: dict[
+        str, tuple[StepRun, datetime, bool]
+    ] = {}  # state → (row, entered at, last attempt failed)
     current: str | None = None
     for event in sorted(events, key=lambda e: e["id"]):
         kind: str = event["type"]

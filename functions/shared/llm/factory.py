@@ -1,0 +1,92 @@
+"""Builds the process-wide LLM client: the real API when a key is configured, else the offline model.
+
+Both paths use the same ``anthropic.Anthropic`` class; only the HTTP transport differs, so offline runs
+exercise the same SDK code (retries, parsing, errors) as the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+import anthropic
+import httpx2
+
+from functions.shared.aws import client
+from functions.shared.config import settings
+from functions.shared.llm.audit import S3AuditStore
+from functions.shared.llm.client import LLMClient
+from functions.shared.llm.offline import offline_model
+from functions.shared.llm.settings import LLMSettings, llm_settings
+
+log = logging.getLogger(__name__)
+
+#: Sent to the offline transport only; it never leaves the process.
+OFFLINE_API_KEY = "sk-ant-offline-not-a-real-key"
+_SECRET_JSON_FIELDS = ("ANTHROPIC_API_KEY", "anthropic_api_key", "api_key")
+
+
+class LLMConfigurationError(RuntimeError):
+    """The key is configured but cannot be obtained: never fall back to the offline model silently."""
+
+
+@lru_cache(maxsize=4)
+def _secret_api_key(secret_arn: str) -> str:
+    """The API key stored in Secrets Manager (a plain string, or JSON with an ``api_key`` field)."""
+    secret = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString") or ""
+    value = secret.strip()
+    if value.startswith("{"):
+        try:
+            fields = json.loads(value)
+        except ValueError:
+            fields = {}
+        value = next((str(fields[name]) for name in _SECRET_JSON_FIELDS if fields.get(name)), "")
+    if not value:
+        raise LLMConfigurationError(f"the secret {secret_arn} holds no Anthropic API key")
+    return value
+
+
+def resolve_api_key(config: LLMSettings) -> str | None:
+    """The key from ``ANTHROPIC_API_KEY``, else from Secrets Manager, else ``None`` (offline)."""
+    if config.force_offline:
+        return None
+    if config.anthropic_api_key is not None and config.anthropic_api_key.get_secret_value():
+        return config.anthropic_api_key.get_secret_value()
+    if config.anthropic_secret_arn:
+        return _secret_api_key(config.anthropic_secret_arn)
+    return None
+
+
+def build_anthropic(config: LLMSettings) -> tuple[anthropic.Anthropic, bool]:
+    """The SDK client and whether it is offline."""
+    api_key = resolve_api_key(config)
+    if api_key is not None:
+        real = anthropic.Anthropic(
+            api_key=api_key, max_retries=config.sdk_max_retries, timeout=config.timeout_seconds
+        )
+        return real, False
+    transport = httpx2.MockTransport(offline_model().handle)
+    offline = anthropic.Anthropic(
+        api_key=OFFLINE_API_KEY,
+        max_retries=config.sdk_max_retries,
+        timeout=config.timeout_seconds,
+        http_client=httpx2.Client(transport=transport, timeout=config.timeout_seconds),
+    )
+    return offline, True
+
+
+@lru_cache(maxsize=1)
+def get_llm_client() -> LLMClient:
+    """The cached client for this process (built on first use, not at import)."""
+    config = llm_settings()
+    sdk, offline = build_anthropic(config)
+    log.info("LLM client ready", extra={"model": config.model, "offline": offline})
+    return LLMClient(sdk, S3AuditStore(settings().audit_bucket), config)
+
+
+def reset_llm_client() -> None:
+    """Forget the client, the LLM settings and the cached secret (tests, environment changes)."""
+    get_llm_client.cache_clear()
+    llm_settings.cache_clear()
+    _secret_api_key.cache_clear()

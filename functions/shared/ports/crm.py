@@ -1,0 +1,171 @@
+"""CRM port: contacts, deals and the activity log of each contact.
+
+Adapters: ``functions.shared.adapters.dynamodb_crm.DynamoDbCrm`` (cloud and local runtime) and
+``functions.shared.adapters.memory.InMemoryCrm`` (domain unit tests). Both keep the same semantics,
+which ``tests/unit/test_adapters_crm.py`` runs against each of them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Protocol, get_args, runtime_checkable
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from functions.shared.errors import BusinessRuleError
+
+ContactStatus = Literal[
+    "new",
+    "researching",
+    "contacted",
+    "replied",
+    "disqualified",
+    "client",
+    "dormant",
+    "do_not_contact",
+]
+CONTACT_STATUSES: tuple[ContactStatus, ...] = get_args(ContactStatus)
+
+# Deliberately simple: one "@", no whitespace, a dot in the domain. Deliverability is SES's problem.
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL_MAX_LEN = 254
+
+
+def normalise_email(email: str) -> str:
+    """The form used to look contacts up by email: stripped and lower-cased."""
+    return email.strip().lower()
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if len(value) > _EMAIL_MAX_LEN or not _EMAIL_RE.fullmatch(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse ISO-8601; a value without an offset is taken as UTC. Raises ``ValueError``."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def sortable_timestamp(value: str) -> str:
+    """Fixed-width UTC form (``2024-05-01T12:00:00.000000Z``): string order equals time order."""
+    return parse_timestamp(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now_iso() -> str:
+    """Now, as ISO-8601 UTC with milliseconds and a ``Z`` suffix."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _check_timestamp(value: str) -> str:
+    parse_timestamp(value)  # ValueError → pydantic validation error
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
+IsoTimestamp = Annotated[str, AfterValidator(_check_timestamp)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+DetailValue = str | int | float | bool | None
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Contact(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    contact_id: Identifier
+    email: EmailAddress
+    name: str
+    company: str
+    title: str | None = None
+    industry: str | None = None
+    company_size: int | None = Field(default=None, ge=0)
+    status: ContactStatus = "new"
+    do_not_contact: bool = False
+    notes_key: str | None = None  # S3 key of free-text notes (FileStore)
+    updated_at: IsoTimestamp = Field(default_factory=utc_now_iso)
+
+
+class Deal(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    deal_id: Identifier
+    contact_id: Identifier
+    title: str
+    stage: str
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    outcome: str | None = None
+    metrics: dict[str, str] = Field(default_factory=dict)
+
+
+class Activity(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    activity_id: Identifier
+    contact_id: Identifier
+    kind: str = Field(min_length=1)  # "email_sent", "draft_rejected", "disqualified", "status_changed", ...
+    summary: str
+    at: IsoTimestamp
+    trace_id: str | None = None
+    details: dict[str, DetailValue] = Field(default_factory=dict)
+
+
+class StatusConflict(BusinessRuleError):
+    """``set_status(expected=...)`` found the contact in another status (someone changed it first).
+
+    Note: Lambda reports it as error type ``StatusConflict``; an ASL ``Catch`` on
+    ``BusinessRuleError`` does not match it by inheritance, so domain code catches it.
+    """
+
+    def __init__(self, contact_id: str, *, expected: ContactStatus, actual: ContactStatus) -> None:
+        super().__init__(f"contact {contact_id}: expected status {expected!r}, found {actual!r}")
+        self.contact_id = contact_id
+        self.expected = expected
+        self.actual = actual
+
+
+@runtime_checkable
+class CrmPort(Protocol):
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or ``None`` if unknown."""
+        ...
+
+    def find_contact_by_email(self, email: str) -> Contact | None:
+        """Case- and whitespace-insensitive lookup; ``None`` if nobody has that address."""
+        ...
+
+    def put_contact(self, contact: Contact) -> None:
+        """Create or replace the contact's profile."""
+        ...
+
+    def set_status(
+        self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None
+    ) -> ContactStatus:
+        """Change the status atomically and return the PREVIOUS one; also stamps ``updated_at``.
+
+        ``status="do_not_contact"`` also sets the sticky ``do_not_contact`` flag.
+        Raises ``StatusConflict`` if ``expected`` is given and differs from the current status,
+        ``BusinessRuleError`` if the contact does not exist.
+        """
+        ...
+
+    def list_deals(self, contact_id: str) -> list[Deal]:
+        """The contact's deals, ordered by ``deal_id``."""
+        ...
+
+    def put_deal(self, deal: Deal) -> None:
+        """Create or replace a deal."""
+        ...
+
+    def log_activity(self, activity: Activity) -> None:
+        """Append to the contact's log. Idempotent per (contact_id, activity_id): a second write
+        with the same id (a retry, even with another ``at``) is ignored and is not an error."""
+        ...
+
+    def list_activities(self, contact_id: str) -> list[Activity]:
+        """The contact's activities, oldest first (ties by ``activity_id``)."""
+        ...
