@@ -88,6 +88,7 @@ def step_handler(
             try:
                 parsed = parse(event=event, model=StepEvent[payload_model])  # type: ignore[valid-type]
             except ValidationError as exc:
+                metrics.add_metric(name="StepFailed.InvalidInputError", unit=MetricUnit.Count, value=1)
                 raise InvalidInputError(
                     f"{workflow}.{step}: invalid input: {describe_validation_error(exc, 'payload.')}"
                 ) from exc

@@ -1,0 +1,135 @@
+"""Approval links: signature, expiry, approver binding, single use — against a real waiting run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from functions.registry import ROOT
+from functions.shared.adapters import get_files
+from functions.shared.approvals import (
+    AlreadyDecided,
+    ApprovalNotFound,
+    ApprovalRecord,
+    BadSignature,
+    Decision,
+    Draft,
+    LinkExpired,
+    sign,
+    verify,
+)
+from functions.shared.aws import client
+from functions.shared.config import settings
+from functions.shared.errors import PermanentIntegrationError
+from local.runtime import LocalRuntime
+
+
+@pytest.fixture
+def waiting(runtime: LocalRuntime) -> tuple[LocalRuntime, ApprovalRecord, str]:
+    payload = json.loads((ROOT / "examples" / "sales_outreach.json").read_text(encoding="utf-8"))
+    arn = runtime.start("sales_outreach", payload)
+    runtime.wait(arn, until="approval")
+    (record,) = runtime.pending_approvals(arn.rsplit(":", 1)[-1])
+    return runtime, record, arn
+
+
+def test_a_signature_is_bound_to_the_approval_the_approver_and_the_expiry() -> None:
+    secret = SecretStr("k" * 32)
+    record = _record(approval_id="a1", approver="boss@corp.example", expires_at="2030-01-01T00:00:00Z")
+    good = sign("a1", "boss@corp.example", "2030-01-01T00:00:00Z", secret)
+    assert verify(record, good, secret)
+    assert not verify(record, sign("a2", "boss@corp.example", "2030-01-01T00:00:00Z", secret), secret)
+    assert not verify(record, sign("a1", "intern@corp.example", "2030-01-01T00:00:00Z", secret), secret)
+    assert not verify(record, sign("a1", "boss@corp.example", "2031-01-01T00:00:00Z", secret), secret)
+    assert not verify(record, good, SecretStr("other-secret"))
+    assert not verify(record, good[:-1] + ("A" if good[-1] != "A" else "B"), secret)
+
+
+def test_tampered_signature_is_refused_and_changes_nothing(
+    waiting: tuple[LocalRuntime, ApprovalRecord, str],
+) -> None:
+    runtime, record, _ = waiting
+    with pytest.raises(BadSignature):
+        runtime.approvals().decide(record.approval_id, "x" * 43, Decision(decision="approve"), get_files())
+    stored = runtime.approvals().store.get(record.approval_id)
+    assert stored is not None
+    assert stored.status == "PENDING"
+
+
+def test_unknown_approval_is_not_found(runtime: LocalRuntime) -> None:
+    with pytest.raises(ApprovalNotFound):
+        runtime.approvals().get_verified("no-such-approval", "sig")
+
+
+def test_expired_link_is_refused(waiting: tuple[LocalRuntime, ApprovalRecord, str]) -> None:
+    runtime, record, _ = waiting
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    client("dynamodb").update_item(
+        TableName=settings().approvals_table,
+        Key={"approval_id": {"S": record.approval_id}},
+        UpdateExpression="SET expires_at = :e",
+        ExpressionAttributeValues={":e": {"S": past}},
+    )
+    expired = record.model_copy(update={"expires_at": past})
+    with pytest.raises(LinkExpired):
+        runtime.approvals().get_verified(record.approval_id, runtime.signed_link_signature(expired))
+
+
+def test_a_decision_is_single_use(waiting: tuple[LocalRuntime, ApprovalRecord, str]) -> None:
+    runtime, record, arn = waiting
+    decided = runtime.decide(record, Decision(decision="reject", comment="no"))
+    assert decided.status == "REJECTED"
+    assert decided.decided_by == "sales-lead@stepwise.example"
+    with pytest.raises(AlreadyDecided):
+        runtime.decide(record, Decision(decision="approve"))
+    assert runtime.wait(arn)["status"] == "SUCCEEDED"
+
+
+def test_a_decision_for_a_token_step_functions_no_longer_knows_is_already_decided(
+    runtime: LocalRuntime,
+) -> None:
+    # Given an approval whose task token is dead (the task timed out or the run ended meanwhile)
+    service = runtime.approvals()
+    record = service.create(
+        execution="run-gone",
+        workflow="sales_outreach",
+        state="RequestApproval",
+        approver="boss@corp.example",
+        action="send",
+        draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
+        task_token=SecretStr("token-of-a-finished-task"),
+    )
+    # Then approving reports "already decided" (HTTP 409), not a server error
+    with pytest.raises(AlreadyDecided, match="no longer waiting"):
+        runtime.decide(record, Decision(decision="approve"))
+
+
+def test_the_sealed_token_only_opens_for_its_own_record(
+    waiting: tuple[LocalRuntime, ApprovalRecord, str],
+) -> None:
+    runtime, record, _ = waiting
+    other = record.model_copy(update={"approval_id": "someone-else"})
+    vault = runtime.approvals()._vault
+    with pytest.raises(PermanentIntegrationError):
+        vault.open(other.sealed_token, {"approval_id": other.approval_id, "execution": other.execution})
+
+
+def _record(**overrides: Any) -> ApprovalRecord:
+    base: dict[str, Any] = {
+        "approval_id": "a1",
+        "execution": "run-1",
+        "workflow": "sales_outreach",
+        "state": "RequestApproval",
+        "approver": "boss@corp.example",
+        "action": "send",
+        "draft": {"subject": "s", "body_key": "k", "body_sha256": "0" * 64},
+        "created_at": "2029-12-31T00:00:00Z",
+        "expires_at": "2030-01-01T00:00:00Z",
+        "sealed_token": "sealed",
+        "ttl": 0,
+    }
+    return ApprovalRecord.model_validate({**base, **overrides})

@@ -1,0 +1,22 @@
+"""Guard: the moto internals ``local/patches.py`` relies on still exist (moto is pinned)."""
+
+from __future__ import annotations
+
+import pytest
+
+from local import patches
+
+
+@pytest.mark.parametrize("target", patches.INTERNALS, ids=".".join)
+def test_patched_moto_internal_still_exists(target: tuple[str, str]) -> None:
+    assert patches.resolve(target) is not None
+
+
+def test_interpreter_modules_that_create_boto_clients_are_found() -> None:
+    modules = {m.__name__.rsplit(".", 1)[-1] for m in patches._parser_modules_using_boto_client()}
+    assert "lambda_eval_utils" in modules
+
+
+def test_resolve_names_the_moved_path() -> None:
+    with pytest.raises(AttributeError, match=r"moto internal moved: moto\.awslambda_simple\.models\.Nope"):
+        patches.resolve(("moto.awslambda_simple.models", "Nope"))
