@@ -33,7 +33,8 @@ def draft_email(payload: DraftInput, *, files: FileStore, llm: LLMClient, ctx: S
         "campaign": payload.campaign,
         "sender_name": payload.sender_name,
     }
-    result = llm.draft(
+    result = llm.structured(
+        operation="draft",
         system=DRAFT_SYSTEM,
         prompt=f"Write the first outreach email.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=EmailDraft,

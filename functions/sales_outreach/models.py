@@ -12,10 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from functions.shared.models import BusinessId, EmailAddress, FreeText, Sha256Hex, SingleLine
-
-ContactStatus = Literal[
-    "new", "researching", "contacted", "replied", "disqualified", "client", "dormant", "do_not_contact"
-]
+from functions.shared.ports.crm import ContactStatus
 
 
 class OutreachRequest(BaseModel):

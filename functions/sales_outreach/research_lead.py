@@ -41,7 +41,8 @@ def research_lead(
         "offer": payload.offer,
         "campaign": payload.campaign,
     }
-    result = llm.classify(
+    result = llm.structured(
+        operation="classify",
         system=RESEARCH_SYSTEM,
         prompt=f"Assess this lead.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=LeadAssessment,

@@ -27,7 +27,7 @@ from functions.shared.errors import (
 )
 from functions.shared.llm import factory
 from functions.shared.llm.audit import InMemoryAuditStore, S3AuditStore, audit_key
-from functions.shared.llm.client import LLMCallContext, LLMClient, LLMResult
+from functions.shared.llm.client import LLMCallContext, LLMClient, LLMResult, Operation
 from functions.shared.llm.offline import (
     BadRequest,
     Malformed,
@@ -111,7 +111,8 @@ def make_client(model: OfflineModel, audit: InMemoryAuditStore) -> Iterator[Clie
 
 
 def score(client: LLMClient, prompt: str | None = None, system: str = SYSTEM) -> LLMResult[LeadScore]:
-    return client.classify(
+    return client.structured(
+        operation="classify",
         system=system,
         prompt=prompt if prompt is not None else lead_prompt(name="Acme", industry="retail"),
         output_model=LeadScore,
@@ -194,15 +195,15 @@ def test_the_summary_is_small_json_safe_and_carries_no_model_text(make_client: C
 
 
 @pytest.mark.parametrize("operation", ["classify", "extract", "choose_branch", "draft"])
-def test_each_convenience_records_its_operation(
-    make_client: ClientFactory, audit: InMemoryAuditStore, operation: str
+def test_each_operation_is_recorded_in_the_audit(
+    make_client: ClientFactory, audit: InMemoryAuditStore, operation: Operation
 ) -> None:
     # Given a client
     client = make_client()
-    method = getattr(client, operation)
 
-    # When the convenience method is called
-    result = method(
+    # When a structured call is made for that operation
+    result = client.structured(
+        operation=operation,
         system=SYSTEM,
         prompt=lead_prompt(name="Acme"),
         output_model=LeadScore,
@@ -390,7 +391,8 @@ def test_a_400_raises_request_error_with_status_and_request_id(make_client: Clie
 
     # When the client is called
     with pytest.raises(LLMRequestError) as raised:
-        client.extract(
+        client.structured(
+            operation="extract",
             system=SYSTEM,
             prompt="x",
             output_model=LeadScore,
@@ -556,7 +558,8 @@ def test_the_audit_record_holds_the_request_and_accounting(
     context = LLMCallContext(trace_id="run-0002", step="assess", attempt=3)
 
     # When it succeeds
-    result = client.choose_branch(
+    result = client.structured(
+        operation="choose_branch",
         system=SYSTEM,
         prompt=lead_prompt(name="Acme"),
         output_model=LeadScore,
