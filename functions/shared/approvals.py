@@ -188,10 +188,17 @@ class ApprovalStore:
             found.extend(_from_item(item) for item in page["Items"])
         return sorted(found, key=lambda r: r.created_at)
 
-    def transition(self, approval_id: str, to: ApprovalStatus, **fields: str | None) -> bool:
-        """PENDING → ``to`` atomically; False when it was no longer PENDING."""
+    def transition(
+        self,
+        approval_id: str,
+        to: ApprovalStatus,
+        *,
+        expected: ApprovalStatus = "PENDING",
+        **fields: str | None,
+    ) -> bool:
+        """``expected`` (PENDING) → ``to`` atomically; False when the status was something else."""
         names = {"#s": "status"}
-        values: dict[str, Any] = {":p": {"S": "PENDING"}, ":to": {"S": to}}
+        values: dict[str, Any] = {":p": {"S": expected}, ":to": {"S": to}}
         sets = ["#s = :to"]
         for index, (name, value) in enumerate(fields.items()):
             if value is None:
@@ -325,7 +332,8 @@ class ApprovalService:
         if decision.decision == "approve" and (decision.edited_body or decision.edited_subject):
             original_body = files.get_text(record.draft.body_key)
             edited_body = decision.edited_body or original_body
-            key = f"drafts/{record.execution}/approved-{approval_id}.txt"
+            # Unique per attempt: a concurrent edit that loses the race cannot overwrite the winner's text.
+            key = f"drafts/{record.execution}/approved-{approval_id}-{secrets.token_hex(4)}.txt"
             files.put_text(key, edited_body)
             edited_draft = Draft(
                 subject=decision.edited_subject or record.draft.subject,
@@ -351,6 +359,24 @@ class ApprovalService:
             edit_diff=diff,
         ):
             raise AlreadyDecided(f"approval {approval_id} was decided concurrently")
+        try:
+            self._deliver(record, to, decision, edited_draft)
+        except AlreadyDecided:
+            # The task is gone (timed out, run ended): the decision reached nobody.
+            self.store.transition(approval_id, "EXPIRED", expected=to)
+            raise
+        except Exception:
+            # KMS or Step Functions failed: give the decision back so the approver can retry.
+            self.store.transition(approval_id, "PENDING", expected=to)
+            raise
+        updated = self.store.get(approval_id)
+        assert updated is not None
+        return updated
+
+    def _deliver(
+        self, record: ApprovalRecord, to: ApprovalStatus, decision: Decision, edited_draft: Draft | None
+    ) -> None:
+        approval_id = record.approval_id
         token = self._vault.open(record.sealed_token, _token_context(record))
         sfn = client("stepfunctions")
         try:
@@ -376,9 +402,6 @@ class ApprovalService:
             if exc.response["Error"].get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
                 raise AlreadyDecided(f"approval {approval_id}: the run is no longer waiting") from exc
             raise
-        updated = self.store.get(approval_id)
-        assert updated is not None
-        return updated
 
     def close_for_execution(self, execution: str, to: ApprovalStatus) -> list[str]:
         """Mark every still-pending approval of a run ``to`` (EXPIRED/CANCELLED); their links die."""

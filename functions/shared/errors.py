@@ -67,6 +67,10 @@ class ApprovalExpired(StepwiseError):
     """Nobody decided before the approval's deadline; the workflow's default decision applies."""
 
 
+#: Errors raised by Powertools idempotency that the ASL handles by name.
+#: ``IdempotencyAlreadyInProgressError``: a retry overlapped the first invocation, which may be sending.
+POWERTOOLS_ERROR_NAMES: frozenset[str] = frozenset({"IdempotencyAlreadyInProgressError"})
+
 #: Every error name an ASL file may use, besides the ``States.*`` and ``Lambda.*`` built-ins.
 ERROR_NAMES: frozenset[str] = frozenset(
     cls.__name__

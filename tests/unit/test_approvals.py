@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from functions.registry import ROOT
@@ -106,6 +107,32 @@ def test_a_decision_for_a_token_step_functions_no_longer_knows_is_already_decide
     # Then approving reports "already decided" (HTTP 409), not a server error
     with pytest.raises(AlreadyDecided, match="no longer waiting"):
         runtime.decide(record, Decision(decision="approve"))
+    # and the record says the decision reached nobody
+    stored = service.store.get(record.approval_id)
+    assert stored is not None
+    assert stored.status == "EXPIRED"
+
+
+def test_a_decision_that_could_not_be_delivered_can_be_made_again(
+    waiting: tuple[LocalRuntime, ApprovalRecord, str],
+) -> None:
+    # Given KMS is unavailable when the approver decides
+    runtime, record, arn = waiting
+    failures = [ClientError({"Error": {"Code": "KMSInternalException", "Message": "down"}}, "Decrypt")]
+
+    def kms_down(**_: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    client("kms").meta.events.register("before-call.kms.Decrypt", kms_down)
+    with pytest.raises(PermanentIntegrationError):
+        runtime.decide(record, Decision(decision="approve"))
+    # Then the approval is still pending, and deciding again once KMS is back resumes the run
+    stored = runtime.approvals().store.get(record.approval_id)
+    assert stored is not None
+    assert stored.status == "PENDING"
+    assert runtime.decide(record, Decision(decision="approve")).status == "APPROVED"
+    assert runtime.wait(arn)["status"] == "SUCCEEDED"
 
 
 def test_the_sealed_token_only_opens_for_its_own_record(

@@ -11,7 +11,8 @@ import pytest
 
 from functions.registry import WORKFLOWS, StepKind, WorkflowSpec
 from functions.shared import asl
-from functions.shared.errors import ERROR_NAMES
+from functions.shared.config import StepwiseSettings
+from functions.shared.errors import ERROR_NAMES, POWERTOOLS_ERROR_NAMES
 
 WORKFLOW_LIST = list(WORKFLOWS.values())
 BUILTIN_PREFIXES = ("States.", "Lambda.")
@@ -47,7 +48,8 @@ def test_every_error_name_is_a_typed_error_or_a_builtin(workflow: WorkflowSpec) 
     for _, state in asl.iter_states(asl.definition(workflow)["States"]):
         for rule in state.get("Retry", []) + state.get("Catch", []):
             names.update(rule["ErrorEquals"])
-    unknown = {n for n in names if n not in ERROR_NAMES and not n.startswith(BUILTIN_PREFIXES)}
+    known = ERROR_NAMES | POWERTOOLS_ERROR_NAMES
+    unknown = {n for n in names if n not in known and not n.startswith(BUILTIN_PREFIXES)}
     assert unknown == set()
 
 
@@ -65,7 +67,7 @@ def test_retries_are_bounded_jittered_and_never_catch_all(workflow: WorkflowSpec
 
 
 @pytest.mark.parametrize("workflow", WORKFLOW_LIST, ids=lambda w: w.name)
-def test_irreversible_steps_are_idempotent_and_only_they_retry_unknown_failures(
+def test_irreversible_steps_are_idempotent_and_wait_for_an_overlapping_invocation(
     workflow: WorkflowSpec,
 ) -> None:
     idempotent_calls = ("run_once(", "record_outcome(")  # record_outcome wraps run_once
@@ -78,16 +80,23 @@ def test_irreversible_steps_are_idempotent_and_only_they_retry_unknown_failures(
     steps = asl.state_steps(workflow)
     for name, state in _tasks(workflow):
         retried = {e for rule in state.get("Retry", []) for e in rule["ErrorEquals"]}
+        if steps[name].kind is StepKind.IRREVERSIBLE:
+            assert "IdempotencyAlreadyInProgressError" in retried, (
+                f"{name} fails while its first try may be sending"
+            )
         if steps[name].name == "request_approval":
             # A repeated callback Lambda would email a second link: retry only what did not run.
             assert "Lambda.Unknown" not in retried, name
 
 
 @pytest.mark.parametrize("workflow", WORKFLOW_LIST, ids=lambda w: w.name)
-def test_callback_tasks_have_a_deadline_and_a_heartbeat(workflow: WorkflowSpec) -> None:
+def test_callback_tasks_have_a_deadline_the_approval_link_does_not_outlive(workflow: WorkflowSpec) -> None:
     for name, state in _tasks(workflow):
         if state["Resource"].endswith(".waitForTaskToken"):
-            assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"], name
+            # Nothing sends heartbeats yet (the SLA sweeper, issue #4): a heartbeat would expire every
+            # approval early. The link's expiry must not outlive the task's deadline.
+            assert "HeartbeatSeconds" not in state, name
+            assert 0 < StepwiseSettings().approval_ttl_seconds <= state["TimeoutSeconds"], name
             caught = {e for rule in state.get("Catch", []) for e in rule["ErrorEquals"]}
             assert {"States.Timeout", "ApprovalRejected"} <= caught, name
             assert "$$.Task.Token" in json.dumps(state["Parameters"]), name

@@ -219,6 +219,48 @@ def test_permanent_send_failure_runs_the_compensations_and_fails_with_the_cause(
     assert outreach_emails(runtime) == []
 
 
+def test_send_that_may_have_happened_is_not_compensated(
+    runtime: LocalRuntime, outreach_input: dict[str, Any]
+) -> None:
+    # Given the send Lambda sends, then keeps dying before it reports (Lambda.Unknown, beyond its retries)
+    runtime.dispatcher.inject("send_email", "Lambda.Unknown", times=3, when="after")
+
+    result = drive(runtime, "sales_outreach", outreach_input, approve)
+
+    # Then the run fails without reverting the CRM: the email did go out, exactly once
+    assert result.status == "FAILED"
+    assert result.error == "Lambda.Unknown"
+    assert states(result)[-3:] == ["SendEmail", "RecordFailure", "OutreachFailed"]
+    assert len(outreach_emails(runtime)) == 1
+    contact = get_crm().get_contact("L-100")
+    assert contact is not None
+    assert contact.status == "contacted"
+
+
+def test_failure_after_the_status_write_reverts_it(
+    runtime: LocalRuntime, outreach_input: dict[str, Any]
+) -> None:
+    # Given MarkContacted writes the status, then reports a non-retried error
+    runtime.dispatcher.inject("mark_contacted", "BusinessRuleError", times=1, when="after")
+
+    result = drive(runtime, "sales_outreach", outreach_input, None)
+
+    # Then the compensation restores the status the run started from and records the failure
+    assert result.status == "FAILED"
+    assert result.error == "BusinessRuleError"
+    assert states(result)[-5:] == [
+        "MarkContacted",
+        "AssumeContacted",
+        "RevertStatusAfterFailure",
+        "RecordFailure",
+        "OutreachFailed",
+    ]
+    contact = get_crm().get_contact("L-100")
+    assert contact is not None
+    assert contact.status == "new"
+    assert [a.kind for a in activities("L-100")] == ["outreach_failed"]
+
+
 def test_malformed_llm_draft_is_reprompted_and_the_run_succeeds(
     runtime: LocalRuntime, outreach_input: dict[str, Any]
 ) -> None:
