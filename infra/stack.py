@@ -1,19 +1,44 @@
-"""The Stepwise CDK stack.
+"""The Stepwise CDK stack: storage plus one workflow construct per entry of the step registry.
 
-Skeleton only: issue #3 fills it with the workflow construct (one Lambda per registered step, the
-state machine from ``statemachines/<workflow>.asl.json``), storage, API and observability. It is
-here so that ``app.py`` and ``cdk.json`` have their final shape.
+The stack only composes constructs; each construct builds its own resources.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack, Tags
+from aws_cdk import RemovalPolicy, Stack, Tags
 from constructs import Construct
+
+from functions.registry import WORKFLOWS
+from infra import constants
+from infra.storage import Storage
+from infra.workflow import Workflow
 
 
 class StepwiseStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add("stepwise:stage", stage)
+        removal_policy = RemovalPolicy.RETAIN if stage == constants.PROD_STAGE else RemovalPolicy.DESTROY
+        sender_email = str(
+            self.node.try_get_context(constants.SENDER_EMAIL_CONTEXT_KEY) or constants.DEFAULT_SENDER_EMAIL
+        )
+        self.storage = Storage(
+            self,
+            constants.STORAGE_ID,
+            stage=stage,
+            sender_email=sender_email,
+            removal_policy=removal_policy,
+        )
+        self.workflows: dict[str, Workflow] = {
+            name: Workflow(
+                self,
+                constants.workflow_id(name),
+                spec=spec,
+                storage=self.storage,
+                stage=stage,
+                removal_policy=removal_policy,
+            )
+            for name, spec in WORKFLOWS.items()
+        }

@@ -1,0 +1,92 @@
+"""Construct ids, names and fixed settings of the Stepwise CDK app, kept in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import aws_logs as logs
+
+from functions.shared.tables import TableName
+
+SERVICE_NAME: Final = "stepwise"
+METRICS_NAMESPACE: Final = "Stepwise"
+PROD_STAGE: Final = "prod"
+
+# --- construct ids -------------------------------------------------------------------------------
+STORAGE_ID: Final = "Storage"
+TABLE_IDS: Final[dict[TableName, str]] = {
+    TableName.CRM: "CrmTable",
+    TableName.APPROVALS: "ApprovalsTable",
+    TableName.IDEMPOTENCY: "IdempotencyTable",
+}
+FILES_BUCKET_ID: Final = "FilesBucket"
+AUDIT_BUCKET_ID: Final = "AuditBucket"
+APPROVALS_KEY_ID: Final = "ApprovalsKey"
+STATE_MACHINE_ID: Final = "StateMachine"
+STATE_MACHINE_LOG_GROUP_ID: Final = "StateMachineLogs"
+FUNCTION_ID_SUFFIX: Final = "Function"
+FUNCTION_LOG_GROUP_ID_SUFFIX: Final = "Logs"
+
+
+def workflow_id(workflow_name: str) -> str:
+    """``sales_outreach`` → ``SalesOutreachWorkflow``."""
+    return _pascal(workflow_name) + "Workflow"
+
+
+def function_id(step_name: str) -> str:
+    """``validate_lead`` → ``ValidateLeadFunction``."""
+    return _pascal(step_name) + FUNCTION_ID_SUFFIX
+
+
+def function_log_group_id(step_name: str) -> str:
+    return function_id(step_name) + FUNCTION_LOG_GROUP_ID_SUFFIX
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+# --- names and settings ---------------------------------------------------------------------------
+def approvals_key_alias(stage: str) -> str:
+    return f"alias/{SERVICE_NAME}-{stage}-approvals"
+
+
+def state_machine_log_group_name(stage: str, workflow_name: str) -> str:
+    # The /aws/vendedlogs/ prefix keeps CloudWatch Logs resource policies from growing per log group.
+    return f"/aws/vendedlogs/states/{SERVICE_NAME}-{stage}-{workflow_name}"
+
+
+#: Context key (``cdk deploy -c senderEmail=...``) and default of the SES sender identity.
+SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
+DEFAULT_SENDER_EMAIL: Final = "outreach@stepwise.example"
+
+LAMBDA_LOG_LEVEL: Final = "INFO"
+LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {
+    True: logs.RetentionDays.THREE_MONTHS,  # prod
+    False: logs.RetentionDays.TWO_WEEKS,
+}
+
+#: Everything in the repository root except ``functions/`` stays out of the step Lambdas' code
+#: asset. Glob patterns match at any depth, so no name here may be a file name inside functions/.
+FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
+    ".venv",
+    "cdk.out",
+    "tests",
+    "local",
+    "infra",
+    ".git",
+    "**/__pycache__",
+    "examples",
+    "bench",
+    "docs",
+    "statemachines",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "Makefile",
+    "README.md",
+    "app.py",
+    "cdk.json",
+    "pyproject.toml",
+    "requirements*.txt",
+)
