@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed
 
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
+# jsii warns on every call that Node 20 is past its end of life; the warning is known (see README).
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: venv demo test lint typecheck clean
+.PHONY: venv demo test lint typecheck synth clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +32,14 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+## make synth: the CloudFormation template in cdk.out/ (offline: no Docker, no AWS credentials;
+## the dependency layers are built with pip from the package registry), checked by cdk-nag
+synth: $(STAMP)
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(PY) app.py
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+	@ls -1 cdk.out/*.template.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out

@@ -34,7 +34,8 @@ class Resource(StrEnum):
     AUDIT_BUCKET = "audit_bucket"
     EMAIL = "email"
     APPROVALS_KEY = "approvals_key"
-    LLM = "llm"
+    APPROVAL_LINKS = "approval_links"  # signs approval links (reads the signing secret)
+    LLM = "llm"  # calls Claude (reads the Anthropic API key; gets the anthropic layer)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ SALES_OUTREACH = WorkflowSpec(
         (
             "request_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.EMAIL, _R.FILES_BUCKET}),
+            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
             "cancel_approval",
         ),
         ("send_email", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), None),

@@ -8,6 +8,15 @@ from aws_cdk import aws_logs as logs
 
 from functions.shared.tables import TableName
 
+#: CDK feature flags, in code so that `python app.py`, `cdk synth` and the tests all use them
+#: (cdk.json only reaches the app through the cdk CLI).
+FEATURE_FLAGS: Final[dict[str, bool]] = {
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,  # no legacy ACL on the access-logs bucket
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+    "@aws-cdk/core:checkSecretUsage": True,
+    "@aws-cdk/aws-lambda:recognizeLayerVersion": True,
+}
+
 SERVICE_NAME: Final = "stepwise"
 METRICS_NAMESPACE: Final = "Stepwise"
 PROD_STAGE: Final = "prod"
@@ -22,6 +31,12 @@ TABLE_IDS: Final[dict[TableName, str]] = {
 FILES_BUCKET_ID: Final = "FilesBucket"
 AUDIT_BUCKET_ID: Final = "AuditBucket"
 APPROVALS_KEY_ID: Final = "ApprovalsKey"
+ACCESS_LOGS_BUCKET_ID: Final = "AccessLogsBucket"
+ANTHROPIC_SECRET_ID: Final = "AnthropicApiKey"  # noqa: S105 - a construct id, not a secret
+APPROVAL_SIGNING_SECRET_ID: Final = "ApprovalSigningSecret"  # noqa: S105 - a construct id
+LAYERS_ID: Final = "DependencyLayers"
+OBSERVABILITY_ID: Final = "Observability"
+ROLLOUT_ID: Final = "Rollout"
 STATE_MACHINE_ID: Final = "StateMachine"
 STATE_MACHINE_LOG_GROUP_ID: Final = "StateMachineLogs"
 FUNCTION_ID_SUFFIX: Final = "Function"

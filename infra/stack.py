@@ -12,6 +12,9 @@ from constructs import Construct
 
 from functions.registry import WORKFLOWS
 from infra import constants
+from infra.observability import WorkflowObservability
+from infra.packaging import DependencyLayers
+from infra.rollout import StateMachineRollout
 from infra.storage import Storage
 from infra.workflow import Workflow
 
@@ -31,14 +34,36 @@ class StepwiseStack(Stack):
             sender_email=sender_email,
             removal_policy=removal_policy,
         )
+        self.layers = DependencyLayers(self, constants.LAYERS_ID, removal_policy=removal_policy)
         self.workflows: dict[str, Workflow] = {
             name: Workflow(
                 self,
                 constants.workflow_id(name),
                 spec=spec,
                 storage=self.storage,
+                layers=self.layers,
                 stage=stage,
                 removal_policy=removal_policy,
             )
             for name, spec in WORKFLOWS.items()
         }
+        self.observability: dict[str, WorkflowObservability] = {}
+        self.rollouts: dict[str, StateMachineRollout] = {}
+        for name, workflow in self.workflows.items():
+            observability = WorkflowObservability(
+                workflow,
+                constants.OBSERVABILITY_ID,
+                spec=workflow.spec,
+                state_machine=workflow.state_machine,
+                stage=stage,
+            )
+            self.observability[name] = observability
+            # Canary: the new definition takes 10% of executions started on the alias for 10 minutes,
+            # and rolls back if any of the workflow's alarms fires meanwhile.
+            self.rollouts[name] = StateMachineRollout(
+                workflow,
+                constants.ROLLOUT_ID,
+                state_machine=workflow.state_machine,
+                alarms=observability.alarms,
+                description=f"{name} ({stage})",
+            )

@@ -1,4 +1,4 @@
-"""Storage of Stepwise: the DynamoDB tables of ``functions.shared.tables``, two buckets, one KMS key.
+"""Storage of Stepwise: the tables of ``functions.shared.tables``, buckets, the approvals key, secrets.
 
 The construct also answers "what may a step touch": ``grants`` maps each ``Resource`` a step can
 name in the registry to the grant that gives exactly that access, and ``environment`` holds the
@@ -15,11 +15,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct, IConstruct
 
 from functions.registry import Resource
 from functions.shared.tables import TABLES, TableName, TableSchema
 from infra import constants
+from infra.nag import acknowledge, arn_ref
 
 Grant = Callable[[iam.IGrantable], None]
 
@@ -48,8 +50,35 @@ class Storage(Construct):
         self.tables: Mapping[TableName, dynamodb.Table] = MappingProxyType(
             {schema.setting: self._build_table(schema) for schema in TABLES}
         )
+        self.access_logs_bucket = self._build_access_logs_bucket()
         self.files_bucket = self._build_bucket(constants.FILES_BUCKET_ID)
         self.audit_bucket = self._build_bucket(constants.AUDIT_BUCKET_ID)
+        self.anthropic_api_key = secretsmanager.Secret(
+            self,
+            constants.ANTHROPIC_SECRET_ID,
+            description="Anthropic API key for the LLM steps: put the real key here after the first deploy",
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.anthropic_api_key,
+            "AwsSolutions-SMG4",
+            "A third-party API key: it is rotated in the Anthropic console, then stored here by hand.",
+        )
+        self.approval_signing_secret = secretsmanager.Secret(
+            self,
+            constants.APPROVAL_SIGNING_SECRET_ID,
+            description="HMAC key that signs approval links",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.approval_signing_secret,
+            "AwsSolutions-SMG4",
+            "Rotating the link-signing key invalidates every pending approval link; it is rotated by "
+            "hand between approval windows (runbook in the README).",
+        )
         self.approvals_key, self.approvals_key_alias = self._build_approvals_key(stage)
         self.sender_identity_arn = Stack.of(self).format_arn(
             service="ses", resource="identity", resource_name=sender_email
@@ -95,8 +124,21 @@ class Storage(Construct):
             versioned=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
             removal_policy=self._removal_policy,
-            # Emptying a bucket on delete needs a custom resource; only non-prod stacks get it.
-            auto_delete_objects=self._removal_policy == RemovalPolicy.DESTROY,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix=f"{construct_id}/",
+            # No auto_delete_objects: it would add a custom-resource Lambda with an AWS managed policy.
+            # Deleting a non-prod stack therefore needs the buckets emptied first (README).
+        )
+
+    def _build_access_logs_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            constants.ACCESS_LOGS_BUCKET_ID,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # server access logging cannot target SSE-KMS
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # logging via bucket policy, no ACLs
+            removal_policy=self._removal_policy,
         )
 
     def _build_approvals_key(self, stage: str) -> tuple[kms.Key, kms.Alias]:
@@ -117,26 +159,59 @@ class Storage(Construct):
             STEPWISE_AUDIT_BUCKET=self.audit_bucket.bucket_name,
             STEPWISE_SENDER_EMAIL=self.sender_email,
             STEPWISE_APPROVALS_KEY_ALIAS=self.approvals_key_alias.alias_name,
+            STEPWISE_ANTHROPIC_SECRET_ARN=self.anthropic_api_key.secret_arn,
+            STEPWISE_APPROVAL_SIGNING_SECRET_ARN=self.approval_signing_secret.secret_arn,
             STEPWISE_STAGE=stage,
         )
         return environment
 
     def _build_grants(self) -> dict[Resource, Grant]:
         def table(name: TableName) -> Grant:
-            return lambda grantee: _discard(self.tables[name].grant_read_write_data(grantee))
+            def grant(grantee: iam.IGrantable) -> None:
+                table = self.tables[name]
+                table.grant_read_write_data(grantee)
+                if any(s.setting is name and s.indexes for s in TABLES):
+                    acknowledge(
+                        _scope_of(grantee),
+                        f"AwsSolutions-IAM5[Resource::{arn_ref(table)}/index/*]",
+                        "Queries on the table's own GSIs (declared in functions/shared/tables.py).",
+                    )
+
+            return grant
+
+        def objects(bucket: s3.Bucket, actions: list[str], why: str) -> Grant:
+            def grant(grantee: iam.IGrantable) -> None:
+                iam.Grant.add_to_principal(
+                    grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects("*")]
+                )
+                acknowledge(_scope_of(grantee), f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/*]", why)
+
+            return grant
+
+        def approvals_key(grantee: iam.IGrantable) -> None:
+            # Only what TokenVault calls: no ReEncrypt*/GenerateDataKey* wildcards.
+            self.approvals_key.grant(grantee, "kms:Encrypt", "kms:Decrypt")
 
         return {
             Resource.CRM_TABLE: table(TableName.CRM),
             Resource.APPROVALS_TABLE: table(TableName.APPROVALS),
             Resource.IDEMPOTENCY_TABLE: table(TableName.IDEMPOTENCY),
-            Resource.FILES_BUCKET: lambda grantee: _discard(self.files_bucket.grant_read_write(grantee)),
-            Resource.AUDIT_BUCKET: lambda grantee: _discard(self.audit_bucket.grant_put(grantee)),
-            Resource.EMAIL: self._grant_send_email,
-            Resource.APPROVALS_KEY: lambda grantee: _discard(
-                self.approvals_key.grant_encrypt_decrypt(grantee)
+            Resource.FILES_BUCKET: objects(
+                self.files_bucket,
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "File keys are data (drafts/<execution>/..., notes/...): objects only, no listing.",
             ),
-            # The Anthropic API key secret arrives with a later slice; until then LLM needs nothing.
-            Resource.LLM: lambda _grantee: None,
+            Resource.AUDIT_BUCKET: objects(
+                self.audit_bucket,
+                ["s3:PutObject"],
+                "Audit records are written under audit/<trace id>/...: put only, no read, list or delete.",
+            ),
+            Resource.EMAIL: self._grant_send_email,
+            Resource.APPROVALS_KEY: approvals_key,
+            Resource.LLM: lambda grantee: _discard(self.anthropic_api_key.grant_read(grantee)),
+            Resource.APPROVAL_LINKS: lambda grantee: _discard(
+                self.approval_signing_secret.grant_read(grantee)
+            ),
         }
 
     def _grant_send_email(self, grantee: iam.IGrantable) -> None:
@@ -147,6 +222,13 @@ class Storage(Construct):
 
 def _string_attribute(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+def _scope_of(grantee: iam.IGrantable) -> IConstruct:
+    """The construct to acknowledge a grant's finding on (the grantee's role)."""
+    principal = grantee.grant_principal
+    assert isinstance(principal, Construct), principal
+    return principal
 
 
 def _discard(_grant: iam.Grant) -> None:

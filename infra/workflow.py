@@ -3,8 +3,10 @@
 This is the single factory for step Lambdas: every function is built by ``_build_function`` from
 its ``StepSpec`` (handler, timeout, memory, resources), so adding a step to
 ``functions/registry.py`` and to the ASL file is all it takes to deploy it. The code asset is the
-repository's ``functions/`` package; the third-party dependencies (``requirements.txt``) are not
-packaged yet: the layer that ships them is not built in this version of the construct.
+repository's ``functions/`` package; third-party dependencies come from the ``base`` layer, and
+only steps that name ``Resource.LLM`` also get the ``llm`` layer (``infra/packaging.py``). Each
+function has its own role holding only what its ``resources`` name plus writing to its own log
+group (no AWS managed policy).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -21,6 +24,8 @@ from constructs import Construct
 
 from functions.registry import ROOT, StepSpec, WorkflowSpec
 from infra import constants
+from infra.nag import acknowledge, arn_ref
+from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers
 from infra.storage import Storage
 
 
@@ -34,6 +39,7 @@ class Workflow(Construct):
         *,
         spec: WorkflowSpec,
         storage: Storage,
+        layers: DependencyLayers,
         stage: str,
         removal_policy: RemovalPolicy,
         code_root: Path = ROOT,
@@ -41,6 +47,7 @@ class Workflow(Construct):
         super().__init__(scope, construct_id)
         self.spec = spec
         self._storage = storage
+        self._layers = layers
         self._stage = stage
         self._removal_policy = removal_policy
         self._log_retention = constants.LOG_RETENTION[stage == constants.PROD_STAGE]
@@ -51,6 +58,16 @@ class Workflow(Construct):
         self.state_machine = self._build_state_machine()
         for function in self.functions.values():
             function.grant_invoke(self.state_machine)
+            acknowledge(
+                self.state_machine,
+                f"AwsSolutions-IAM5[Resource::{arn_ref(function)}:*]",
+                "Invoking this workflow's own step function, any version or alias of it (CDK grant_invoke).",
+            )
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray tracing and CloudWatch Logs delivery actions have no resource-level permissions.",
+        )
 
     def _build_function(self, step: StepSpec, code: lambda_.Code) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -59,14 +76,29 @@ class Workflow(Construct):
             retention=self._log_retention,
             removal_policy=self._removal_policy,
         )
+        role = iam.Role(
+            self,
+            constants.function_id(step.name) + "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"stepwise {self._stage} {self.spec.name}.{step.name}: what the step registry names",
+        )
+        log_group.grant_write(role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active tracing: xray:PutTraceSegments/PutTelemetryRecords have no resource-level permissions.",
+        )
+        layers = [self._layers.base, self._layers.llm] if step.uses_llm else [self._layers.base]
         function = lambda_.Function(
             self,
             constants.function_id(step.name),
             description=f"{self.spec.name}: {step.name} ({step.kind})",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler=step.handler,
             code=code,
+            role=role,
+            layers=layers,
             timeout=Duration.seconds(step.timeout_seconds),
             memory_size=step.memory_mb,
             tracing=lambda_.Tracing.ACTIVE,

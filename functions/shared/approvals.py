@@ -263,7 +263,15 @@ class ApprovalService:
         self._vault = TokenVault(config.approvals_key_alias)
 
     def _secret(self) -> SecretStr:
+        """The link-signing key: from the environment locally, from Secrets Manager in the cloud."""
         secret = self._config.approval_signing_secret
+        if secret is None and self._config.approval_signing_secret_arn:
+            from aws_lambda_powertools.utilities.parameters import get_secret
+
+            try:
+                secret = SecretStr(str(get_secret(self._config.approval_signing_secret_arn, max_age=300)))
+            except Exception as exc:
+                raise TransientIntegrationError(f"approval signing secret: {type(exc).__name__}") from exc
         if secret is None or not secret.get_secret_value():
             raise PermanentIntegrationError("approval signing secret is not configured")
         return secret

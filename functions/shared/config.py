@@ -27,6 +27,8 @@ class StepwiseSettings(BaseSettings):
     approvals_key_alias: str = "alias/stepwise-approvals"
     #: Key that signs approval links (env locally; in the cloud the API reads it from Secrets Manager).
     approval_signing_secret: SecretStr | None = None
+    #: In the cloud: the Secrets Manager secret holding that key (read at runtime, cached 5 minutes).
+    approval_signing_secret_arn: str | None = None
     approval_link_base_url: str = "http://localhost:8000"
     approval_ttl_seconds: int = Field(default=72 * 3600, gt=0)
     #: Lifetime of idempotency records: must outlast the whole retry window of a run.

@@ -85,9 +85,14 @@ def step_handler(
 
         @functools.wraps(fn)
         def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            # Dimensions first, so that even an unparseable event counts against this step's alarm.
+            metrics.clear_metrics()  # this invocation's dimensions only (steps share a process locally)
+            metrics.add_dimension(name="workflow", value=workflow)
+            metrics.add_dimension(name="step", value=step)
             try:
                 parsed = parse(event=event, model=StepEvent[payload_model])  # type: ignore[valid-type]
             except ValidationError as exc:
+                metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
                 metrics.add_metric(name="StepFailed.InvalidInputError", unit=MetricUnit.Count, value=1)
                 raise InvalidInputError(
                     f"{workflow}.{step}: invalid input: {describe_validation_error(exc, 'payload.')}"
@@ -102,9 +107,6 @@ def step_handler(
             )
             logger.append_keys(trace_id=ctx.trace_id, workflow=workflow, step=step, state=ctx.state)
             logger.set_correlation_id(ctx.trace_id)
-            metrics.clear_metrics()  # this invocation's dimensions only (steps share a process locally)
-            metrics.add_dimension(name="workflow", value=workflow)
-            metrics.add_dimension(name="step", value=step)
             started = time.perf_counter()
             token = current_lambda_context.set(context)
             try:

@@ -18,7 +18,9 @@ from aws_cdk.assertions import Template
 
 from functions.registry import WORKFLOWS, Resource, StepSpec, WorkflowSpec, all_steps
 from functions.shared.tables import TABLES, TableName
+from infra.packaging import RUNTIME
 from infra.stack import StepwiseStack
+from tests.infra.conftest import offline_app
 
 CONFIG_ENV_NAMES = {
     "STEPWISE_CRM_TABLE",
@@ -67,7 +69,7 @@ class Synthesized:
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    app = offline_app(tmp_path_factory.mktemp("cdk.out"))
     stack = StepwiseStack(app, "Stepwise-test", stage="test")
     template = Template.from_stack(stack)
     return Synthesized(stack=stack, resources=template.to_json()["Resources"])
@@ -152,7 +154,7 @@ def test_a_step_lambda_is_configured_from_its_step_spec(
 
     # Then its function runs Python 3.13 on ARM with the spec's limits, traced and configured
     assert props["Handler"] == step.handler
-    assert props["Runtime"] == "python3.13"
+    assert props["Runtime"] == RUNTIME.name
     assert props["Architectures"] == ["arm64"]
     assert props["Timeout"] == step.timeout_seconds
     assert props["MemorySize"] == step.memory_mb

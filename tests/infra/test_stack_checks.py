@@ -1,0 +1,149 @@
+"""The whole stack as CI and a reviewer see it: cdk-nag clean, cfn-lint clean, least privilege."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+
+from functions.registry import WORKFLOWS, Resource
+from infra.nag import checks
+from infra.stack import StepwiseStack
+from tests.infra.conftest import offline_app
+
+#: cfn-lint warnings that CDK itself generates; anything else fails.
+CDK_GENERATED_WARNINGS = {"W3005": "CDK adds DependsOn on roles that a GetAtt already implies"}
+#: The only actions allowed on Resource "*" (no resource-level permissions exist for them).
+STAR_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+@dataclass
+class Synthesized:
+    template: dict[str, Any]
+    template_text: str
+    report: dict[str, Any] | None
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template["Resources"]
+        return resources
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    # Given the stack exactly as app.py builds it, with the AwsSolutions pack enabled
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = offline_app(outdir)
+    StepwiseStack(app, "Stepwise-ci", stage="ci")
+    checks(app)
+    # When it is synthesized (an unacknowledged finding makes synth raise)
+    try:
+        app.synth()
+        report = None
+    except RuntimeError:
+        report = json.loads((outdir / "validation-report.json").read_text())
+    text = (Path(outdir) / "Stepwise-ci.template.json").read_text() if report is None else "{}"
+    return Synthesized(template=json.loads(text), template_text=text, report=report)
+
+
+def test_cdk_nag_reports_no_unacknowledged_aws_solutions_finding(synthesized: Synthesized) -> None:
+    findings = []
+    for plugin in (synthesized.report or {}).get("pluginReports", []):
+        for violation in plugin["violations"]:
+            paths = [c["constructPath"] for c in violation["violatingConstructs"]]
+            findings.append(f"{violation['ruleName']}: {paths}")
+    assert findings == []
+
+
+def test_the_template_passes_cfn_lint(synthesized: Synthesized) -> None:
+    matches = lint(synthesized.template_text, regions=["us-east-1"])
+    unexpected = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id not in CDK_GENERATED_WARNINGS]
+    assert unexpected == []
+
+
+def test_wildcard_resources_carry_only_actions_without_resource_level_permissions(
+    synthesized: Synthesized,
+) -> None:
+    for logical_id, resource in synthesized.resources.items():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                assert set(actions) <= STAR_ACTIONS, (logical_id, actions)
+
+
+def test_no_role_uses_an_aws_managed_policy(synthesized: Synthesized) -> None:
+    roles = [r for r in synthesized.resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    assert all("ManagedPolicyArns" not in role["Properties"] for role in roles)
+
+
+def test_only_llm_steps_get_the_anthropic_layer_and_key(synthesized: Synthesized) -> None:
+    functions = {
+        r["Properties"]["Handler"]: r
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    layers = {lid for lid, r in synthesized.resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"}
+    llm_layer = next(lid for lid in layers if "Llm" in lid)
+    base_layer = next(lid for lid in layers if "Base" in lid)
+    secret = next(
+        lid
+        for lid, r in synthesized.resources.items()
+        if r["Type"] == "AWS::SecretsManager::Secret" and "Anthropic" in lid
+    )
+    for workflow in WORKFLOWS.values():
+        for step in workflow.steps:
+            function = functions[step.handler]
+            attached = {layer["Ref"] for layer in function["Properties"]["Layers"]}
+            role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            reads_key = any(
+                {"Ref": secret} == s["Resource"]
+                for r in synthesized.resources.values()
+                if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+                for s in r["Properties"]["PolicyDocument"]["Statement"]
+            )
+            assert base_layer in attached, step.name
+            assert (llm_layer in attached) is step.uses_llm, step.name
+            assert reads_key is step.uses_llm, step.name
+
+
+def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Synthesized) -> None:
+    secret = next(
+        lid
+        for lid, r in synthesized.resources.items()
+        if r["Type"] == "AWS::SecretsManager::Secret" and "Signing" in lid
+    )
+    readers: set[str] = set()
+    for resource in synthesized.resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == {"Ref": secret}:
+                readers.update(role["Ref"] for role in resource["Properties"]["Roles"])
+    signing_steps = [
+        s for wf in WORKFLOWS.values() for s in wf.steps if Resource.APPROVAL_LINKS in s.resources
+    ]
+    assert signing_steps
+    assert len(readers) == len(signing_steps)
+    assert all("RequestApproval" in role for role in readers)
