@@ -16,6 +16,7 @@ from functions.shared.approvals import (
     AlreadyDecided,
     ApprovalNotFound,
     ApprovalRecord,
+    ApprovalService,
     BadSignature,
     Decision,
     Draft,
@@ -160,3 +161,29 @@ def _record(**overrides: Any) -> ApprovalRecord:
         "ttl": 0,
     }
     return ApprovalRecord.model_validate({**base, **overrides})
+
+
+def test_in_the_cloud_the_link_key_comes_from_secrets_manager(runtime: LocalRuntime) -> None:
+    # Given only the secret's ARN, as CDK configures the functions (no key in the environment)
+    key = "k" * 64
+    arn = client("secretsmanager").create_secret(Name="stepwise-test-signing", SecretString=key)["ARN"]
+    cloud = settings().model_copy(
+        update={"approval_signing_secret": None, "approval_signing_secret_arn": arn}
+    )
+    record = _record(approver="boss@corp.example", expires_at="2030-01-01T00:00:00Z")
+
+    # When a link is signed
+    link = ApprovalService(cloud).link(record)
+
+    # Then it carries the HMAC made with the stored key
+    assert link.endswith(
+        "?sig=" + sign(record.approval_id, record.approver, record.expires_at, SecretStr(key))
+    )
+
+
+def test_without_any_link_key_signing_fails_loudly(runtime: LocalRuntime) -> None:
+    bare = settings().model_copy(
+        update={"approval_signing_secret": None, "approval_signing_secret_arn": None}
+    )
+    with pytest.raises(PermanentIntegrationError, match="signing secret is not configured"):
+        ApprovalService(bare).link(_record())
