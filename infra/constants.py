@@ -32,6 +32,7 @@ FILES_BUCKET_ID: Final = "FilesBucket"
 AUDIT_BUCKET_ID: Final = "AuditBucket"
 APPROVALS_KEY_ID: Final = "ApprovalsKey"
 ACCESS_LOGS_BUCKET_ID: Final = "AccessLogsBucket"
+SENDER_IDENTITY_ID: Final = "SenderIdentity"
 ANTHROPIC_SECRET_ID: Final = "AnthropicApiKey"  # noqa: S105 - a construct id, not a secret
 APPROVAL_SIGNING_SECRET_ID: Final = "ApprovalSigningSecret"  # noqa: S105 - a construct id
 LAYERS_ID: Final = "DependencyLayers"

@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
 from constructs import Construct, IConstruct
 
 from functions.registry import Resource
@@ -80,6 +81,10 @@ class Storage(Construct):
             "hand between approval windows (runbook in the README).",
         )
         self.approvals_key, self.approvals_key_alias = self._build_approvals_key(stage)
+        # SES mails the address a verification link on deploy; sending works once it is clicked.
+        self.sender_identity = ses.EmailIdentity(
+            self, constants.SENDER_IDENTITY_ID, identity=ses.Identity.email(sender_email)
+        )
         self.sender_identity_arn = Stack.of(self).format_arn(
             service="ses", resource="identity", resource_name=sender_email
         )

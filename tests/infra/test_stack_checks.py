@@ -147,3 +147,20 @@ def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Sy
     assert signing_steps
     assert len(readers) == len(signing_steps)
     assert all("RequestApproval" in role for role in readers)
+
+
+def test_the_sender_address_is_an_ses_identity_and_the_only_one_steps_may_send_from(
+    synthesized: Synthesized,
+) -> None:
+    identities = [r for r in synthesized.resources.values() if r["Type"] == "AWS::SES::EmailIdentity"]
+    assert [i["Properties"]["EmailIdentity"] for i in identities] == ["outreach@stepwise.example"]
+    send_resources = [
+        statement["Resource"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+        if "ses:SendEmail"
+        in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+    assert send_resources
+    assert all("identity/outreach@stepwise.example" in json.dumps(resource) for resource in send_resources)
