@@ -6,8 +6,6 @@ STAMP  := $(VENV)/.installed
 
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
-# jsii warns on every call that Node 20 is past its end of life; the warning is known (see README).
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: venv demo test lint typecheck synth clean
 

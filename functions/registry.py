@@ -65,12 +65,27 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
+class ApprovalSla:
+    """The ladder a pending approval climbs (the sweeper applies it; the ASL timeout is the backstop).
+
+    After ``remind_after_s`` the approver gets a reminder with the same link; after
+    ``escalate_after_s`` a second approver gets a link of their own; at the approval's expiry the
+    run is resumed with ``ApprovalExpired`` (the default decision is reject: an irreversible action
+    is never approved by a clock).
+    """
+
+    remind_after_s: int = 24 * 3600
+    escalate_after_s: int = 48 * 3600
+
+
+@dataclass(frozen=True)
 class WorkflowSpec:
     name: str
     description: str
     input_model: str  # dotted path of the pydantic model that validates the execution input
     business_key: str  # field of the input that identifies the business object (lead id, ...)
     steps: tuple[StepSpec, ...] = field(default_factory=tuple)
+    approval_sla: ApprovalSla = field(default_factory=ApprovalSla)
 
     @property
     def asl_path(self) -> Path:

@@ -16,17 +16,20 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, SecretStr
 
+from functions.registry import ApprovalSla
 from functions.shared.aws import client
 from functions.shared.config import StepwiseSettings
 from functions.shared.errors import PermanentIntegrationError, TransientIntegrationError
 from functions.shared.models import EmailAddress
+from functions.shared.ports.email import EmailPort, OutgoingEmail
 from functions.shared.ports.files import FileStore, sha256_text
 
 ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "EXPIRED", "CANCELLED", "SUPERSEDED"]
@@ -80,7 +83,15 @@ class ApprovalRecord(BaseModel):
     decided_at: str | None = None
     comment: str | None = None
     edit_diff: str | None = None
+    # The SLA ladder (set once each by the sweeper).
+    reminded_at: str | None = None
+    escalated_to: EmailAddress | None = None
+    escalated_at: str | None = None
     ttl: int
+
+    def approvers(self) -> list[str]:
+        """Who may decide: the approver, and the escalation approver once escalated."""
+        return [self.approver] + ([self.escalated_to] if self.escalated_to else [])
 
     def public_view(self) -> dict[str, Any]:
         """Everything but the sealed token: what pages, APIs and logs may show."""
@@ -114,8 +125,38 @@ def sign(approval_id: str, approver: str, expires_at: str, secret: SecretStr) ->
 
 
 def verify(record: ApprovalRecord, signature: str, secret: SecretStr) -> bool:
-    expected = sign(record.approval_id, record.approver, record.expires_at, secret)
-    return hmac.compare_digest(expected.encode(), signature.encode())
+    return signer(record, signature, secret) is not None
+
+
+def signer(record: ApprovalRecord, signature: str, secret: SecretStr) -> str | None:
+    """The approver whose link carries ``signature`` (constant-time comparisons), or None."""
+    found = None
+    for approver in record.approvers():
+        expected = sign(record.approval_id, approver, record.expires_at, secret)
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            found = approver
+    return found
+
+
+def approval_email(record: ApprovalRecord, *, to: str, link: str, body: str, kind: str) -> OutgoingEmail:
+    """The email that carries an approval link (request, reminder, escalation): never the token."""
+    opening = {
+        "approval_request": "Your approval is needed",
+        "approval_reminder": "Reminder: your approval is still needed",
+        "approval_escalation": f"Escalated to you: {record.approver} has not decided yet",
+    }[kind]
+    prefix = "Reminder: " if kind == "approval_reminder" else ""
+    return OutgoingEmail(
+        to=to,
+        subject=f"{prefix}Approval needed: {record.draft.subject}"[:200],
+        body_text=(
+            f"{opening}.\n\n{record.action}.\n\n"
+            "Open the link to review, edit, approve or reject; opening it changes nothing.\n"
+            f"{link}\n\nThe link expires at {record.expires_at}.\n\n"
+            f"--- Subject ---\n{record.draft.subject}\n\n--- Body ---\n{body}\n"
+        ),
+        tags={"kind": kind, "workflow": record.workflow},
+    )
 
 
 class TokenVault:
@@ -187,6 +228,28 @@ class ApprovalStore:
         ):
             found.extend(_from_item(item) for item in page["Items"])
         return sorted(found, key=lambda r: r.created_at)
+
+    def mark(self, approval_id: str, **fields: str) -> bool:
+        """Set fields once on a PENDING record (the first field must not be set yet); False otherwise."""
+        names = {"#s": "status"} | {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {":p": {"S": "PENDING"}} | {
+            f":v{i}": {"S": v} for i, v in enumerate(fields.values())
+        }
+        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            client("dynamodb").update_item(
+                TableName=self._table,
+                Key={"approval_id": {"S": approval_id}},
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="#s = :p AND attribute_not_exists(#f0)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def transition(
         self,
@@ -276,8 +339,9 @@ class ApprovalService:
             raise PermanentIntegrationError("approval signing secret is not configured")
         return secret
 
-    def link(self, record: ApprovalRecord) -> str:
-        signature = sign(record.approval_id, record.approver, record.expires_at, self._secret())
+    def link(self, record: ApprovalRecord, approver: str | None = None) -> str:
+        """The signed link for ``approver`` (default: the record's approver)."""
+        signature = sign(record.approval_id, approver or record.approver, record.expires_at, self._secret())
         base = self._config.approval_link_base_url.rstrip("/")
         return f"{base}/approvals/{record.approval_id}?sig={signature}"
 
@@ -320,20 +384,25 @@ class ApprovalService:
 
     def get_verified(self, approval_id: str, signature: str) -> ApprovalRecord:
         """The record behind a link, or the reason the link is not valid (no side effect)."""
+        return self.authenticate(approval_id, signature)[0]
+
+    def authenticate(self, approval_id: str, signature: str) -> tuple[ApprovalRecord, str]:
+        """The record and the approver whose link this is; no side effect."""
         record = self.store.get(approval_id)
         if record is None:
             raise ApprovalNotFound(f"approval {approval_id} not found")
-        if not verify(record, signature, self._secret()):
+        approver = signer(record, signature, self._secret())
+        if approver is None:
             raise BadSignature("the approval link's signature is not valid")
         if _now() >= _parse_iso(record.expires_at):
             raise LinkExpired("the approval link has expired")
-        return record
+        return record, approver
 
     def decide(
         self, approval_id: str, signature: str, decision: Decision, files: FileStore
     ) -> ApprovalRecord:
         """Consume the approval once, record who decided and the edit diff, then resume the run."""
-        record = self.get_verified(approval_id, signature)
+        record, approver = self.authenticate(approval_id, signature)
         if record.status != "PENDING":
             raise AlreadyDecided(f"approval {approval_id} is already {record.status.lower()}")
         diff, edited_draft = None, None
@@ -361,14 +430,14 @@ class ApprovalService:
         if not self.store.transition(
             approval_id,
             to,
-            decided_by=record.approver,
+            decided_by=approver,
             decided_at=decided_at,
             comment=decision.comment,
             edit_diff=diff,
         ):
             raise AlreadyDecided(f"approval {approval_id} was decided concurrently")
         try:
-            self._deliver(record, to, decision, edited_draft)
+            self._deliver(record, to, decision, edited_draft, approver)
         except AlreadyDecided:
             # The task is gone (timed out, run ended): the decision reached nobody.
             self.store.transition(approval_id, "EXPIRED", expected=to)
@@ -382,7 +451,12 @@ class ApprovalService:
         return updated
 
     def _deliver(
-        self, record: ApprovalRecord, to: ApprovalStatus, decision: Decision, edited_draft: Draft | None
+        self,
+        record: ApprovalRecord,
+        to: ApprovalStatus,
+        decision: Decision,
+        edited_draft: Draft | None,
+        approver: str,
     ) -> None:
         approval_id = record.approval_id
         token = self._vault.open(record.sealed_token, _token_context(record))
@@ -393,7 +467,7 @@ class ApprovalService:
                 output = {
                     "approval_id": approval_id,
                     "decision": "approve",
-                    "approver": record.approver,
+                    "approver": approver,
                     "comment": decision.comment,
                     "edited": edited_draft is not None,
                     "draft": draft.model_dump(mode="json"),
@@ -418,3 +492,80 @@ class ApprovalService:
             if record.status == "PENDING" and self.store.transition(record.approval_id, to):
                 closed.append(record.approval_id)
         return closed
+
+    # --- the SLA ladder (run by the scheduled sweeper) -------------------------------------------
+    def sweep(
+        self,
+        now: datetime,
+        sla_of: Callable[[str], ApprovalSla],
+        email: EmailPort,
+        files: FileStore,
+    ) -> SweepReport:
+        """Remind, escalate or expire every pending approval that is due; idempotent per step."""
+        report = SweepReport()
+        for record in self.store.pending():
+            sla = sla_of(record.workflow)
+            age = (now - _parse_iso(record.created_at)).total_seconds()
+            if now >= _parse_iso(record.expires_at):
+                if self.expire(record):
+                    report.expired.append(record.approval_id)
+                continue
+            if age >= sla.escalate_after_s and record.escalated_to is None:
+                done, bucket = self._escalate(record, now, email, files), report.escalated
+            elif age >= sla.remind_after_s and record.reminded_at is None:
+                done, bucket = self._remind(record, now, email, files), report.reminded
+            else:
+                continue
+            if done:
+                bucket.append(record.approval_id)
+        return report
+
+    def _remind(self, record: ApprovalRecord, now: datetime, email: EmailPort, files: FileStore) -> bool:
+        if not self.store.mark(record.approval_id, reminded_at=_iso(now)):
+            return False
+        body = files.get_text(record.draft.body_key)
+        email.send(
+            approval_email(
+                record, to=record.approver, link=self.link(record), body=body, kind="approval_reminder"
+            )
+        )
+        return True
+
+    def _escalate(self, record: ApprovalRecord, now: datetime, email: EmailPort, files: FileStore) -> bool:
+        to = self._config.escalation_approver
+        if not self.store.mark(record.approval_id, escalated_at=_iso(now), escalated_to=to):
+            return False
+        escalated = record.model_copy(update={"escalated_to": to, "escalated_at": _iso(now)})
+        body = files.get_text(record.draft.body_key)
+        email.send(
+            approval_email(
+                escalated, to=to, link=self.link(escalated, to), body=body, kind="approval_escalation"
+            )
+        )
+        return True
+
+    def expire(self, record: ApprovalRecord) -> bool:
+        """Nobody decided in time: the default decision (reject) resumes the run as ``ApprovalExpired``."""
+        if not self.store.transition(
+            record.approval_id, "EXPIRED", decided_by="sla", decided_at=_iso(_now())
+        ):
+            return False
+        token = self._vault.open(record.sealed_token, _token_context(record))
+        try:
+            client("stepfunctions").send_task_failure(
+                taskToken=token.get_secret_value(),
+                error="ApprovalExpired",
+                cause="no decision before the deadline",
+            )
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") not in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+                self.store.transition(record.approval_id, "PENDING", expected="EXPIRED")
+                raise
+        return True
+
+
+@dataclass
+class SweepReport:
+    reminded: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)

@@ -31,6 +31,10 @@ class StepwiseSettings(BaseSettings):
     approval_signing_secret_arn: str | None = None
     approval_link_base_url: str = "http://localhost:8000"
     approval_ttl_seconds: int = Field(default=72 * 3600, gt=0)
+    #: Second approver of the SLA ladder (escalation), per stage.
+    escalation_approver: str = "sales-manager@stepwise.example"
+    #: Workflow name → state machine (alias) ARN the API starts executions on.
+    state_machines: dict[str, str] = Field(default_factory=dict)
     #: Lifetime of idempotency records: must outlast the whole retry window of a run.
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
