@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint typecheck synth clean
+.PHONY: venv demo test lint typecheck synth serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 ## make test: lint, type-check and the whole pytest suite, offline
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
+
+## make serve: the HTTP API + approval pages on http://localhost:8000 (API key from STEPWISE_API_KEY)
+serve: $(STAMP)
+	$(PY) -m local serve --port 8000
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

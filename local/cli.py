@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="execution name (default: generated)")
     run.add_argument("--verbose", action="store_true", help="print the steps' structured logs")
     commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
+    serve = commands.add_parser("serve", help="the HTTP API (as on API Gateway) on top of the local runtime")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--sweep-every", type=float, default=60.0, help="seconds between SLA sweeps")
     return parser
 
 
@@ -186,8 +193,41 @@ def command_demo(out: TextIO) -> int:
     return EXIT_OK if all(code == EXIT_OK for code in codes) else EXIT_FAILED
 
 
+def command_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from local.server import LocalApiServer
+
+    api_key = os.environ.get("STEPWISE_API_KEY") or secrets.token_urlsafe(24)
+    base_url = f"http://{args.host}:{args.port}"
+    with LocalRuntime(env={"STEPWISE_APPROVAL_LINK_BASE_URL": base_url}) as runtime:
+        server = LocalApiServer(
+            runtime, api_key=api_key, host=args.host, port=args.port, sweep_every_s=args.sweep_every
+        ).start()
+        generated = (
+            "" if os.environ.get("STEPWISE_API_KEY") else " (generated; set STEPWISE_API_KEY to choose one)"
+        )
+        print(f"Stepwise local API on {server.url}\nx-api-key: {api_key}{generated}", file=out)
+        print(
+            f"try: curl -s -X POST {server.url}/workflows/sales_outreach/executions "
+            f"-H 'x-api-key: {api_key}' -H 'content-type: application/json' "
+            "-d @examples/sales_outreach.json\n"
+            f"     curl -s {server.url}/local/outbox -H 'x-api-key: {api_key}'",
+            file=out,
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping", file=out)
+        finally:
+            server.stop()
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return command_run(args, out)
+    if args.command == "serve":
+        return command_serve(args, out)
     return command_demo(out)

@@ -9,7 +9,6 @@ everything, so tests can open one per scenario.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import secrets
@@ -21,14 +20,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 from moto import mock_aws
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 
 from functions.registry import ROOT, WORKFLOWS, WorkflowSpec
 from functions.shared import asl
 from functions.shared.approvals import ApprovalRecord, ApprovalService, Decision, sign
 from functions.shared.config import settings
-from functions.shared.step_handler import describe_validation_error
 from functions.shared.timeline import StepRun, build_timeline
+from functions.shared.workflow_input import InputRejected, validate_input
 from local.dispatch import ACCOUNT, Dispatcher, function_arn
 from local.patches import MotoPatches
 from local.resources import create_resources, seed
@@ -47,35 +46,6 @@ _BASE_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "stepwise",
 }
-
-
-class InputRejected(ValueError):
-    """The execution input failed the workflow's input model; ``errors`` as the API returns them."""
-
-    def __init__(self, workflow: str, errors: list[dict[str, str]]) -> None:
-        self.workflow = workflow
-        self.errors = errors
-        super().__init__(
-            f"invalid input for {workflow}: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        )
-
-
-def input_model(workflow: WorkflowSpec) -> type[BaseModel]:
-    module_name, attribute = workflow.input_model.rsplit(".", 1)
-    model: type[BaseModel] = getattr(importlib.import_module(module_name), attribute)
-    return model
-
-
-def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
-    """The workflow's input, validated and normalised, or :class:`InputRejected` with field errors."""
-    try:
-        return input_model(workflow).model_validate(payload).model_dump(mode="json")
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
-            for err in exc.errors()
-        ]
-        raise InputRejected(workflow.name, errors) from exc
 
 
 def reset_caches() -> None:
@@ -131,8 +101,7 @@ class LocalRuntime:
             **self.env,
         }
         for key, value in env.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
+            self._set_env(key, value)
         reset_caches()
         self._set_log_level()
         self.dispatcher = Dispatcher.for_workflows(self.region, self.workflows)
@@ -188,6 +157,13 @@ class LocalRuntime:
                 type="STANDARD",
             )["stateMachineArn"]
             self.state_machines[workflow.name] = arn
+        # What CDK gives the API function: workflow → state machine (alias, in the cloud) ARN.
+        self._set_env("STEPWISE_STATE_MACHINES", json.dumps(self.state_machines))
+        settings.cache_clear()
+
+    def _set_env(self, key: str, value: str) -> None:
+        self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
 
     def _stop_running(self) -> None:
         if self._mock is None:
@@ -312,4 +288,4 @@ class LocalRuntime:
         return self._workflow(machine.removeprefix("stepwise-"))
 
 
-__all__ = ["InputRejected", "LocalRuntime", "RunResult", "describe_validation_error", "validate_input"]
+__all__ = ["InputRejected", "LocalRuntime", "RunResult", "validate_input"]

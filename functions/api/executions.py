@@ -1,0 +1,198 @@
+"""Starting, reading and finding executions: the domain behind the machine routes of the API.
+
+Execution names are ``<workflow>-<suffix>``: the workflow is recoverable from the id alone, so
+``GET /executions/{executionId}`` needs no lookup table. With an ``Idempotency-Key`` the suffix is
+a hash of the key, so a retried request maps to the same execution: Step Functions itself answers
+a second ``StartExecution`` with the same name and input with the same execution, and refuses other
+input (``ExecutionAlreadyExists``, which becomes 409 here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from functions.registry import WORKFLOWS, WorkflowSpec
+from functions.shared import asl
+from functions.shared.approvals import ApprovalStore
+from functions.shared.timeline import build_timeline
+from functions.shared.workflow_input import validate_input
+
+MAX_SEARCH = 100
+STATUSES = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"}
+
+
+class NotFound(LookupError):
+    pass
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used with a different body."""
+
+
+class Started(BaseModel):
+    executionId: str
+    executionArn: str
+    statusUrl: str
+    created: bool
+
+
+def execution_name(workflow: str, idempotency_key: str | None) -> str:
+    suffix = (
+        hashlib.sha256(idempotency_key.encode()).hexdigest()[:40] if idempotency_key else uuid.uuid4().hex
+    )
+    return f"{workflow}-{suffix}"
+
+
+def workflow_of(execution_id: str) -> WorkflowSpec:
+    workflow = execution_id.split("-", 1)[0]
+    if workflow not in WORKFLOWS or "-" not in execution_id:
+        raise NotFound(f"execution {execution_id} not found")
+    return WORKFLOWS[workflow]
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """``...:stateMachine:<name>[:<alias>]`` → ``...:execution:<name>:<execution name>``."""
+    prefix, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine.split(':', 1)[0]}:{name}"
+
+
+def _canonical(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class ExecutionService:
+    def __init__(self, sfn: Any, state_machines: dict[str, str], approvals: ApprovalStore) -> None:
+        self._sfn = sfn
+        self._machines = state_machines
+        self._approvals = approvals
+
+    def _machine(self, workflow: str) -> str:
+        if workflow not in WORKFLOWS or workflow not in self._machines:
+            raise NotFound(f"unknown workflow {workflow}")
+        return self._machines[workflow]
+
+    def start(self, workflow: str, payload: Any, idempotency_key: str | None) -> Started:
+        machine = self._machine(workflow)
+        document = validate_input(WORKFLOWS[workflow], payload)
+        name = execution_name(workflow, idempotency_key)
+        try:
+            arn: str = self._sfn.start_execution(
+                stateMachineArn=machine, name=name, input=_canonical(document)
+            )["executionArn"]
+            created = True
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") != "ExecutionAlreadyExists":
+                raise
+            arn = execution_arn(machine, name)
+            existing = self._sfn.describe_execution(executionArn=arn)
+            if _canonical(json.loads(existing.get("input") or "null")) != _canonical(document):
+                raise IdempotencyConflict("Idempotency-Key was already used with a different body") from exc
+            created = False
+        return Started(executionId=name, executionArn=arn, statusUrl=f"/executions/{name}", created=created)
+
+    def get(self, execution_id: str) -> dict[str, Any]:
+        workflow = workflow_of(execution_id)
+        arn = execution_arn(self._machine(workflow.name), execution_id)
+        try:
+            described = self._sfn.describe_execution(executionArn=arn)
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") in {"ExecutionDoesNotExist", "InvalidArn"}:
+                raise NotFound(f"execution {execution_id} not found") from exc
+            raise
+        steps = {state: (s.name, s.kind.value) for state, s in asl.state_steps(workflow).items()}
+        timeline = build_timeline(self._history(arn), steps, described["status"])
+        return {
+            "executionId": execution_id,
+            "executionArn": arn,
+            "workflow": workflow.name,
+            "status": described["status"],
+            "startDate": _iso(described.get("startDate")),
+            "stopDate": _iso(described.get("stopDate")),
+            "input": json.loads(described["input"]) if described.get("input") else None,
+            "output": json.loads(described["output"]) if described.get("output") else None,
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+            "timeline": [row.model_dump(mode="json") for row in timeline],
+            "approvals": [
+                _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)
+            ],
+        }
+
+    def _history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self._sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token or len(events) >= 25_000:  # a Standard execution's event quota
+                return events
+            kwargs["nextToken"] = token
+
+    def search(
+        self, *, workflow: str | None, status: str | None, business_key: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Most recent first. ``business_key`` reads each run's input (bounded by ``limit``)."""
+        workflows = [WORKFLOWS[self._name_or_404(workflow)]] if workflow else list(WORKFLOWS.values())
+        found: list[dict[str, Any]] = []
+        for spec in workflows:
+            if spec.name not in self._machines:
+                continue
+            kwargs: dict[str, Any] = {
+                "stateMachineArn": self._machines[spec.name],
+                "maxResults": min(limit, 100),
+            }
+            if status:
+                kwargs["statusFilter"] = status
+            for item in self._sfn.list_executions(**kwargs)["executions"]:
+                row = {
+                    "executionId": item["name"],
+                    "workflow": spec.name,
+                    "status": item["status"],
+                    "startDate": _iso(item.get("startDate")),
+                    "stopDate": _iso(item.get("stopDate")),
+                }
+                if business_key is not None:
+                    document = json.loads(
+                        self._sfn.describe_execution(executionArn=item["executionArn"])["input"]
+                    )
+                    if str(document.get(spec.business_key)) != business_key:
+                        continue
+                    row["businessKey"] = business_key
+                found.append(row)
+        found.sort(key=lambda r: r["startDate"] or "", reverse=True)
+        return found[:limit]
+
+    def _name_or_404(self, workflow: str) -> str:
+        self._machine(workflow)
+        return workflow
+
+
+def _approval_view(view: dict[str, Any]) -> dict[str, Any]:
+    """What the machine API shows of an approval: status and people, never a link or token."""
+    keep = (
+        "approval_id",
+        "state",
+        "approver",
+        "status",
+        "created_at",
+        "expires_at",
+        "decided_by",
+        "decided_at",
+    )
+    shown = {key: view.get(key) for key in keep}
+    shown.update(
+        comment=view.get("comment"), escalated_to=view.get("escalated_to"), edited=bool(view.get("edit_diff"))
+    )
+    return shown

@@ -1,0 +1,171 @@
+"""``python -m local serve``: the HTTP API of API Gateway, locally, on top of the moto runtime.
+
+Each request becomes an API Gateway REST proxy event for the same handler the cloud runs
+(``functions.api.app.handler``). What API Gateway does before the handler is emulated here: the
+API key check on machine routes (403 ``{"message": "Forbidden"}``, as API Gateway answers).
+Local-only extras: ``GET /local/outbox`` (what SES "sent", so a person can follow approval links)
+and a sweeper thread that runs the approval SLA ladder like the EventBridge schedule does.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.dispatch import LocalLambdaContext
+from local.runtime import LocalRuntime
+
+#: Routes API Gateway protects with the API key (approval routes are opened from email links).
+KEY_PROTECTED_PREFIXES = ("/workflows", "/executions", "/local/")
+MAX_BODY = 256 * 1024
+
+
+def proxy_event(
+    method: str, raw_path: str, headers: dict[str, str], body: str | None, source_ip: str
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as the Lambda integration delivers it."""
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": "local",
+            "httpMethod": method,
+            "path": parts.path,
+            "resourcePath": parts.path,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def outbox_view(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    return [
+        {"to": e["to"], "subject": e["subject"], "body": e["body"], "sentAt": e["sentAt"]}
+        for e in runtime.outbox()
+    ]
+
+
+class LocalApiServer:
+    """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down."""
+
+    def __init__(
+        self,
+        runtime: LocalRuntime,
+        *,
+        api_key: str,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        sweep_every_s: float = 60,
+    ) -> None:
+        from functions.api.app import handler  # after the runtime set the environment up
+
+        self.runtime = runtime
+        self.api_key = api_key
+        self._handler = handler
+        self._sweep_every_s = sweep_every_s
+        self._stopped = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, port), self._request_handler())
+        self.httpd.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> LocalApiServer:
+        self._threads = [
+            threading.Thread(target=self.httpd.serve_forever, name="stepwise-api", daemon=True),
+            threading.Thread(target=self._sweep_loop, name="stepwise-sweeper", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _sweep_loop(self) -> None:
+        from functions.api.sweeper import sweep
+
+        while not self._stopped.wait(self._sweep_every_s):
+            sweep(datetime.now(UTC))
+
+    def respond(
+        self, method: str, raw_path: str, headers: dict[str, str], body: str | None, ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        path = urlsplit(raw_path).path
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if path.startswith(KEY_PROTECTED_PREFIXES) and not hmac.compare_digest(
+            lowered.get("x-api-key", "").encode(), self.api_key.encode()
+        ):
+            return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
+        if path == "/local/outbox" and method == "GET":
+            return 200, {"Content-Type": "application/json"}, json.dumps(outbox_view(self.runtime)).encode()
+        event = proxy_event(method, raw_path, headers, body, ip)
+        context = LocalLambdaContext(
+            function_name="stepwise-api",
+            memory_limit_in_mb=512,
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:stepwise-api",
+            timeout_seconds=29,
+        )
+        result = self._handler(event, context)  # type: ignore[arg-type]  # duck-typed LambdaContext
+        response_headers = dict(result.get("headers") or {})
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            response_headers[key] = ", ".join(values)
+        return int(result["statusCode"]), response_headers, (result.get("body") or "").encode()
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request too large"}')
+                    return
+                body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
+                status, headers, payload = server.respond(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
+                self._send(status, headers, payload)
+
+            def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                # Never print request lines: the approval page's URL carries its signature.
+                return
+
+        return Handler
