@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import time
 import uuid
@@ -130,7 +131,12 @@ class LocalApiServer:
             invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:stepwise-api",
             timeout_seconds=29,
         )
-        result = self._handler(event, context)  # type: ignore[arg-type]  # duck-typed LambdaContext
+        try:
+            result = self._handler(event, context)  # type: ignore[arg-type]  # duck-typed LambdaContext
+        except Exception:
+            # What API Gateway answers when the Lambda itself fails (the traceback goes to the log).
+            logging.getLogger(__name__).exception("API handler failed")
+            return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         response_headers = dict(result.get("headers") or {})
         for key, values in (result.get("multiValueHeaders") or {}).items():
             response_headers[key] = ", ".join(values)

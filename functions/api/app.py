@@ -93,7 +93,7 @@ def start_execution(workflow: str) -> Response[str]:
         raise BadRequest([{"field": "(body)", "message": "must be a JSON object"}])
     started = _executions().start(workflow, payload, key)
     logger.info(
-        "execution started", workflow=workflow, execution=started.executionId, created=started.created
+        "execution started", workflow=workflow, execution=started.executionId, new_execution=started.created
     )
     return _json(202, started.model_dump(exclude={"created"}), {"Location": started.statusUrl})
 
