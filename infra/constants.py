@@ -106,3 +106,20 @@ FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
     "pyproject.toml",
     "requirements*.txt",
 )
+
+# --- HTTP API (infra/api.py) ----------------------------------------------------------------------
+API_ID: Final = "Api"
+REST_API_ID: Final = "RestApi"
+API_FUNCTION_ID: Final = "ApiFunction"
+API_HANDLER: Final = "functions.api.app.handler"
+SWEEPER_FUNCTION_ID: Final = "SweeperFunction"
+SWEEPER_HANDLER: Final = "functions.api.sweeper.handler"
+SWEEPER_SCHEDULE_ID: Final = "SweeperSchedule"
+API_ACCESS_LOG_GROUP_ID: Final = "AccessLogs"
+API_KEY_ID: Final = "ApiKey"
+API_USAGE_PLAN_ID: Final = "UsagePlan"
+API_REQUEST_VALIDATOR_ID: Final = "RequestValidator"
+API_URL_OUTPUT_ID: Final = "ApiUrl"
+API_KEY_ID_OUTPUT_ID: Final = "ApiKeyId"
+#: Minutes between two runs of the approval SLA sweeper (reminders, escalation, expiry).
+SWEEPER_INTERVAL_MINUTES: Final = 15

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
 from functions.registry import WORKFLOWS
 from infra import constants
+from infra.api import StepwiseApi
 from infra.observability import WorkflowObservability
 from infra.packaging import DependencyLayers
 from infra.rollout import StateMachineRollout
@@ -67,3 +68,24 @@ class StepwiseStack(Stack):
                 alarms=observability.alarms,
                 description=f"{name} ({stage})",
             )
+        # --- HTTP API (infra/api.py): after the rollouts, executions start on each "live" alias ---
+        self.api = StepwiseApi(
+            self,
+            constants.API_ID,
+            storage=self.storage,
+            layers=self.layers,
+            workflows={
+                name: (workflow.state_machine, self.rollouts[name].alias_arn)
+                for name, workflow in self.workflows.items()
+            },
+            stage=stage,
+            removal_policy=removal_policy,
+        )
+        CfnOutput(self, constants.API_URL_OUTPUT_ID, value=self.api.url, description="Stepwise API stage URL")
+        CfnOutput(
+            self,
+            constants.API_KEY_ID_OUTPUT_ID,
+            value=self.api.api_key.key_id,
+            description="API key id (value: aws apigateway get-api-key --api-key <id> --include-value)",
+        )
+        # --- end HTTP API ---
