@@ -143,7 +143,7 @@ class ExecutionService:
     def search(
         self, *, workflow: str | None, status: str | None, business_key: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        """Most recent first. ``business_key`` reads each run's input (bounded by ``limit``)."""
+        """Most recent first. ``business_key`` reads the input of the latest MAX_SEARCH runs per workflow."""
         workflows = [WORKFLOWS[self._name_or_404(workflow)]] if workflow else list(WORKFLOWS.values())
         found: list[dict[str, Any]] = []
         for spec in workflows:
@@ -151,7 +151,8 @@ class ExecutionService:
                 continue
             kwargs: dict[str, Any] = {
                 "stateMachineArn": self._machines[spec.name],
-                "maxResults": min(limit, 100),
+                # With a business key: filter the latest MAX_SEARCH runs, then apply the limit.
+                "maxResults": MAX_SEARCH if business_key is not None else min(limit, MAX_SEARCH),
             }
             if status:
                 kwargs["statusFilter"] = status

@@ -406,9 +406,21 @@ class ApprovalService:
         if record.status != "PENDING":
             raise AlreadyDecided(f"approval {approval_id} is already {record.status.lower()}")
         diff, edited_draft = None, None
-        if decision.decision == "approve" and (decision.edited_body or decision.edited_subject):
-            original_body = files.get_text(record.draft.body_key)
-            edited_body = decision.edited_body or original_body
+        original_body = (
+            files.get_text(record.draft.body_key)
+            if decision.decision == "approve" and decision.edited_body
+            else None
+        )
+        changed_body = decision.edited_body is not None and decision.edited_body != original_body
+        changed_subject = (
+            decision.edited_subject is not None and decision.edited_subject != record.draft.subject
+        )
+        # "Edits" that change nothing are a plain approval: one answer to "was it edited?" everywhere.
+        if decision.decision == "approve" and (changed_body or changed_subject):
+            original_body = (
+                original_body if original_body is not None else files.get_text(record.draft.body_key)
+            )
+            edited_body = decision.edited_body if changed_body and decision.edited_body else original_body
             # Unique per attempt: a concurrent edit that loses the race cannot overwrite the winner's text.
             key = f"drafts/{record.execution}/approved-{approval_id}-{secrets.token_hex(4)}.txt"
             files.put_text(key, edited_body)
