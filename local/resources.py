@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +57,43 @@ def create_resources(config: StepwiseSettings) -> None:
     client("ses").verify_email_identity(EmailAddress=config.sender_email)
 
 
-def seed(config: StepwiseSettings, seed_dir: Path) -> None:
-    """Load demo CRM data (``crm.json``) and files (``files/**``) from ``seed_dir``."""
-    from functions.shared.adapters import get_crm, get_files
+#: Per-system seed loaders: ``<seed dir>/<name>.json`` → the loader. Workflows add theirs here.
+SeedLoader = Callable[[Any], None]
+SEED_LOADERS: dict[str, SeedLoader] = {}
+
+
+def _seed_crm(data: Any) -> None:
+    from functions.shared.adapters import get_crm
     from functions.shared.ports.crm import Contact, Deal
 
-    data = json.loads((seed_dir / "crm.json").read_text(encoding="utf-8"))
     crm = get_crm()
     for contact in data.get("contacts", []):
         crm.put_contact(Contact.model_validate(contact))
     for deal in data.get("deals", []):
         crm.put_deal(Deal.model_validate(deal))
+
+
+SEED_LOADERS["crm"] = _seed_crm
+
+
+def seed(config: StepwiseSettings, seed_dir: Path) -> None:
+    """Load demo data from ``seed_dir`` and each of its sub-folders (one per workflow).
+
+    In each folder: ``<system>.json`` for every system in ``SEED_LOADERS`` (``crm.json``, ...) and
+    ``files/**`` copied to the files bucket under the same relative keys.
+    """
+    from functions.shared.adapters import get_files
+
+    folders = [seed_dir, *sorted(p for p in seed_dir.iterdir() if p.is_dir() and p.name != "files")]
     files = get_files()
-    files_dir = seed_dir / "files"
-    if files_dir.is_dir():
-        for path in sorted(files_dir.rglob("*")):
-            if path.is_file():
-                files.put_text(path.relative_to(files_dir).as_posix(), path.read_text(encoding="utf-8"))
+    for folder in folders:
+        for system, loader in SEED_LOADERS.items():
+            source = folder / f"{system}.json"
+            if source.is_file():
+                loader(json.loads(source.read_text(encoding="utf-8")))
+        files_dir = folder / "files"
+        if files_dir.is_dir():
+            for path in sorted(files_dir.rglob("*")):
+                if path.is_file():
+                    files.put_text(path.relative_to(files_dir).as_posix(), path.read_text(encoding="utf-8"))
     _ = config
