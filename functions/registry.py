@@ -30,6 +30,8 @@ class Resource(StrEnum):
     CRM_TABLE = "crm_table"
     APPROVALS_TABLE = "approvals_table"
     IDEMPOTENCY_TABLE = "idempotency_table"
+    BILLING_TABLE = "billing_table"
+    CALENDAR_TABLE = "calendar_table"
     FILES_BUCKET = "files_bucket"
     AUDIT_BUCKET = "audit_bucket"
     EMAIL = "email"

@@ -27,6 +27,8 @@ TABLE_IDS: Final[dict[TableName, str]] = {
     TableName.CRM: "CrmTable",
     TableName.APPROVALS: "ApprovalsTable",
     TableName.IDEMPOTENCY: "IdempotencyTable",
+    TableName.BILLING: "BillingTable",
+    TableName.CALENDAR: "CalendarTable",
 }
 FILES_BUCKET_ID: Final = "FilesBucket"
 AUDIT_BUCKET_ID: Final = "AuditBucket"

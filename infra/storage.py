@@ -30,6 +30,8 @@ _ENV_TABLE_NAMES: dict[TableName, str] = {
     TableName.CRM: "STEPWISE_CRM_TABLE",
     TableName.APPROVALS: "STEPWISE_APPROVALS_TABLE",
     TableName.IDEMPOTENCY: "STEPWISE_IDEMPOTENCY_TABLE",
+    TableName.BILLING: "STEPWISE_BILLING_TABLE",
+    TableName.CALENDAR: "STEPWISE_CALENDAR_TABLE",
 }
 
 
@@ -201,6 +203,8 @@ class Storage(Construct):
             Resource.CRM_TABLE: table(TableName.CRM),
             Resource.APPROVALS_TABLE: table(TableName.APPROVALS),
             Resource.IDEMPOTENCY_TABLE: table(TableName.IDEMPOTENCY),
+            Resource.BILLING_TABLE: table(TableName.BILLING),
+            Resource.CALENDAR_TABLE: table(TableName.CALENDAR),
             Resource.FILES_BUCKET: objects(
                 self.files_bucket,
                 ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],

@@ -76,6 +76,62 @@ def _seed_crm(data: Any) -> None:
 SEED_LOADERS["crm"] = _seed_crm
 
 
+def _seed_billing(data: Any) -> None:
+    """``billing.json``: ``{"clients": [{"client_id", "rate_cents"?, "matter_rates"?: {matter: cents}}],
+    "rates": [{"client_id", "matter_id": str | null, "rate_cents"}], "time_entries": [TimeEntry],
+    "invoices": [Invoice], "credits": [Credit]}`` (every key optional)."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from functions.shared.adapters import get_billing
+    from functions.shared.ports.billing import Credit, Invoice, TimeEntry
+
+    class _Client(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        client_id: str = Field(min_length=1)
+        name: str | None = None
+        rate_cents: int | None = Field(default=None, ge=0)
+        matter_rates: dict[str, int] = Field(default_factory=dict)
+
+    class _Rate(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        client_id: str = Field(min_length=1)
+        matter_id: str | None = None
+        rate_cents: int = Field(ge=0)
+
+    billing = get_billing()
+    for raw_client in data.get("clients", []):
+        seeded = _Client.model_validate(raw_client)
+        if seeded.rate_cents is not None:
+            billing.set_rate(seeded.client_id, None, seeded.rate_cents)
+        for matter_id, cents in seeded.matter_rates.items():
+            billing.set_rate(seeded.client_id, matter_id, cents)
+    for raw_rate in data.get("rates", []):
+        rate = _Rate.model_validate(raw_rate)
+        billing.set_rate(rate.client_id, rate.matter_id, rate.rate_cents)
+    for entry in data.get("time_entries", []):
+        billing.post_time_entry(TimeEntry.model_validate(entry))
+    for invoice in data.get("invoices", []):
+        billing.issue_invoice(Invoice.model_validate(invoice))
+    for credit in data.get("credits", []):
+        billing.grant_credit(Credit.model_validate(credit))
+
+
+SEED_LOADERS["billing"] = _seed_billing
+
+
+def _seed_calendar(data: Any) -> None:
+    """``calendar.json``: ``{"events": [CalendarEvent]}``."""
+    from functions.shared.adapters import get_calendar
+    from functions.shared.ports.calendar import CalendarEvent
+
+    calendar = get_calendar()
+    for event in data.get("events", []):
+        calendar.put_event(CalendarEvent.model_validate(event))
+
+
+SEED_LOADERS["calendar"] = _seed_calendar
+
+
 def seed(config: StepwiseSettings, seed_dir: Path) -> None:
     """Load demo data from ``seed_dir`` and each of its sub-folders (one per workflow).
 

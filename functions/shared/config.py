@@ -21,6 +21,8 @@ class StepwiseSettings(BaseSettings):
     crm_table: str = "stepwise-crm"
     approvals_table: str = "stepwise-approvals"
     idempotency_table: str = "stepwise-idempotency"
+    billing_table: str = "stepwise-billing"
+    calendar_table: str = "stepwise-calendar"
     files_bucket: str = "stepwise-files"
     audit_bucket: str = "stepwise-audit"
     sender_email: str = "outreach@stepwise.example"

@@ -13,6 +13,8 @@ class TableName(StrEnum):
     CRM = "crm_table"
     APPROVALS = "approvals_table"
     IDEMPOTENCY = "idempotency_table"
+    BILLING = "billing_table"
+    CALENDAR = "calendar_table"
 
 
 @dataclass(frozen=True)
@@ -49,4 +51,26 @@ TABLES: tuple[TableSchema, ...] = (
     ),
     # Powertools idempotency's default attribute names.
     TableSchema(TableName.IDEMPOTENCY, partition_key="id", ttl_attribute="expiration"),
+    # Single-table billing: pk "CLIENT#<id>", sk "RATE#<matter|*>" | "TIME#<date>#<id>" |
+    # "CREDIT#<ts>#<id>"; pk "INVOICE#<id>" | "TIMEENTRY#<id>" | "CREDITID#<id>" (idempotency markers);
+    # gsi1 lists an attorney's time entries ("ATTORNEY#<email>", "TIME#<date>#<id>").
+    TableSchema(
+        TableName.BILLING,
+        partition_key="pk",
+        sort_key="sk",
+        indexes=(GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),),
+    ),
+    # Single-table calendar: pk "EVENT#<id>", sk "EVENT"; gsi1 = an owner's events
+    # ("OWNER#<email>", "<ts>#<id>"), gsi2 = events by start month ("MONTH#<yyyy-mm>"),
+    # gsi3 = a contact's events ("CONTACT#<id>").
+    TableSchema(
+        TableName.CALENDAR,
+        partition_key="pk",
+        sort_key="sk",
+        indexes=(
+            GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),
+            GlobalIndex("gsi2", "gsi2pk", "gsi2sk"),
+            GlobalIndex("gsi3", "gsi3pk", "gsi3sk"),
+        ),
+    ),
 )

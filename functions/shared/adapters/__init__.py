@@ -14,11 +14,22 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from functions.shared.config import settings
+from functions.shared.ports.billing import BillingPort
+from functions.shared.ports.calendar import CalendarPort
 from functions.shared.ports.crm import CrmPort
 from functions.shared.ports.email import EmailPort
 from functions.shared.ports.files import FileStore
 
-__all__ = ["get_audit_files", "get_crm", "get_email", "get_files", "override_adapters", "reset_adapters"]
+__all__ = [
+    "get_audit_files",
+    "get_billing",
+    "get_calendar",
+    "get_crm",
+    "get_email",
+    "get_files",
+    "override_adapters",
+    "reset_adapters",
+]
 
 _overrides: dict[str, object] = {}
 
@@ -27,6 +38,18 @@ def get_crm() -> CrmPort:
     """The CRM (DynamoDB table ``settings().crm_table``)."""
     override = _overrides.get("crm")
     return override if isinstance(override, CrmPort) else _build_crm()
+
+
+def get_billing() -> BillingPort:
+    """Billing: rates, time entries, invoices, credits (DynamoDB table ``settings().billing_table``)."""
+    override = _overrides.get("billing")
+    return override if isinstance(override, BillingPort) else _build_billing()
+
+
+def get_calendar() -> CalendarPort:
+    """Calendars and appointments (DynamoDB table ``settings().calendar_table``)."""
+    override = _overrides.get("calendar")
+    return override if isinstance(override, CalendarPort) else _build_calendar()
 
 
 def get_email() -> EmailPort:
@@ -55,6 +78,20 @@ def _build_crm() -> CrmPort:
 
 
 @lru_cache(maxsize=1)
+def _build_billing() -> BillingPort:
+    from functions.shared.adapters.dynamodb_billing import DynamoDbBilling
+
+    return DynamoDbBilling(table_name=settings().billing_table)
+
+
+@lru_cache(maxsize=1)
+def _build_calendar() -> CalendarPort:
+    from functions.shared.adapters.dynamodb_calendar import DynamoDbCalendar
+
+    return DynamoDbCalendar(table_name=settings().calendar_table)
+
+
+@lru_cache(maxsize=1)
 def _build_email() -> EmailPort:
     from functions.shared.adapters.ses_email import SesEmail
 
@@ -71,6 +108,8 @@ def _build_files(bucket: str) -> FileStore:
 def reset_adapters() -> None:
     """Forget the built adapters and any overrides."""
     _build_crm.cache_clear()
+    _build_billing.cache_clear()
+    _build_calendar.cache_clear()
     _build_email.cache_clear()
     _build_files.cache_clear()
     _overrides.clear()
@@ -83,9 +122,18 @@ def override_adapters(
     email: EmailPort | None = None,
     files: FileStore | None = None,
     audit_files: FileStore | None = None,
+    billing: BillingPort | None = None,
+    calendar: CalendarPort | None = None,
 ) -> Iterator[None]:
     """Within the block the factories return these instead of the AWS adapters."""
-    new = {"crm": crm, "email": email, "files": files, "audit_files": audit_files}
+    new = {
+        "crm": crm,
+        "email": email,
+        "files": files,
+        "audit_files": audit_files,
+        "billing": billing,
+        "calendar": calendar,
+    }
     saved = dict(_overrides)
     _overrides.update({name: port for name, port in new.items() if port is not None})
     try:

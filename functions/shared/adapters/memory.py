@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
+from functions.shared.ports.billing import Credit, Invoice, TimeEntry, iso_date, normalise_attorney
+from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
 from functions.shared.ports.crm import (
     Activity,
     Contact,
@@ -169,3 +171,149 @@ class InMemoryFileStore(_FailureInjection):
         self._maybe_fail()
         check_key(key)
         self.objects.pop(key, None)
+
+
+class InMemoryBilling(_FailureInjection):
+    """Rates, time entries, invoices and credits in dicts; first write wins for each id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: dict[tuple[str, str | None], int] = {}  # (client_id, matter_id or None)
+        self.time_entries: dict[str, TimeEntry] = {}
+        self.invoices: dict[str, Invoice] = {}
+        self.credits: dict[str, Credit] = {}
+
+    def set_rate(self, client_id: str, matter_id: str | None, rate_cents: int) -> None:
+        self._maybe_fail()
+        if rate_cents < 0:
+            raise ValueError("rate_cents must be >= 0")
+        self.rates[(client_id, matter_id)] = rate_cents
+
+    def rate_for(self, client_id: str, matter_id: str | None) -> int | None:
+        self._maybe_fail()
+        if matter_id is not None and (client_id, matter_id) in self.rates:
+            return self.rates[(client_id, matter_id)]
+        return self.rates.get((client_id, None))
+
+    def post_time_entry(self, entry: TimeEntry) -> None:
+        self._maybe_fail()
+        self.time_entries.setdefault(entry.entry_id, _copy(entry))
+
+    def list_time_entries(
+        self,
+        *,
+        client_id: str | None = None,
+        attorney: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[TimeEntry]:
+        self._maybe_fail()
+        low = iso_date(since) if since else None
+        high = iso_date(until) if until else None
+        wanted = normalise_attorney(attorney) if attorney is not None else None
+        found = [
+            entry
+            for entry in self.time_entries.values()
+            if (client_id is None or entry.client_id == client_id)
+            and (wanted is None or normalise_attorney(entry.attorney) == wanted)
+            and (low is None or entry.date >= low)
+            and (high is None or entry.date <= high)
+        ]
+        return [_copy(e) for e in sorted(found, key=lambda e: (e.date, e.entry_id))]
+
+    def issue_invoice(self, invoice: Invoice) -> None:
+        self._maybe_fail()
+        self.invoices.setdefault(invoice.invoice_id, _copy(invoice))
+
+    def void_invoice(self, invoice_id: str) -> Invoice:
+        self._maybe_fail()
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            raise BusinessRuleError(f"billing.void_invoice: unknown invoice {invoice_id}")
+        if invoice.status == "paid":
+            raise BusinessRuleError(f"billing.void_invoice: invoice {invoice_id} is already paid")
+        self.invoices[invoice_id] = invoice.model_copy(update={"status": "void"})
+        return _copy(self.invoices[invoice_id])
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        self._maybe_fail()
+        invoice = self.invoices.get(invoice_id)
+        return _copy(invoice) if invoice else None
+
+    def grant_credit(self, credit: Credit) -> None:
+        self._maybe_fail()
+        self.credits.setdefault(credit.credit_id, _copy(credit))
+
+    def list_credits(self, client_id: str) -> list[Credit]:
+        self._maybe_fail()
+        mine = [c for c in self.credits.values() if c.client_id == client_id]
+        mine.sort(key=lambda c: (sortable_timestamp(c.granted_at), c.credit_id))
+        return [_copy(c) for c in mine]
+
+
+def _event_order(event: CalendarEvent) -> tuple[str, str]:
+    return sortable_timestamp(event.starts_at), event.event_id
+
+
+class InMemoryCalendar(_FailureInjection):
+    """Events in a dict keyed by ``event_id``; lists are ordered by ``(starts_at, event_id)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: dict[str, CalendarEvent] = {}
+
+    def put_event(self, event: CalendarEvent) -> None:
+        self._maybe_fail()
+        self.events[event.event_id] = _copy(event)
+
+    def get_event(self, event_id: str) -> CalendarEvent | None:
+        self._maybe_fail()
+        event = self.events.get(event_id)
+        return _copy(event) if event else None
+
+    def list_events(
+        self,
+        *,
+        owner: str | None = None,
+        starts_from: str,
+        starts_before: str,
+        kind: str | None = None,
+    ) -> list[CalendarEvent]:
+        self._maybe_fail()
+        low, high = sortable_timestamp(starts_from), sortable_timestamp(starts_before)
+        wanted = normalise_owner(owner) if owner is not None else None
+        found = [
+            event
+            for event in self.events.values()
+            if low <= sortable_timestamp(event.starts_at) < high
+            and (wanted is None or normalise_owner(event.owner) == wanted)
+            and (kind is None or event.kind == kind)
+        ]
+        return [_copy(e) for e in sorted(found, key=_event_order)]
+
+    def set_status(
+        self,
+        event_id: str,
+        status: EventStatus,
+        *,
+        expected: EventStatus | None = None,
+        confirmed_at: str | None = None,
+    ) -> EventStatus:
+        self._maybe_fail()
+        event = self.events.get(event_id)
+        if event is None:
+            raise BusinessRuleError(f"calendar.set_status: unknown event {event_id}")
+        previous = event.status
+        if expected is not None and previous != expected:
+            raise CalendarConflict(event_id, expected=expected, actual=previous)
+        changes: dict[str, Any] = {"status": status}
+        if confirmed_at is not None:
+            sortable_timestamp(confirmed_at)  # ValueError on a malformed timestamp
+            changes["confirmed_at"] = confirmed_at
+        self.events[event_id] = event.model_copy(update=changes)
+        return previous
+
+    def history(self, contact_id: str) -> list[CalendarEvent]:
+        self._maybe_fail()
+        mine = [e for e in self.events.values() if e.contact_id == contact_id]
+        return [_copy(e) for e in sorted(mine, key=_event_order)]
