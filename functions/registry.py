@@ -151,7 +151,219 @@ SALES_OUTREACH = WorkflowSpec(
     ),
 )
 
-WORKFLOWS: dict[str, WorkflowSpec] = {wf.name: wf for wf in (SALES_OUTREACH,)}
+_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+
+CASE_STUDY = WorkflowSpec(
+    name="case_study",
+    description="CRM facts → questions → client answers → draft → client + marketing approval → publish",
+    input_model="functions.case_study.models.CaseStudyRequest",
+    business_key="deal_id",
+    steps=_steps(
+        "case_study",
+        ("collect_facts", _K.PURE, frozenset({_R.CRM_TABLE}), None),
+        ("write_questions", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        ("request_answers", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        ("draft_case_study", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        ("request_client_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        ("request_marketing_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        ("publish", _K.REVERSIBLE, frozenset({_R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), "unpublish"),
+        ("log_published", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
+        ("unpublish", _K.COMPENSATION, frozenset({_R.FILES_BUCKET}), None),
+        (
+            "log_no_interview",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
+        (
+            "log_rejection",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
+        ("record_failure", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+    ),
+)
+
+_NS_APPROVAL = frozenset(
+    {
+        _R.APPROVALS_TABLE,
+        _R.APPROVALS_KEY,
+        _R.APPROVAL_LINKS,
+        _R.EMAIL,
+        _R.FILES_BUCKET,
+        _R.CALENDAR_TABLE,
+        _R.CRM_TABLE,
+    }
+)
+
+NO_SHOW = WorkflowSpec(
+    name="no_show",
+    description="calendar signals → score (points + LLM notes) → confirm low risk, escalate high risk",
+    input_model="functions.no_show.models.NoShowRequest",
+    business_key="owner",
+    steps=_steps(
+        "no_show",
+        ("collect_signals", _K.PURE, frozenset({_R.CALENDAR_TABLE}), None),
+        (
+            "score_appointments",
+            _K.PURE,
+            frozenset({_R.CALENDAR_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}),
+            None,
+        ),
+        (
+            "send_confirmation_request",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.EMAIL, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        (
+            "log_confirmation_requested",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        ("request_approval", _K.REVERSIBLE, _NS_APPROVAL, "cancel_approval"),
+        ("mark_rescheduled", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_event_status"),
+        (
+            "send_manager_task",
+            _K.IRREVERSIBLE,
+            frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        ("log_action_taken", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
+        ("revert_event_status", _K.COMPENSATION, frozenset({_R.CALENDAR_TABLE}), None),
+        (
+            "log_rejection",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
+        (
+            "record_appointment_failure",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        ("summarize_batch", _K.PURE, frozenset(), None),
+    ),
+)
+
+_RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+
+REFERRAL = WorkflowSpec(
+    name="referral",
+    description="referral → dedupe (email + LLM entity match) → contact → thank-you → reward credit"
+    " (approval above $100) → dormant client of the referrer's company → draft → approve → send → log",
+    input_model="functions.referral.models.ReferralRequest",
+    business_key="referrer_contact_id",
+    steps=_steps(
+        "referral",
+        ("load_referrer", _K.PURE, frozenset({_R.CRM_TABLE}), None),
+        ("match_referral", _K.PURE, frozenset({_R.CRM_TABLE, _R.AUDIT_BUCKET, _R.LLM}), None),
+        ("log_duplicate", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("create_referred_contact", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "rollback_referred_contact"),
+        ("send_thank_you", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.IDEMPOTENCY_TABLE}), None),
+        ("reward_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),
+        ("grant_credit", _K.IRREVERSIBLE, frozenset({_R.BILLING_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("find_dormant_clients", _K.PURE, frozenset({_R.CRM_TABLE}), None),
+        ("log_rewarded", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("draft_reengagement", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        ("reengagement_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),
+        (
+            "send_reengagement",
+            _K.IRREVERSIBLE,
+            frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        ("log_reengagement", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        (
+            "log_rejection",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
+        ("rollback_referred_contact", _K.COMPENSATION, frozenset({_R.CRM_TABLE}), None),
+        ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
+        ("record_failure", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+    ),
+)
+
+LAW_FIRM_OPS = WorkflowSpec(
+    name="law_firm_ops",
+    description=(
+        "intake → conflict check → client + matter → engagement letter → billing → billable-hours recovery,"
+        " with a partner waiving conflicts and the attorney approving the letter and the recovered time"
+    ),
+    input_model="functions.law_firm_ops.models.IntakeRequest",
+    business_key="client_email",
+    steps=_steps(
+        "law_firm_ops",
+        ("identify_client", _K.PURE, frozenset({_R.CRM_TABLE}), None),
+        ("classify_matter", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
+        ("check_conflicts", _K.PURE, frozenset({_R.CRM_TABLE, _R.FILES_BUCKET}), None),
+        (
+            "request_waiver",
+            _K.REVERSIBLE,
+            frozenset(
+                {
+                    _R.APPROVALS_TABLE,
+                    _R.APPROVALS_KEY,
+                    _R.APPROVAL_LINKS,
+                    _R.EMAIL,
+                    _R.FILES_BUCKET,
+                    _R.CRM_TABLE,
+                }
+            ),
+            "cancel_approval",
+        ),
+        ("close_conflict", _K.PURE, frozenset({_R.APPROVALS_TABLE}), None),
+        ("create_client", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "revert_client_status"),
+        ("open_matter", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "archive_matter"),
+        ("draft_letter", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "request_letter_approval",
+            _K.REVERSIBLE,
+            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            "cancel_approval",
+        ),
+        (
+            "send_letter",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+            None,
+        ),
+        ("setup_billing", _K.REVERSIBLE, frozenset({_R.BILLING_TABLE}), "void_retainer"),
+        ("gather_unbilled", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.BILLING_TABLE}), None),
+        ("propose_entries", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "request_entries_approval",
+            _K.REVERSIBLE,
+            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            "cancel_approval",
+        ),
+        ("finalize_entries", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
+        ("post_time_entries", _K.IRREVERSIBLE, frozenset({_R.BILLING_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("record_onboarded", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        (
+            "record_letter_rejected",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
+        ("record_failure", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
+        ("revert_client_status", _K.COMPENSATION, frozenset({_R.CRM_TABLE}), None),
+        ("archive_matter", _K.COMPENSATION, frozenset({_R.CRM_TABLE}), None),
+        ("void_retainer", _K.COMPENSATION, frozenset({_R.BILLING_TABLE}), None),
+    ),
+)
+
+WORKFLOWS: dict[str, WorkflowSpec] = {
+    wf.name: wf for wf in (SALES_OUTREACH, CASE_STUDY, NO_SHOW, REFERRAL, LAW_FIRM_OPS)
+}
 
 
 def workflow(name: str) -> WorkflowSpec:

@@ -276,7 +276,9 @@ def test_the_sweeper_sends_mail_only_from_the_sender_identity_and_only_fails_tas
     machines = [
         {"Ref": synthesized.logical_id(wf.state_machine)} for wf in synthesized.stack.workflows.values()
     ]
-    assert _resources_for(statements, "states:SendTaskFailure") == machines
+    assert sorted(map(str, _resources_for(statements, "states:SendTaskFailure"))) == sorted(
+        map(str, machines)
+    )
     files = synthesized.logical_id(synthesized.stack.storage.files_bucket)
     s3_actions = {a for s in statements for a in _actions(s) if a.startswith("s3:")}
     assert s3_actions == {"s3:GetObject"}

@@ -128,6 +128,10 @@ def test_only_llm_steps_get_the_anthropic_layer_and_key(synthesized: Synthesized
             assert reads_key is step.uses_llm, step.name
 
 
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
 def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Synthesized) -> None:
     secret = next(
         lid
@@ -151,7 +155,17 @@ def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Sy
     step_readers = readers - api_readers
     assert len(api_readers) == 2
     assert len(step_readers) == len(signing_steps)
-    assert all("RequestApproval" in role for role in step_readers)
+    # each reader is the role of one signing step: its logical id carries the workflow and step names
+    expected = {
+        (_pascal(wf.name), _pascal(s.name))
+        for wf in WORKFLOWS.values()
+        for s in wf.steps
+        if Resource.APPROVAL_LINKS in s.resources
+    }
+    assert {
+        next(pair for pair in expected if role.startswith(pair[0] + "Workflow" + pair[1]))
+        for role in step_readers
+    } == expected
 
 
 def test_the_sender_address_is_an_ses_identity_and_the_only_one_steps_may_send_from(

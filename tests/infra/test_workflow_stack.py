@@ -51,6 +51,8 @@ class Synthesized:
             Resource.CRM_TABLE: self.logical_id(storage.tables[TableName.CRM]),
             Resource.APPROVALS_TABLE: self.logical_id(storage.tables[TableName.APPROVALS]),
             Resource.IDEMPOTENCY_TABLE: self.logical_id(storage.tables[TableName.IDEMPOTENCY]),
+            Resource.BILLING_TABLE: self.logical_id(storage.tables[TableName.BILLING]),
+            Resource.CALENDAR_TABLE: self.logical_id(storage.tables[TableName.CALENDAR]),
             Resource.FILES_BUCKET: self.logical_id(storage.files_bucket),
             Resource.AUDIT_BUCKET: self.logical_id(storage.audit_bucket),
             Resource.APPROVALS_KEY: self.logical_id(storage.approvals_key),
@@ -341,7 +343,13 @@ def test_a_step_role_reaches_only_the_storage_its_spec_names(
     assert reached & set(storage_ids.values()) == expected
     assert dynamodb_reached == {
         storage_ids[resource]
-        for resource in (Resource.CRM_TABLE, Resource.APPROVALS_TABLE, Resource.IDEMPOTENCY_TABLE)
+        for resource in (
+            Resource.CRM_TABLE,
+            Resource.APPROVALS_TABLE,
+            Resource.IDEMPOTENCY_TABLE,
+            Resource.BILLING_TABLE,
+            Resource.CALENDAR_TABLE,
+        )
         if resource in step.resources
     }
     assert sends_email == (Resource.EMAIL in step.resources)

@@ -1,0 +1,1 @@
+"""Case-study generator: CRM facts → interview questions → client answers → draft → approvals → publish."""

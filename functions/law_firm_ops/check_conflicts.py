@@ -1,0 +1,37 @@
+"""CheckConflicts (pure): the conflict-of-interest rule on CRM data; a conflict is a ``BusinessRuleError``.
+
+The ASL catches it and asks the partner for a waiver; nothing has been created yet.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.law_firm_ops.conflicts import describe, find_conflicts
+from functions.law_firm_ops.models import ClientIdentity, ConflictCheck, Matter
+from functions.shared.adapters import get_crm, get_files
+from functions.shared.errors import BusinessRuleError
+from functions.shared.ports.crm import CrmPort
+from functions.shared.ports.files import FileStore
+from functions.shared.step_handler import StepContext, step_handler
+
+
+class ConflictInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    identity: ClientIdentity
+    matter: Matter
+
+
+def check_conflicts(payload: ConflictInput, *, crm: CrmPort, files: FileStore) -> ConflictCheck:
+    hits, checked = find_conflicts(
+        identity=payload.identity, parties=payload.matter.parties, crm=crm, files=files
+    )
+    if hits:
+        raise BusinessRuleError(f"conflict of interest: {describe(hits)}"[:1000])
+    return ConflictCheck(status="clear", checked_names=checked)
+
+
+@step_handler(ConflictInput)
+def handler(payload: ConflictInput, ctx: StepContext) -> ConflictCheck:
+    return check_conflicts(payload, crm=get_crm(), files=get_files())

@@ -1,0 +1,108 @@
+"""GatherUnbilled (pure): attorney work the calendar and the CRM show and no time entry covers.
+
+Sources, all systems of record:
+- calendar events of the client (``history(client_id)``: the contact index) owned by the
+  responsible attorney, that already ended and were not cancelled, no-shows or rescheduled;
+- CRM activities of kind ``email_sent`` on the client sent by the attorney (``details.from``),
+  except those this run wrote.
+An item is covered when a time entry of the client (any status but void) names it as its
+``source``, or when the attorney logged time for the client on the same day (the firm logs per
+day). The comparison is code; the LLM only proposes entries for what is left.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.law_firm_ops.models import (
+    MAX_EMAIL_MINUTES,
+    MAX_PROPOSED_ENTRIES,
+    MIN_ENTRY_MINUTES,
+    ClientIdentity,
+    Unbilled,
+    UnbilledItem,
+)
+from functions.shared.adapters import get_billing, get_calendar, get_crm
+from functions.shared.ports.billing import MAX_MINUTES_PER_ENTRY, BillingPort
+from functions.shared.ports.calendar import CalendarPort, normalise_owner
+from functions.shared.ports.crm import CrmPort, parse_timestamp
+from functions.shared.step_handler import StepContext, step_handler
+
+SKIPPED_EVENT_STATUSES = {"cancelled", "no_show", "rescheduled"}
+
+
+class GatherInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    identity: ClientIdentity
+    attorney_email: str
+
+
+def _billable_minutes(starts_at: str, ends_at: str) -> int:
+    minutes = (parse_timestamp(ends_at) - parse_timestamp(starts_at)).total_seconds() / 60
+    rounded = math.ceil(minutes / MIN_ENTRY_MINUTES) * MIN_ENTRY_MINUTES
+    return max(MIN_ENTRY_MINUTES, min(rounded, MAX_MINUTES_PER_ENTRY))
+
+
+def gather_unbilled(
+    payload: GatherInput,
+    *,
+    calendar: CalendarPort,
+    crm: CrmPort,
+    billing: BillingPort,
+    ctx: StepContext,
+    now: datetime | None = None,
+) -> Unbilled:
+    moment = now or datetime.now(UTC)
+    client_id, attorney = payload.identity.client_id, normalise_owner(payload.attorney_email)
+    candidates: list[UnbilledItem] = []
+    for event in calendar.history(client_id):
+        if (
+            normalise_owner(event.owner) != attorney
+            or event.status in SKIPPED_EVENT_STATUSES
+            or parse_timestamp(event.ends_at) > moment
+        ):
+            continue
+        candidates.append(
+            UnbilledItem(
+                source_id=event.event_id,
+                kind="event",
+                date=parse_timestamp(event.starts_at).date().isoformat(),
+                title=f"{event.kind}: {event.title}"[:200],
+                max_minutes=_billable_minutes(event.starts_at, event.ends_at),
+            )
+        )
+    for activity in crm.list_activities(client_id):
+        sender = str(activity.details.get("from") or "")
+        if (
+            activity.kind != "email_sent"
+            or activity.trace_id == ctx.trace_id
+            or normalise_owner(sender) != attorney
+        ):
+            continue
+        candidates.append(
+            UnbilledItem(
+                source_id=f"email:{activity.activity_id}",
+                kind="email",
+                date=parse_timestamp(activity.at).date().isoformat(),
+                title=f"email: {activity.summary}"[:200],
+                max_minutes=MAX_EMAIL_MINUTES,
+            )
+        )
+    entries = [e for e in billing.list_time_entries(client_id=client_id) if e.status != "void"]
+    sources = {e.source for e in entries if e.source}
+    logged_days = {e.date for e in entries if normalise_owner(e.attorney) == attorney}
+    covered = [c.source_id for c in candidates if c.source_id in sources or c.date in logged_days]
+    uncovered = sorted(
+        (c for c in candidates if c.source_id not in covered), key=lambda c: (c.date, c.source_id)
+    )
+    items = uncovered[:MAX_PROPOSED_ENTRIES]
+    return Unbilled(count=len(items), items=items, covered=sorted(covered))
+
+
+@step_handler(GatherInput)
+def handler(payload: GatherInput, ctx: StepContext) -> Unbilled:
+    return gather_unbilled(payload, calendar=get_calendar(), crm=get_crm(), billing=get_billing(), ctx=ctx)

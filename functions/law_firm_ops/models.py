@@ -1,0 +1,328 @@
+"""Models of the law-firm operations flow: the intake request and what each step adds to the state.
+
+The state is the run's checkpoint. ``$.identity`` (written first) holds the client id and the CRM
+status the client had before the run, so every compensation can work from it alone, even when the
+step it undoes failed after its write landed. Ids the run creates (matter, retainer invoice, time
+entries) are derived from the execution name, so a retried step writes the same record again and a
+compensation finds it without reading the failed step's output. Large text (letters, the proposed
+time-entry table) lives in file storage; the state carries key + sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from functions.shared.models import BusinessId, EmailAddress, FreeText, Sha256Hex, SingleLine
+from functions.shared.ports.crm import ContactStatus
+
+MatterType = Literal["employment", "contract", "ip", "litigation", "real_estate", "other"]
+MATTER_TYPES: tuple[str, ...] = ("employment", "contract", "ip", "litigation", "real_estate", "other")
+PartyRole = Literal["client", "opposing_party", "co_party", "witness", "other"]
+#: Roles that put a party on the other side of the matter from the prospective client.
+ADVERSE_ROLES: frozenset[str] = frozenset({"opposing_party"})
+
+MAX_PARTIES = 8
+MAX_PROPOSED_ENTRIES = 8
+#: An e-mail is billed in the firm's smallest increments; the cap keeps a proposal honest.
+MAX_EMAIL_MINUTES = 30
+MIN_ENTRY_MINUTES = 6
+
+
+def _stable_suffix(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10].upper()
+
+
+def derived_client_id(email: str) -> str:
+    """The client id of a person the CRM does not know yet: a pure function of the intake email.
+
+    The firm's scheduling form tags consultations with the same id before anyone is a client, so
+    the calendar events of the consultation phase line up with the client this run creates.
+    """
+    return f"LF-C-{_stable_suffix(email.strip().lower())}"
+
+
+def matter_id_for(execution: str) -> str:
+    return f"LF-M-{_stable_suffix('matter', execution)}"
+
+
+def retainer_invoice_id_for(execution: str) -> str:
+    return f"LF-INV-{_stable_suffix('retainer', execution)}"
+
+
+def time_entry_id_for(execution: str, source_id: str) -> str:
+    return f"LF-TE-{_stable_suffix('time', execution, source_id)}"
+
+
+class IntakeRequest(BaseModel):
+    """The execution input (validated by the API, the CLI and the first step alike)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_name: Annotated[SingleLine, StringConstraints(max_length=120)]
+    client_email: EmailAddress
+    client_company: Annotated[SingleLine, StringConstraints(max_length=160)] | None = None
+    matter_description: FreeText
+    attorney_email: EmailAddress
+    partner_email: EmailAddress
+    hourly_rate_cents: int = Field(ge=1_000, le=500_000, description="$10 to $5,000 per hour")
+    retainer_cents: int = Field(ge=1, le=50_000_000, description="up to $500,000")
+    client_ref: BusinessId | None = None  # the firm's intake form id, if any (search key only)
+
+    @model_validator(mode="after")
+    def _two_people(self) -> Self:
+        if self.partner_email == self.attorney_email:
+            raise ValueError(
+                "partner_email must differ from attorney_email: a conflict waiver needs a second person"
+            )
+        return self
+
+
+class ClientIdentity(BaseModel):
+    """``$.identity``: who the client is in the CRM, and the status to restore on compensation."""
+
+    client_id: str
+    existed: bool
+    previous_status: ContactStatus | None  # None: the CRM did not know the person before this run
+    name: str
+    email: EmailAddress
+    company: str | None = None
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)] = Field(
+        description="Person or organisation as named in the description"
+    )
+    role: PartyRole = Field(description="The party's side in the matter, seen from the prospective client")
+
+
+class MatterClassification(BaseModel):
+    """What the LLM answers for ``law_firm_classify_matter`` (forced tool use, validated here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matter_type: MatterType = Field(description="The practice area the matter belongs to")
+    summary: Annotated[str, StringConstraints(min_length=10, max_length=300)] = Field(
+        description="One or two neutral sentences describing the matter"
+    )
+    parties: list[Party] = Field(
+        max_length=MAX_PARTIES, description="Every person or organisation involved, with their role"
+    )
+
+
+class Matter(BaseModel):
+    """``$.matter``: the classification the later steps read."""
+
+    matter_type: MatterType
+    summary: str
+    parties: list[Party]
+    llm: dict[str, Any]
+
+
+class ConflictHit(BaseModel):
+    contact_id: str
+    name: str
+    matched: str  # the party or client name that matched
+    reason: str
+
+
+class ConflictCheck(BaseModel):
+    """``$.conflict_check``: the clear result (a conflict raises ``BusinessRuleError`` instead)."""
+
+    status: Literal["clear"]
+    checked_names: list[str]
+
+
+class ClientRecord(BaseModel):
+    """``$.client``: the CRM status this run set."""
+
+    client_id: str
+    previous_status: ContactStatus | None
+    status: ContactStatus
+    changed: bool
+
+
+class MatterRecord(BaseModel):
+    """``$.matter_record``: the CRM deal that represents the matter."""
+
+    matter_id: str
+    client_id: str
+    stage: str
+    title: str
+
+
+class DraftRef(BaseModel):
+    subject: str
+    body_key: str
+    body_sha256: Sha256Hex
+    llm: dict[str, Any] | None = None
+
+
+_PLACEHOLDER_MARKERS = ("{{", "}}", "[client", "[name]", "[date]", "<insert", "lorem ipsum")
+
+
+class EngagementLetterDraft(BaseModel):
+    """What the LLM answers for ``law_firm_engagement_letter``. Amounts are added by code, never the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Annotated[SingleLine, StringConstraints(max_length=120)] = Field(
+        description="Email subject line"
+    )
+    body: Annotated[str, StringConstraints(min_length=200, max_length=2600)] = Field(
+        description="Plain-text letter from greeting to signature, without any fee amounts"
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _no_placeholders_or_amounts(cls, body: str) -> str:
+        lowered = body.lower()
+        for marker in _PLACEHOLDER_MARKERS:
+            if marker in lowered:
+                raise ValueError(f"contains the unfilled placeholder {marker!r}; write the real text")
+        if "$" in body or "usd" in lowered:
+            raise ValueError("states an amount; leave fees out, the firm appends the fee schedule itself")
+        return body
+
+
+class ApprovalDecision(BaseModel):
+    """``$.<x>_approval``: what the approvals service sends with ``SendTaskSuccess``."""
+
+    approval_id: str
+    decision: Literal["approve"]
+    approver: EmailAddress
+    comment: str | None = None
+    edited: bool = False
+    draft: DraftRef
+
+
+class SentLetterRef(BaseModel):
+    """``$.letter_sent``: proof of the one engagement letter this run sent."""
+
+    message_id: str
+    to: EmailAddress
+    subject: str
+    body_sha256: Sha256Hex
+    sent_at: str
+
+
+class BillingSetup(BaseModel):
+    """``$.billing``: the rate set on the matter and the retainer invoice issued."""
+
+    client_id: str
+    matter_id: str
+    rate_cents: int
+    invoice_id: str
+    amount_cents: int
+    status: str
+
+
+class UnbilledItem(BaseModel):
+    """Attorney work the calendar or the CRM shows and no time entry covers."""
+
+    source_id: str  # calendar event id, or "email:<activity id>"
+    kind: Literal["event", "email"]
+    date: str
+    title: str
+    max_minutes: int  # what a proposal for it may claim at most
+
+
+class Unbilled(BaseModel):
+    """``$.unbilled``: the deterministic comparison the recovery proposal starts from."""
+
+    count: int
+    items: list[UnbilledItem]
+    covered: list[str]  # source ids with time already logged
+
+
+class ProposedEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
+        description="The source_id of exactly one item of the input; never invent one"
+    )
+    minutes: int = Field(
+        ge=MIN_ENTRY_MINUTES,
+        le=480,
+        description="Billable minutes, a multiple of 6, at most the item's max_minutes",
+    )
+    description: Annotated[SingleLine, StringConstraints(min_length=10, max_length=160)] = Field(
+        description="Time-entry narrative: what was done, for the client, in past tense"
+    )
+
+
+class TimeProposal(BaseModel):
+    """What the LLM answers for ``law_firm_recover_time``: checked against the items in the prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[ProposedEntry] = Field(max_length=MAX_PROPOSED_ENTRIES)
+
+
+class ProposalRow(BaseModel):
+    """One validated proposal: the bounds the attorney's edits are checked against."""
+
+    source_id: str
+    date: str
+    minutes: int
+    max_minutes: int
+    description: str
+
+
+class ProposedTime(BaseModel):
+    """``$.proposal``: validated proposals plus the table the attorney reviews."""
+
+    count: int
+    total_minutes: int
+    rows: list[ProposalRow]
+    table: DraftRef
+
+
+class ApprovedEntry(BaseModel):
+    entry_id: str
+    source_id: str
+    date: str
+    minutes: int
+    description: str
+
+
+class ApprovedEntries(BaseModel):
+    """``$.entries``: the attorney-approved table, parsed strictly."""
+
+    count: int
+    total_minutes: int
+    entries: list[ApprovedEntry]
+    edited: bool
+
+
+class PostedEntries(BaseModel):
+    """``$.posted``: the entries this run posted (each exactly once)."""
+
+    entry_ids: list[str]
+    total_minutes: int
+
+
+class CaughtError(BaseModel):
+    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
+
+    Error: str
+    Cause: str | None = None
+
+
+class Outcome(BaseModel):
+    """``$.outcome``: the run's final output. ``status`` says which designed end it reached."""
+
+    status: Literal["onboarded", "conflict", "rejected", "expired", "failed"]
+    client_email: str
+    client_id: str | None = None
+    matter_id: str | None = None
+    activity_id: str | None = None
+    detail: str
+    invoice_id: str | None = None
+    letter_message_id: str | None = None
+    recovered_entries: int | None = None
+    recovered_minutes: int | None = None

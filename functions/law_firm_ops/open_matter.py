@@ -1,0 +1,54 @@
+"""OpenMatter (reversible): a CRM deal represents the matter; ArchiveMatter undoes it.
+
+The matter id is derived from the execution, so a retry writes the same deal again (``put_deal``
+replaces) and the compensation finds it without this step's output.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.law_firm_ops.models import ClientIdentity, Matter, MatterRecord, matter_id_for
+from functions.shared.adapters import get_crm
+from functions.shared.ports.crm import CrmPort, Deal
+from functions.shared.step_handler import StepContext, step_handler
+
+
+class OpenMatterInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    identity: ClientIdentity
+    matter: Matter
+    attorney_email: str
+    partner_email: str
+    retainer_cents: int
+
+
+def matter_title(matter: Matter) -> str:
+    return f"{matter.matter_type.replace('_', ' ').capitalize()} matter: {matter.summary}"[:200]
+
+
+def open_matter(payload: OpenMatterInput, *, crm: CrmPort, ctx: StepContext) -> MatterRecord:
+    matter_id = matter_id_for(ctx.execution)
+    title = matter_title(payload.matter)
+    crm.put_deal(
+        Deal(
+            deal_id=matter_id,
+            contact_id=payload.identity.client_id,
+            title=title,
+            stage="open",
+            amount_cents=payload.retainer_cents,
+            metrics={
+                "matter_type": payload.matter.matter_type,
+                "attorney": payload.attorney_email,
+                "partner": payload.partner_email,
+                "execution": ctx.execution,
+            },
+        )
+    )
+    return MatterRecord(matter_id=matter_id, client_id=payload.identity.client_id, stage="open", title=title)
+
+
+@step_handler(OpenMatterInput)
+def handler(payload: OpenMatterInput, ctx: StepContext) -> MatterRecord:
+    return open_matter(payload, crm=get_crm(), ctx=ctx)

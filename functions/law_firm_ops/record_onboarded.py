@@ -1,0 +1,77 @@
+"""RecordOnboarded (irreversible, idempotent): onboarding and recovered hours go on the client's timeline.
+
+Reached after the entries were posted, when nothing was unbilled, or when the attorney rejected
+(or let expire) the proposed entries: the client is onboarded either way.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.law_firm_ops.activity import record_outcome
+from functions.law_firm_ops.models import (
+    BillingSetup,
+    CaughtError,
+    ClientIdentity,
+    MatterRecord,
+    Outcome,
+    PostedEntries,
+    SentLetterRef,
+)
+from functions.shared.adapters import get_crm
+from functions.shared.ports.crm import CrmPort
+from functions.shared.step_handler import StepContext, step_handler
+
+
+class OnboardedInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    identity: ClientIdentity
+    matter_record: MatterRecord
+    letter_sent: SentLetterRef
+    billing: BillingSetup
+    posted: PostedEntries | None = None
+    approvalError: CaughtError | None = None
+
+
+def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
+    posted = payload.posted
+    if posted is not None:
+        recovery = f"{len(posted.entry_ids)} recovered time entries posted ({posted.total_minutes} min)"
+    elif payload.approvalError is not None:
+        recovery = f"proposed time entries not approved ({payload.approvalError.Error}); nothing posted"
+    else:
+        recovery = "no unbilled attorney time found"
+    detail = (
+        f"engagement letter sent to {payload.letter_sent.to}; retainer invoice {payload.billing.invoice_id} "
+        f"{payload.billing.status}; {recovery}"
+    )
+    return record_outcome(
+        ctx=ctx,
+        crm=crm,
+        client_id=payload.identity.client_id,
+        kind="client_onboarded",
+        summary=detail,
+        details={
+            "matter_id": payload.matter_record.matter_id,
+            "invoice_id": payload.billing.invoice_id,
+            "letter_message_id": payload.letter_sent.message_id,
+            "recovered_entries": len(posted.entry_ids) if posted else 0,
+        },
+        outcome=Outcome(
+            status="onboarded",
+            client_email=payload.identity.email,
+            client_id=payload.identity.client_id,
+            matter_id=payload.matter_record.matter_id,
+            detail=detail[:1000],
+            invoice_id=payload.billing.invoice_id,
+            letter_message_id=payload.letter_sent.message_id,
+            recovered_entries=len(posted.entry_ids) if posted else 0,
+            recovered_minutes=posted.total_minutes if posted else 0,
+        ),
+    )
+
+
+@step_handler(OnboardedInput)
+def handler(payload: OnboardedInput, ctx: StepContext) -> Outcome:
+    return record_onboarded(payload, crm=get_crm(), ctx=ctx)

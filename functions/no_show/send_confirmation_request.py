@@ -1,0 +1,86 @@
+"""SendConfirmationRequest (irreversible, idempotent): ask a low-risk client to confirm.
+
+Everything in the email comes from systems of record: the appointment (time, title, owner) from
+the calendar, the recipient from the CRM; the text is a fixed template (no LLM). The calendar
+status does not change here: it becomes "confirmed" only when the client answers. ``run_once``
+keys the send on (execution, step, event id) and pins recipient and start time, so a retried
+invocation after a successful send returns the first result and sends nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from functions.no_show.models import IterationInput, SentEmailRef
+from functions.shared.adapters import get_calendar, get_crm, get_email
+from functions.shared.errors import BusinessRuleError, InvalidInputError
+from functions.shared.idempotency import run_once
+from functions.shared.ports.calendar import CalendarPort
+from functions.shared.ports.crm import CrmPort, parse_timestamp
+from functions.shared.ports.email import EmailPort, OutgoingEmail
+from functions.shared.ports.files import sha256_text
+from functions.shared.step_handler import StepContext, step_handler
+
+
+def _when(starts_at: str) -> str:
+    moment: datetime = parse_timestamp(starts_at)
+    return moment.strftime("%A %d %B %Y at %H:%M UTC")
+
+
+def send_confirmation_request(
+    payload: IterationInput, *, calendar: CalendarPort, crm: CrmPort, email: EmailPort, ctx: StepContext
+) -> SentEmailRef:
+    item = payload.appointment
+    event = calendar.get_event(item.event_id)
+    if event is None:
+        raise InvalidInputError(f"appointment {item.event_id} is no longer in the calendar")
+    if event.status not in {"scheduled", "confirmed"}:
+        raise BusinessRuleError(f"appointment {item.event_id} is {event.status}; no confirmation request")
+    contact = crm.get_contact(item.contact_id)
+    if contact is None:
+        raise InvalidInputError(f"contact {item.contact_id} not found in the CRM")
+    if contact.do_not_contact:
+        raise BusinessRuleError(f"contact {item.contact_id} may not be contacted")
+    first_name = contact.name.split()[0] if contact.name.strip() else contact.name
+    body = (
+        f"Hello {first_name},\n\n"
+        f'This is a reminder of your appointment "{event.title}" on {_when(event.starts_at)}.\n\n'
+        "Please reply to this email to confirm that you will attend, or to ask for another time.\n\n"
+        f"Thank you,\n{event.owner}\n"
+    )
+    subject = f"Please confirm your appointment on {parse_timestamp(event.starts_at):%d %B at %H:%M} UTC"
+
+    def send() -> SentEmailRef:
+        sent = email.send(
+            OutgoingEmail(
+                to=contact.email,
+                subject=subject,
+                body_text=body,
+                reply_to=event.owner,
+                tags={"kind": "confirmation_request", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
+            )
+        )
+        return SentEmailRef(
+            message_id=sent.message_id,
+            to=sent.to,
+            subject=sent.subject,
+            sent_at=sent.sent_at,
+            body_sha256=sha256_text(body),
+        )
+
+    return run_once(
+        workflow=ctx.workflow,
+        step=ctx.step,
+        execution=ctx.execution,
+        business_key=item.event_id,
+        pinned={"to": contact.email, "starts_at": event.starts_at},
+        result_model=SentEmailRef,
+        effect=send,
+    )
+
+
+@step_handler(IterationInput)
+def handler(payload: IterationInput, ctx: StepContext) -> SentEmailRef:
+    return send_confirmation_request(
+        payload, calendar=get_calendar(), crm=get_crm(), email=get_email(), ctx=ctx
+    )

@@ -1,0 +1,69 @@
+"""Ending a run: one CRM activity, written once, and the run's outcome.
+
+Every terminal step (duplicate, rewarded, reward rejected, re-engaged, failed) records what
+happened on a contact's timeline. The activity id is derived from the execution and the ASL state,
+and the write goes through ``run_once``, so a retried invocation records nothing twice.
+"""
+
+from __future__ import annotations
+
+from functions.referral.models import Outcome
+from functions.shared.idempotency import run_once
+from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
+from functions.shared.step_handler import StepContext
+
+Detail = str | int | float | bool | None
+
+
+def log_activity_once(
+    *,
+    ctx: StepContext,
+    crm: CrmPort,
+    contact_id: str,
+    kind: str,
+    summary: str,
+    details: dict[str, Detail] | None = None,
+) -> str:
+    """Append one activity with an id unique to (execution, state, contact); safe to retry (the
+    CRM ignores a second write of the same activity id). Returns the activity id."""
+    activity_id = f"{ctx.execution}-{ctx.state}-{contact_id}"
+    crm.log_activity(
+        Activity(
+            activity_id=activity_id,
+            contact_id=contact_id,
+            kind=kind,
+            summary=summary[:500],
+            at=utc_now_iso(),
+            trace_id=ctx.trace_id,
+            details=details or {},
+        )
+    )
+    return activity_id
+
+
+def record_outcome(
+    *,
+    ctx: StepContext,
+    crm: CrmPort,
+    contact_id: str,
+    business_key: str,
+    kind: str,
+    summary: str,
+    outcome: Outcome,
+    details: dict[str, Detail] | None = None,
+) -> Outcome:
+    def write() -> Outcome:
+        activity_id = log_activity_once(
+            ctx=ctx, crm=crm, contact_id=contact_id, kind=kind, summary=summary, details=details
+        )
+        return outcome.model_copy(update={"activity_id": activity_id})
+
+    return run_once(
+        workflow=ctx.workflow,
+        step=ctx.state,
+        execution=ctx.execution,
+        business_key=business_key,
+        pinned={"kind": kind, "contact_id": contact_id},
+        result_model=Outcome,
+        effect=write,
+    )

@@ -1,0 +1,127 @@
+"""MatchReferral (pure + LLM entity match): is the referred person already in the CRM?
+
+1. Exact: the CRM's email lookup (``find_contact_by_email``). A hit is a duplicate, unless it is
+   the contact an earlier failed run of a referral created and rolled back (then it is revived).
+2. Fuzzy: contacts of the same company (normalised name), the same company email domain or the
+   same person name are candidates; the model decides whether one of them is the referred person
+   ("Northwind Freight Ltd." vs "Northwind Freight", "Pat" vs "Patrick").
+
+The model only answers which candidate (by id, validated against the ids it was given) or
+"none", and how sure it is; this code picks the decision: a duplicate needs a named candidate with
+high or medium confidence. No candidates, no model call.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.referral.directory import ContactDirectory, get_directory, possible_duplicates
+from functions.referral.models import Candidate, Match, match_model, referred_contact_id
+from functions.referral.prompts import ENTITY_MATCH_SYSTEM
+from functions.shared.adapters import get_crm
+from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
+from functions.shared.models import EmailAddress
+from functions.shared.ports.crm import Contact, CrmPort
+from functions.shared.step_handler import StepContext, step_handler
+
+ROLLED_BACK_KIND = "referral_rolled_back"
+DUPLICATE_CONFIDENCE = {"high", "medium"}
+
+
+class MatchInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    referred_name: str
+    referred_email: EmailAddress
+    referred_company: str
+
+
+def _rolled_back(crm: CrmPort, contact: Contact) -> bool:
+    """Created by a referral run whose compensation disqualified it, and untouched since."""
+    if contact.status != "disqualified":
+        return False
+    history = crm.list_activities(contact.contact_id)
+    return bool(history) and history[-1].kind == ROLLED_BACK_KIND
+
+
+def match_referral(
+    request: MatchInput,
+    *,
+    crm: CrmPort,
+    directory: ContactDirectory,
+    llm: LLMClient,
+    ctx: StepContext,
+) -> Match:
+    new_id = referred_contact_id(request.referred_email)
+    existing = crm.find_contact_by_email(request.referred_email)
+    if existing is not None:
+        if _rolled_back(crm, existing):
+            return Match(
+                decision="new",
+                method="email",
+                new_contact_id=existing.contact_id,
+                matched_contact_id=existing.contact_id,
+                matched_status=existing.status,
+                reasons="the email belongs to a contact an earlier failed referral run rolled back",
+                revived=True,
+            )
+        return Match(
+            decision="duplicate",
+            method="email",
+            new_contact_id=new_id,
+            matched_contact_id=existing.contact_id,
+            matched_status=existing.status,
+            confidence="high",
+            reasons=f"{request.referred_email} is already contact {existing.contact_id} ({existing.status})",
+        )
+    found = possible_duplicates(
+        directory, name=request.referred_name, email=request.referred_email, company=request.referred_company
+    )
+    candidates = [Candidate.model_validate(c.model_dump(include=set(Candidate.model_fields))) for c in found]
+    if not candidates:
+        return Match(
+            decision="new",
+            method="no_candidates",
+            new_contact_id=new_id,
+            reasons="no contact with this email, company, email domain or name",
+        )
+    facts = {
+        "referred": {
+            "name": request.referred_name,
+            "email": request.referred_email,
+            "company": request.referred_company,
+        },
+        "candidates": [c.model_dump(mode="json") for c in candidates],
+    }
+    ids = frozenset(c.contact_id for c in candidates)
+    data = json.dumps(facts, sort_keys=True)
+    result = llm.structured(
+        operation="choose_branch",
+        system=ENTITY_MATCH_SYSTEM,
+        prompt=f"Is the referred person one of the candidates?\n<input>{data}</input>",
+        output_model=match_model(ids),
+        tool_name="referral_entity_match",
+        tool_description="Record which candidate contact is the referred person, or none.",
+        context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
+    )
+    answer = result.value
+    matched = next((c for c in candidates if c.contact_id == answer.match), None)  # re-checked by code
+    duplicate = matched is not None and answer.confidence in DUPLICATE_CONFIDENCE
+    return Match(
+        decision="duplicate" if duplicate else "new",
+        method="entity_match",
+        new_contact_id=new_id,
+        matched_contact_id=matched.contact_id if matched else None,
+        matched_status=matched.status if matched else None,
+        candidates=sorted(ids),
+        confidence=answer.confidence,
+        reasons=answer.reasons,
+        llm=result.summary(),
+    )
+
+
+@step_handler(MatchInput)
+def handler(request: MatchInput, ctx: StepContext) -> Match:
+    return match_referral(request, crm=get_crm(), directory=get_directory(), llm=get_llm_client(), ctx=ctx)

@@ -1,0 +1,44 @@
+"""RecordFailure (irreversible, idempotent): the failure and its cause go on the referrer's timeline.
+
+Runs at the end of every compensation chain, before the ``Fail`` state that keeps the original
+error and cause as the execution's result.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.referral.activity import record_outcome
+from functions.referral.models import CaughtError, Outcome, Person
+from functions.shared.adapters import get_crm
+from functions.shared.ports.crm import CrmPort
+from functions.shared.step_handler import StepContext, step_handler
+
+
+class FailureInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    referrer_contact_id: str
+    referrer: Person
+    error: CaughtError
+
+
+def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
+    detail = f"{payload.error.Error}: {payload.error.Cause or ''}"[:500]
+    return record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=payload.referrer.contact_id,
+        business_key=payload.referrer_contact_id,
+        kind="referral_failed",
+        summary=detail,
+        details={"error": payload.error.Error},
+        outcome=Outcome(
+            status="failed", referrer_contact_id=payload.referrer_contact_id, activity_id="-", detail=detail
+        ),
+    )
+
+
+@step_handler(FailureInput)
+def handler(payload: FailureInput, ctx: StepContext) -> Outcome:
+    return record_failure(payload, crm=get_crm(), ctx=ctx)

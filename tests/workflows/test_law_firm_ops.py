@@ -1,0 +1,385 @@
+"""Law-firm operations scenarios: the real ASL on moto, the real handlers, the offline Claude model.
+
+Seed (examples/seed/law_firm_ops): LF-100 Brightwater Studios is an existing client, LF-200 Victor
+Hale / Harborline Logistics is marked as an adverse party, and the attorney's calendar holds the
+consultation-phase events of Elena Ruiz under the client id derived from her email
+(LF-C-9F4BA37E1E); one of them is already covered by a logged time entry.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from functions.law_firm_ops.models import matter_id_for, retainer_invoice_id_for
+from functions.registry import ROOT
+from functions.shared.adapters import get_billing, get_crm, get_files
+from functions.shared.approvals import ApprovalRecord, Decision
+from local.cli import main as cli_main
+from local.runtime import InputRejected, LocalRuntime, RunResult
+from tests.workflows.conftest import activities, drive, row, states
+
+pytestmark = pytest.mark.slow
+
+WORKFLOW = "law_firm_ops"
+ELENA = "LF-C-9F4BA37E1E"
+ATTORNEY = "jordan.avery@stepwise-law.example"
+PARTNER = "priya.raman@stepwise-law.example"
+
+HAPPY_PATH = [
+    "IdentifyClient",
+    "ClassifyMatter",
+    "CheckConflicts",
+    "CreateClient",
+    "OpenMatter",
+    "DraftLetter",
+    "RequestLetterApproval",
+    "SendLetter",
+    "SetupBilling",
+    "GatherUnbilled",
+    "HasUnbilled",
+    "ProposeEntries",
+    "HasProposals",
+    "RequestEntriesApproval",
+    "FinalizeEntries",
+    "PostTimeEntries",
+    "RecordOnboarded",
+]
+COMPENSATION_CHAIN = [
+    "VoidRetainerAfterFailure",
+    "ArchiveMatterAfterFailure",
+    "RevertStatusAfterFailure",
+    "RecordFailure",
+    "OnboardingFailed",
+]
+
+
+@pytest.fixture
+def intake() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "examples" / f"{WORKFLOW}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def ortiz(intake: dict[str, Any]) -> dict[str, Any]:
+    """A new client whose opposing party (Brightwater Studios) is an existing client of the firm."""
+    return {
+        **intake,
+        "client_name": "Tom Ortiz",
+        "client_email": "tom.ortiz@ortizbakery.example",
+        "client_company": "Ortiz Family Bakery",
+        "matter_description": "Brightwater Studios designed our new brand and packaging; the work was late "
+        "and unusable, and they refuse to return the deposit.",
+    }
+
+
+def harborline(intake: dict[str, Any]) -> dict[str, Any]:
+    """A prospective client the CRM marks as an adverse party of the firm."""
+    return {
+        **intake,
+        "client_name": "Victor Hale",
+        "client_email": "victor.hale@harborline.example",
+        "client_company": "Harborline Logistics",
+        "matter_description": "Okafor Freight sued us over unpaid freight charges; we need representation.",
+    }
+
+
+def answer(**by_state: Decision) -> Any:
+    """A decider that answers each approval by its ASL state name (default: approve)."""
+
+    def decide(record: ApprovalRecord) -> Decision:
+        return by_state.get(record.state, Decision(decision="approve", comment="ok"))
+
+    return decide
+
+
+def client_emails(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    """Emails that left the firm (not the approval requests to its people)."""
+    return [e for e in runtime.outbox() if not e["subject"].startswith("Approval needed")]
+
+
+def name_of(result: RunResult) -> str:
+    return result.execution_arn.rsplit(":", 1)[-1]
+
+
+def deal_stage(client_id: str, matter_id: str) -> str | None:
+    return next((d.stage for d in get_crm().list_deals(client_id) if d.deal_id == matter_id), None)
+
+
+def test_new_client_is_onboarded_with_one_letter_an_open_retainer_and_recovered_hours(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given a new client without conflicts and two unlogged consultation-phase events
+    # When the attorney approves the letter and the proposed entries
+    result = drive(runtime, WORKFLOW, intake, answer())
+
+    # Then every step ran once, in order
+    assert result.status == "SUCCEEDED", result.cause
+    assert states(result) == HAPPY_PATH
+    assert all(r.status == "SUCCEEDED" for r in result.timeline)
+    output = result.output
+    assert output is not None
+    assert output["status"] == "onboarded"
+    assert output["client_id"] == ELENA
+    assert output["recovered_entries"] == 2
+    assert output["recovered_minutes"] == 48 + 90
+    # and the client is in the CRM with an open matter
+    contact = get_crm().get_contact(ELENA)
+    assert contact is not None
+    assert contact.status == "client"
+    assert deal_stage(ELENA, output["matter_id"]) == "open"
+    # and exactly one engagement letter went to the CRM address, with the fee schedule from code
+    (letter,) = client_emails(runtime)
+    assert letter["to"] == "elena.ruiz@ruiz-designbuild.example"
+    assert "Hourly rate: $425.00 per hour" in letter["body"]
+    assert "Retainer: $5,000.00" in letter["body"]
+    # and the retainer invoice is open
+    invoice = get_billing().get_invoice(output["invoice_id"])
+    assert invoice is not None
+    assert (invoice.status, invoice.kind, invoice.amount_cents) == ("open", "retainer", 500000)
+    # and the two uncovered events were posted once, at the billing rate; the covered one untouched
+    entries = get_billing().list_time_entries(client_id=ELENA)
+    recovered = [e for e in entries if e.source in {"LF-EV-102", "LF-EV-103"}]
+    assert sorted((e.source, e.minutes, e.rate_cents) for e in recovered) == [
+        ("LF-EV-102", 48, 42500),
+        ("LF-EV-103", 90, 42500),
+    ]
+    assert len(entries) == 3
+    assert [a.kind for a in activities(ELENA)] == ["client_onboarded"]
+    # and the approvals went to the attorney only (no conflict: the partner was never asked)
+    approvers = {r.approver for r in runtime.approvals().store.for_execution(name_of(result))}
+    assert approvers == {ATTORNEY}
+
+
+def test_conflict_waived_by_the_partner_continues_to_onboarding(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given a prospective client whose opposing party is an existing client of the firm
+    result = drive(runtime, WORKFLOW, ortiz(intake), answer())
+
+    # Then the partner was asked to waive, did, and the run continued; no events → no recovery
+    assert result.status == "SUCCEEDED", result.cause
+    assert states(result)[:5] == [
+        "IdentifyClient",
+        "ClassifyMatter",
+        "CheckConflicts",
+        "RequestConflictWaiver",
+        "CreateClient",
+    ]
+    assert row(result, "CheckConflicts").status == "CAUGHT"
+    assert row(result, "CheckConflicts").attempts == 1  # a business rule is not retried
+    assert states(result)[-3:] == ["GatherUnbilled", "HasUnbilled", "RecordOnboarded"]
+    waiver = next(
+        r
+        for r in runtime.approvals().store.for_execution(name_of(result))
+        if r.state == "RequestConflictWaiver"
+    )
+    assert waiver.approver == PARTNER
+    report = get_files().get_text(waiver.draft.body_key)
+    assert "LF-100" in report
+    assert "existing client of the firm is on the other side" in report
+    assert result.output is not None
+    assert result.output["status"] == "onboarded"
+    assert result.output["recovered_entries"] == 0
+
+
+def test_conflict_refused_by_the_partner_ends_as_conflict_with_nothing_created(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given a prospective client the CRM marks as an adverse party, and a partner who refuses
+    refuse = answer(RequestConflictWaiver=Decision(decision="reject", comment="we act for Okafor"))
+    result = drive(runtime, WORKFLOW, harborline(intake), refuse)
+
+    # Then the run ends as designed with status conflict
+    assert result.status == "SUCCEEDED"
+    assert states(result) == [
+        "IdentifyClient",
+        "ClassifyMatter",
+        "CheckConflicts",
+        "RequestConflictWaiver",
+        "CloseConflict",
+    ]
+    assert result.output is not None
+    assert result.output["status"] == "conflict"
+    assert "we act for Okafor" in result.output["detail"]
+    assert "adverse party" in result.output["detail"]
+    # and nothing was created: no status change, no matter, no invoice, no letter, no activity
+    contact = get_crm().get_contact("LF-200")
+    assert contact is not None
+    assert contact.status == "new"
+    assert get_crm().list_deals("LF-200") == []
+    assert get_billing().get_invoice(retainer_invoice_id_for(name_of(result))) is None
+    assert client_emails(runtime) == []
+    assert activities("LF-200") == []
+
+
+def test_rejected_letter_archives_the_matter_reverts_the_status_and_invoices_nothing(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    reject_letter = answer(RequestLetterApproval=Decision(decision="reject", comment="scope too broad"))
+
+    result = drive(runtime, WORKFLOW, intake, reject_letter)
+
+    assert result.status == "SUCCEEDED"
+    assert states(result)[-4:] == [
+        "RequestLetterApproval",
+        "ArchiveMatterAfterRejection",
+        "RevertStatusAfterRejection",
+        "RecordLetterRejected",
+    ]
+    assert result.output is not None
+    assert result.output["status"] == "rejected"
+    assert "scope too broad" in result.output["detail"]
+    # compensations: matter archived, status back to a prospect, no invoice, no letter, no entries
+    assert deal_stage(ELENA, matter_id_for(name_of(result))) == "archived"
+    contact = get_crm().get_contact(ELENA)
+    assert contact is not None
+    assert contact.status == "new"
+    assert get_billing().get_invoice(retainer_invoice_id_for(name_of(result))) is None
+    assert client_emails(runtime) == []
+    assert len(get_billing().list_time_entries(client_id=ELENA)) == 1  # the seeded one only
+    assert [a.kind for a in activities(ELENA)] == ["engagement_letter_rejected"]
+
+
+def _edit_table(change: Any) -> Any:
+    def decide(record: ApprovalRecord) -> Decision:
+        if record.state != "RequestEntriesApproval":
+            return Decision(decision="approve")
+        table = get_files().get_text(record.draft.body_key)
+        return Decision(decision="approve", comment="adjusted", edited_body=change(table))
+
+    return decide
+
+
+def test_attorney_edits_the_proposed_entries_and_only_the_edited_rows_are_posted(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the attorney drops the call and shortens the meeting to 60 minutes with a new narrative
+    def edit(table: str) -> str:
+        lines = [line for line in table.splitlines() if not line.startswith("LF-EV-102 ")]
+        return "\n".join(
+            "LF-EV-103 | 2025-06-17 | 60 | Reviewed supply agreement with client"
+            if line.startswith("LF-EV-103 ")
+            else line
+            for line in lines
+        )
+
+    result = drive(runtime, WORKFLOW, intake, _edit_table(edit))
+
+    # Then exactly the edited entry was posted
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert (result.output["recovered_entries"], result.output["recovered_minutes"]) == (1, 60)
+    recovered = [e for e in get_billing().list_time_entries(client_id=ELENA) if e.source == "LF-EV-103"]
+    assert [(e.minutes, e.description) for e in recovered] == [(60, "Reviewed supply agreement with client")]
+    assert not [e for e in get_billing().list_time_entries(client_id=ELENA) if e.source == "LF-EV-102"]
+    record = next(
+        r
+        for r in runtime.approvals().store.for_execution(name_of(result))
+        if r.state == "RequestEntriesApproval"
+    )
+    assert record.edit_diff is not None
+    assert "-LF-EV-102" in record.edit_diff
+
+
+def test_invalid_edit_of_the_entries_fails_and_compensates(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the attorney types a non-number and claims more than the calendar shows
+    def edit(table: str) -> str:
+        return table.replace("| 48 |", "| lots |").replace("| 90 |", "| 600 |")
+
+    result = drive(runtime, WORKFLOW, intake, _edit_table(edit))
+
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInputError"
+    assert result.cause is not None
+    assert "minutes 'lots' is not a whole number" in result.cause
+    assert "minutes 600 outside 6..90" in result.cause
+    assert row(result, "FinalizeEntries").attempts == 1
+    assert states(result)[-6:] == ["FinalizeEntries", *COMPENSATION_CHAIN]
+    assert [e.source for e in get_billing().list_time_entries(client_id=ELENA)] == ["LF-EV-101"]
+
+
+def test_transient_billing_failure_is_retried_and_the_retainer_is_issued_once(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given billing throttles the first two attempts (the second after its write landed)
+    runtime.dispatcher.inject("setup_billing", "TransientIntegrationError", times=1)
+    runtime.dispatcher.inject("setup_billing", "TransientIntegrationError", times=1, when="after")
+    runtime.dispatcher.inject("post_time_entries", "TransientIntegrationError", times=1, when="after")
+
+    result = drive(runtime, WORKFLOW, intake, answer())
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert row(result, "SetupBilling").attempts == 3
+    assert row(result, "PostTimeEntries").attempts == 2
+    assert result.output is not None
+    invoice = get_billing().get_invoice(result.output["invoice_id"])
+    assert invoice is not None
+    assert invoice.status == "open"
+    # the retried posting wrote nothing twice
+    assert len(get_billing().list_time_entries(client_id=ELENA)) == 3
+    assert len(client_emails(runtime)) == 1
+
+
+def test_permanent_failure_after_the_invoice_compensates_in_reverse_order_and_fails_with_the_cause(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the calendar refuses the recovery query for good, after the retainer invoice was issued
+    runtime.dispatcher.inject("gather_unbilled", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, WORKFLOW, intake, answer())
+
+    # Then the run FAILED with the original error and cause
+    assert result.status == "FAILED"
+    assert result.error == "PermanentIntegrationError"
+    assert result.cause is not None
+    assert "injected fault" in result.cause
+    assert row(result, "GatherUnbilled").attempts == 1
+    # and the compensations ran in reverse order: void invoice, archive matter, revert status
+    assert states(result)[-6:] == ["GatherUnbilled", *COMPENSATION_CHAIN]
+    invoice = get_billing().get_invoice(retainer_invoice_id_for(name_of(result)))
+    assert invoice is not None
+    assert invoice.status == "void"
+    assert deal_stage(ELENA, matter_id_for(name_of(result))) == "archived"
+    contact = get_crm().get_contact(ELENA)
+    assert contact is not None
+    assert contact.status == "new"
+    (failure,) = activities(ELENA)
+    assert failure.kind == "onboarding_failed"
+    assert "PermanentIntegrationError" in failure.summary
+    assert "engagement letter was already sent" in failure.summary  # a person must follow up
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"client_email": "not-an-email"}, {"client_email"}),
+        ({"hourly_rate_cents": 0, "retainer_cents": -5}, {"hourly_rate_cents", "retainer_cents"}),
+        ({"client_name": "Elena\nBcc: x@y.example"}, {"client_name"}),
+        ({"partner_email": ATTORNEY}, {"(body)"}),
+        ({"unexpected": 1}, {"unexpected"}),
+    ],
+)
+def test_invalid_input_is_refused_with_field_errors_and_starts_nothing(
+    runtime: LocalRuntime, intake: dict[str, Any], change: dict[str, Any], fields: set[str]
+) -> None:
+    with pytest.raises(InputRejected) as refused:
+        runtime.start(WORKFLOW, {**intake, **change})
+
+    assert {e["field"] for e in refused.value.errors} == fields
+    machine = runtime.state_machines[WORKFLOW]
+    assert runtime.sfn.list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_cli_run_with_approve_exits_zero() -> None:
+    out = io.StringIO()
+    code = cli_main(
+        ["run", WORKFLOW, "--input", str(ROOT / "examples" / f"{WORKFLOW}.json"), "--decision", "approve"],
+        out=out,
+    )
+    assert code == 0, out.getvalue()
+    assert '"status": "onboarded"' in out.getvalue()
