@@ -18,6 +18,7 @@ from functions.law_firm_ops.models import matter_id_for, retainer_invoice_id_for
 from functions.registry import ROOT
 from functions.shared.adapters import get_billing, get_crm, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
+from functions.shared.llm.offline import Reply, offline_model
 from local.cli import main as cli_main
 from local.runtime import InputRejected, LocalRuntime, RunResult
 from tests.workflows.conftest import activities, drive, row, states
@@ -383,3 +384,117 @@ def test_cli_run_with_approve_exits_zero() -> None:
     )
     assert code == 0, out.getvalue()
     assert '"status": "onboarded"' in out.getvalue()
+
+
+# --- the recovered-time gate: nothing proposed, rejected, expired ---------------------------------
+
+
+def expire_entries_approval(runtime: LocalRuntime, payload: dict[str, Any]) -> RunResult:
+    """Approve the letter, then let the entries approval pass its deadline (the sweeper expires it)."""
+    arn = runtime.start(WORKFLOW, payload)
+    name = arn.rsplit(":", 1)[-1]
+    while True:
+        assert runtime.wait(arn, until="approval")["status"] == "RUNNING"
+        (record,) = runtime.pending_approvals(name)
+        if record.state == "RequestEntriesApproval":
+            break
+        runtime.decide(record, Decision(decision="approve", comment="ok"))
+    assert runtime.approvals().expire(record)
+    runtime.wait(arn)
+    return runtime.result(arn)
+
+
+def recovered_entries() -> list[str | None]:
+    """Sources of the time entries beyond the one seeded entry (LF-EV-101)."""
+    return [e.source for e in get_billing().list_time_entries(client_id=ELENA) if e.source != "LF-EV-101"]
+
+
+def assert_onboarded_without_recovered_time(runtime: LocalRuntime, result: RunResult) -> None:
+    assert result.output is not None
+    assert result.output["status"] == "onboarded"
+    assert (result.output["recovered_entries"], result.output["recovered_minutes"]) == (0, 0)
+    assert recovered_entries() == []
+    assert "PostTimeEntries" not in states(result)
+    assert "FinalizeEntries" not in states(result)
+    # the onboarding itself stands: client, open matter, open retainer, one letter, one activity
+    contact = get_crm().get_contact(ELENA)
+    assert contact is not None
+    assert contact.status == "client"
+    assert deal_stage(ELENA, result.output["matter_id"]) == "open"
+    invoice = get_billing().get_invoice(result.output["invoice_id"])
+    assert invoice is not None
+    assert invoice.status == "open"
+    assert len(client_emails(runtime)) == 1
+    assert [a.kind for a in activities(ELENA)] == ["client_onboarded"]
+
+
+def test_model_proposing_no_entries_onboards_without_asking_the_attorney_about_time(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given two unlogged events, but a model that finds nothing billable in them
+    offline_model().script("law_firm_recover_time", Reply({"entries": []}))
+
+    # When the attorney approves the letter (the only approval expected)
+    result = drive(runtime, WORKFLOW, intake, answer())
+
+    # Then HasProposals took its default branch straight to RecordOnboarded
+    assert result.status == "SUCCEEDED", result.cause
+    assert states(result)[-5:] == [
+        "GatherUnbilled",
+        "HasUnbilled",
+        "ProposeEntries",
+        "HasProposals",
+        "RecordOnboarded",
+    ]
+    assert offline_model().pending("law_firm_recover_time") == 0  # the scripted answer was used
+    assert "RequestEntriesApproval" not in states(result)
+    # and no entries approval was ever requested: only the letter went to the attorney
+    records = runtime.approvals().store.for_execution(name_of(result))
+    assert [r.state for r in records] == ["RequestLetterApproval"]
+    assert_onboarded_without_recovered_time(runtime, result)
+    assert result.output is not None
+    assert "no unbilled attorney time found" in result.output["detail"]
+
+
+def test_attorney_rejecting_the_proposed_entries_posts_nothing_and_the_client_stays_onboarded(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the attorney approves the letter but rejects the proposed time entries
+    refuse = answer(RequestEntriesApproval=Decision(decision="reject", comment="not billable, courtesy call"))
+
+    result = drive(runtime, WORKFLOW, intake, refuse)
+
+    # Then the rejection is caught and the run ends onboarded, as designed, with nothing posted
+    assert result.status == "SUCCEEDED", result.cause
+    assert states(result)[-2:] == ["RequestEntriesApproval", "RecordOnboarded"]
+    assert row(result, "RequestEntriesApproval").status == "CAUGHT"
+    assert_onboarded_without_recovered_time(runtime, result)
+    assert result.output is not None
+    assert "not approved (ApprovalRejected); nothing posted" in result.output["detail"]
+    records = runtime.approvals().store.for_execution(name_of(result))
+    assert sorted((r.state, r.status) for r in records) == [
+        ("RequestEntriesApproval", "REJECTED"),
+        ("RequestLetterApproval", "APPROVED"),
+    ]
+
+
+def test_entries_approval_nobody_decides_expires_and_the_client_stays_onboarded_with_nothing_posted(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the letter was approved and the proposed entries wait for the attorney
+    # When nobody decides before the deadline (the default decision is reject)
+    result = expire_entries_approval(runtime, intake)
+
+    # Then the run ends onboarded, as designed, and no recovered time was posted
+    assert result.status == "SUCCEEDED", result.cause
+    assert states(result)[-2:] == ["RequestEntriesApproval", "RecordOnboarded"]
+    assert row(result, "RequestEntriesApproval").status == "CAUGHT"
+    assert_onboarded_without_recovered_time(runtime, result)
+    assert result.output is not None
+    assert "not approved (ApprovalExpired); nothing posted" in result.output["detail"]
+    (record,) = [
+        r
+        for r in runtime.approvals().store.for_execution(name_of(result))
+        if r.state == "RequestEntriesApproval"
+    ]
+    assert record.status == "EXPIRED"

@@ -15,7 +15,7 @@ from functions.no_show.models import AppointmentSignals, NotesReading
 from functions.registry import ROOT
 from functions.shared.adapters import get_calendar
 from functions.shared.approvals import ApprovalRecord, Decision
-from functions.shared.llm.offline import Malformed, Overloaded, offline_model
+from functions.shared.llm.offline import Malformed, Overloaded, Reply, offline_model
 from local import cli
 from local.runtime import InputRejected, LocalRuntime, RunResult
 from tests.workflows.conftest import activities, approve, drive, reject, states
@@ -381,3 +381,42 @@ def test_scoring_module_does_not_import_the_llm_client() -> None:
     source = (ROOT / "functions" / "no_show" / "scoring.py").read_text(encoding="utf-8")
     assert "anthropic" not in source
     assert "functions.shared.llm" not in source
+
+
+@pytest.mark.slow
+def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unchanged(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the notes of Dan's high-risk appointment (APT-NS-401) now recommend overbooking the slot
+    # (the model reads the four bookings with notes in start order: 101, 201, 401, 501)
+    offline_model().script(
+        "no_show_read_notes",
+        Reply({"adjustment": 0.0, "recommended_action": "call", "reason": "Administrative notes only."}),
+        Reply({"adjustment": 0.1, "recommended_action": "call", "reason": "Voicemails before a visit."}),
+        Reply(
+            {
+                "adjustment": 0.15,
+                "recommended_action": "overbook",
+                "reason": "The client often runs late and has missed a visit: keep a standby client ready.",
+            }
+        ),
+    )
+
+    # When the manager approves both recommended actions
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the overbook went down the call/overbook path: a task to the manager, no calendar change
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    reads = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
+    assert "APT-NS-401" in json.dumps(reads[2]["messages"])
+    dan = outcomes(result)["APT-NS-401"]
+    assert (dan["status"], dan["action"]) == ("action_applied", "overbook")
+    assert "MarkRescheduled" not in states(result)
+    assert calendar_status("APT-NS-401") == "scheduled"
+    tasks = manager_tasks(runtime)
+    assert [t["to"] for t in tasks] == [MANAGER, MANAGER]
+    assert "book a standby client in the same slot" in tasks[1]["body"]
+    assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
+    assert activities("NS-400")[0].details["action"] == "overbook"
+    assert result.output is not None
+    assert (result.output["escalated"], result.output["actions_applied"]) == (2, 2)
