@@ -8,11 +8,12 @@ The activity id is derived from the execution and the ASL state, and the write g
 from __future__ import annotations
 
 from functions.law_firm_ops.models import Outcome
-from functions.shared.idempotency import run_once
-from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
+from functions.shared import activity as shared
+from functions.shared.activity import Detail
+from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
-Detail = str | int | float | bool | None
+__all__ = ["Detail", "record_outcome"]
 
 
 def record_outcome(
@@ -25,28 +26,13 @@ def record_outcome(
     outcome: Outcome,
     details: dict[str, Detail] | None = None,
 ) -> Outcome:
-    activity_id = f"{ctx.execution}-{ctx.state}"
-
-    def write() -> Outcome:
-        crm.log_activity(
-            Activity(
-                activity_id=activity_id,
-                contact_id=client_id,
-                kind=kind,
-                summary=summary[:500],
-                at=utc_now_iso(),
-                trace_id=ctx.trace_id,
-                details={"workflow": ctx.workflow, **(details or {})},
-            )
-        )
-        return outcome.model_copy(update={"activity_id": activity_id})
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.state,
-        execution=ctx.execution,
+    return shared.record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=client_id,
         business_key=client_id,
-        pinned={"kind": kind, "client_id": client_id},
-        result_model=Outcome,
-        effect=write,
+        kind=kind,
+        summary=summary,
+        outcome=outcome,
+        details={"workflow": ctx.workflow, **(details or {})},
     )

@@ -10,9 +10,12 @@ nothing twice.
 from __future__ import annotations
 
 from functions.no_show.models import AppointmentOutcome
-from functions.shared.idempotency import run_once
-from functions.shared.ports.crm import Activity, CrmPort, DetailValue, utc_now_iso
+from functions.shared import activity as shared
+from functions.shared.activity import Detail
+from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
+
+__all__ = ["Detail", "record_outcome"]
 
 
 def record_outcome(
@@ -22,30 +25,17 @@ def record_outcome(
     kind: str,
     summary: str,
     outcome: AppointmentOutcome,
-    details: dict[str, DetailValue] | None = None,
+    details: dict[str, Detail] | None = None,
 ) -> AppointmentOutcome:
-    activity_id = f"{ctx.execution}-{ctx.state}-{outcome.event_id}"
-
-    def write() -> AppointmentOutcome:
-        crm.log_activity(
-            Activity(
-                activity_id=activity_id,
-                contact_id=outcome.contact_id,
-                kind=kind,
-                summary=summary[:500],
-                at=utc_now_iso(),
-                trace_id=ctx.trace_id,
-                details={"event_id": outcome.event_id, "score": outcome.score, **(details or {})},
-            )
-        )
-        return outcome.model_copy(update={"activity_id": activity_id})
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.state,
-        execution=ctx.execution,
+    """One activity per appointment (the Map runs this state once per item)."""
+    return shared.record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=outcome.contact_id,
         business_key=outcome.event_id,
-        pinned={"kind": kind, "contact_id": outcome.contact_id},
-        result_model=AppointmentOutcome,
-        effect=write,
+        kind=kind,
+        summary=summary,
+        outcome=outcome,
+        item=outcome.event_id,
+        details={"event_id": outcome.event_id, "score": outcome.score, **(details or {})},
     )

@@ -8,7 +8,7 @@ and the write goes through ``run_once``, so a retried invocation records nothing
 from __future__ import annotations
 
 from functions.referral.models import Outcome
-from functions.shared.idempotency import run_once
+from functions.shared import activity as shared
 from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
 from functions.shared.step_handler import StepContext
 
@@ -26,7 +26,7 @@ def log_activity_once(
 ) -> str:
     """Append one activity with an id unique to (execution, state, contact); safe to retry (the
     CRM ignores a second write of the same activity id). Returns the activity id."""
-    activity_id = f"{ctx.execution}-{ctx.state}-{contact_id}"
+    activity_id = shared.activity_id_for(ctx, contact_id)
     crm.log_activity(
         Activity(
             activity_id=activity_id,
@@ -52,18 +52,14 @@ def record_outcome(
     outcome: Outcome,
     details: dict[str, Detail] | None = None,
 ) -> Outcome:
-    def write() -> Outcome:
-        activity_id = log_activity_once(
-            ctx=ctx, crm=crm, contact_id=contact_id, kind=kind, summary=summary, details=details
-        )
-        return outcome.model_copy(update={"activity_id": activity_id})
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.state,
-        execution=ctx.execution,
+    return shared.record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=contact_id,
         business_key=business_key,
-        pinned={"kind": kind, "contact_id": contact_id},
-        result_model=Outcome,
-        effect=write,
+        kind=kind,
+        summary=summary,
+        outcome=outcome,
+        details=details,
+        item=contact_id,
     )

@@ -7,14 +7,13 @@ ASL state, and the write goes through ``run_once``, so a retried invocation reco
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from functions.sales_outreach.models import Outcome
-from functions.shared.idempotency import run_once
-from functions.shared.ports.crm import Activity, CrmPort
+from functions.shared import activity as shared
+from functions.shared.activity import Detail
+from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
-Detail = str | int | float | bool | None
+__all__ = ["Detail", "record_outcome"]
 
 
 def record_outcome(
@@ -28,28 +27,13 @@ def record_outcome(
     outcome: Outcome,
     details: dict[str, Detail] | None = None,
 ) -> Outcome:
-    activity_id = f"{ctx.execution}-{ctx.state}"
-
-    def write() -> Outcome:
-        crm.log_activity(
-            Activity(
-                activity_id=activity_id,
-                contact_id=contact_id,
-                kind=kind,
-                summary=summary[:500],
-                at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                trace_id=ctx.trace_id,
-                details=details or {},
-            )
-        )
-        return outcome.model_copy(update={"activity_id": activity_id})
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.state,
-        execution=ctx.execution,
+    return shared.record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=contact_id,
         business_key=lead_id,
-        pinned={"kind": kind, "contact_id": contact_id},
-        result_model=Outcome,
-        effect=write,
+        kind=kind,
+        summary=summary,
+        outcome=outcome,
+        details=details,
     )
