@@ -21,7 +21,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from functions.shared.adapters.dynamodb_crm import PROFILE_SK, deserialize, serialize
+from functions.shared.adapters.dynamodb_crm import PROFILE_SK
+from functions.shared.adapters.dynamodb_items import deserialize, serialize
 from functions.shared.adapters.errors import aws_errors
 from functions.shared.aws import client
 from functions.shared.ports.crm import Contact

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from functions.shared.adapters import get_calendar, override_adapters, reset_adapters
 from functions.shared.adapters.dynamodb_calendar import DynamoDbCalendar, months_between
-from functions.shared.adapters.dynamodb_crm import deserialize
+from functions.shared.adapters.dynamodb_items import deserialize
 from functions.shared.adapters.memory import InMemoryCalendar
 from functions.shared.aws import client
 from functions.shared.config import settings

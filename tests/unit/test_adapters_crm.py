@@ -17,7 +17,8 @@ from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from functions.shared.adapters import get_crm, reset_adapters
-from functions.shared.adapters.dynamodb_crm import DynamoDbCrm, deserialize
+from functions.shared.adapters.dynamodb_crm import DynamoDbCrm
+from functions.shared.adapters.dynamodb_items import deserialize
 from functions.shared.adapters.errors import map_client_error
 from functions.shared.adapters.memory import InMemoryCrm
 from functions.shared.aws import client

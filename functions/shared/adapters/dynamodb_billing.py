@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from functions.shared.adapters.dynamodb_crm import deserialize, serialize
+from functions.shared.adapters.dynamodb_items import deserialize, serialize
 from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
 from functions.shared.aws import client
 from functions.shared.errors import BusinessRuleError

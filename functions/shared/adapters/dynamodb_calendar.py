@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from functions.shared.adapters.dynamodb_crm import deserialize, serialize
-from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
+from functions.shared.adapters.dynamodb_items import deserialize, serialize
+from functions.shared.adapters.dynamodb_status import transition_status
+from functions.shared.adapters.errors import aws_errors
 from functions.shared.aws import client
 from functions.shared.errors import BusinessRuleError
 from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
@@ -153,32 +152,21 @@ class DynamoDbCalendar:
             update += ", #confirmed = :confirmed"
             names["#confirmed"] = "confirmed_at"
             values[":confirmed"] = confirmed_at
-        condition = "attribute_exists(pk)"
-        if expected is not None:
-            condition += " AND #status = :expected"
-            values[":expected"] = expected
-        try:
-            response = self._ddb.update_item(
-                TableName=self.table_name,
-                Key=serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=serialize(values),
-                ReturnValues="UPDATED_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise map_client_error(exc, operation="calendar.set_status") from exc
-            current = exc.response.get("Item")
-            if not current:
-                raise BusinessRuleError(f"calendar.set_status: unknown event {event_id}") from exc
-            actual = cast(EventStatus, deserialize(current).get("status", "scheduled"))
-            raise CalendarConflict(event_id, expected=cast(EventStatus, expected), actual=actual) from exc
-        except BotoCoreError as exc:
-            raise map_client_error(exc, operation="calendar.set_status") from exc
-        previous = deserialize(response.get("Attributes", {})).get("status", "scheduled")
+        previous = transition_status(
+            self._ddb,
+            table=self.table_name,
+            key={"pk": event_pk(event_id), "sk": EVENT_SK},
+            operation="calendar.set_status",
+            update=update,
+            names=names,
+            values=values,
+            expected=expected,
+            unknown=lambda: BusinessRuleError(f"calendar.set_status: unknown event {event_id}"),
+            conflict=lambda actual: CalendarConflict(
+                event_id, expected=cast(EventStatus, expected), actual=cast(EventStatus, actual)
+            ),
+            default="scheduled",
+        )
         return cast(EventStatus, previous)
 
     def history(self, contact_id: str) -> list[CalendarEvent]:

@@ -15,14 +15,13 @@ Values are plain strings/numbers/booleans: floats go in as ``Decimal`` and numbe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
+from functions.shared.adapters.dynamodb_status import transition_status
 from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
 from functions.shared.aws import client
 from functions.shared.errors import BusinessRuleError
@@ -39,12 +38,9 @@ from functions.shared.ports.crm import (
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-Item = dict[str, Any]  # low-level, typed DynamoDB attribute values
 
 PROFILE_SK = "PROFILE"
 EMAIL_INDEX = "gsi1"
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 
 
 def contact_pk(contact_id: str) -> str:
@@ -65,35 +61,6 @@ def activity_sk(activity: Activity) -> str:
 
 def activity_marker_sk(activity_id: str) -> str:
     return f"ACTIVITYID#{activity_id}"
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
-def serialize(attributes: Mapping[str, Any]) -> Item:
-    """Plain values → low-level attribute values; ``None`` top-level attributes are left out."""
-    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in attributes.items() if v is not None}
-
-
-def deserialize(item: Item) -> dict[str, Any]:
-    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
 
 
 def _to_model(model: type[ModelT], item: Item) -> ModelT:
@@ -168,32 +135,21 @@ class DynamoDbCrm:
             update += ", #dnc = :dnc"
             names["#dnc"] = "do_not_contact"
             values[":dnc"] = True
-        condition = "attribute_exists(pk)"
-        if expected is not None:
-            condition += " AND #status = :expected"
-            values[":expected"] = expected
-        try:
-            response = self._ddb.update_item(
-                TableName=self.table_name,
-                Key=serialize({"pk": contact_pk(contact_id), "sk": PROFILE_SK}),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=serialize(values),
-                ReturnValues="UPDATED_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise map_client_error(exc, operation="crm.set_status") from exc
-            current = exc.response.get("Item")
-            if not current:
-                raise BusinessRuleError(f"crm.set_status: unknown contact {contact_id}") from exc
-            actual = cast(ContactStatus, deserialize(current).get("status", "new"))
-            raise StatusConflict(contact_id, expected=cast(ContactStatus, expected), actual=actual) from exc
-        except BotoCoreError as exc:
-            raise map_client_error(exc, operation="crm.set_status") from exc
-        previous = deserialize(response.get("Attributes", {})).get("status", "new")
+        previous = transition_status(
+            self._ddb,
+            table=self.table_name,
+            key={"pk": contact_pk(contact_id), "sk": PROFILE_SK},
+            operation="crm.set_status",
+            update=update,
+            names=names,
+            values=values,
+            expected=expected,
+            unknown=lambda: BusinessRuleError(f"crm.set_status: unknown contact {contact_id}"),
+            conflict=lambda actual: StatusConflict(
+                contact_id, expected=cast(ContactStatus, expected), actual=cast(ContactStatus, actual)
+            ),
+            default="new",
+        )
         return cast(ContactStatus, previous)
 
     # -- deals ---------------------------------------------------------------------------------
