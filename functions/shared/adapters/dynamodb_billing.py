@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import deserialize, serialize
+from functions.shared.adapters.dynamodb_once import write_once
 from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
 from functions.shared.aws import client
 from functions.shared.errors import BusinessRuleError
@@ -238,35 +239,9 @@ class DynamoDbBilling:
     # -- helpers -------------------------------------------------------------------------------
     def _write_once(self, marker: Item, item: Item, operation: str) -> bool:
         """Write marker + item in one transaction; ``True`` if the marker existed (nothing written)."""
-        try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": marker,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self.table_name, "Item": item}},
-                ]
-            )
-        except ClientError as exc:
-            if _marker_exists(exc):
-                return True
-            raise map_client_error(exc, operation=operation) from exc
-        except BotoCoreError as exc:
-            raise map_client_error(exc, operation=operation) from exc
-        return False
+        return write_once(self._ddb, table=self.table_name, marker=marker, item=item, operation=operation)
 
     def _paginate(self, method: str, operation: str, **kwargs: Any) -> list[Item]:
         with aws_errors(operation):
             pages = self._ddb.get_paginator(method).paginate(TableName=self.table_name, **kwargs)
             return [item for page in pages for item in page.get("Items", [])]
-
-
-def _marker_exists(exc: ClientError) -> bool:
-    if error_code(exc) != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
+from functions.shared.adapters.dynamodb_once import write_once
 from functions.shared.adapters.dynamodb_status import transition_status
-from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
+from functions.shared.adapters.errors import aws_errors
 from functions.shared.aws import client
 from functions.shared.errors import BusinessRuleError
 from functions.shared.observability import logger
@@ -169,31 +169,15 @@ class DynamoDbCrm:
         sk = activity_sk(activity)
         marker = serialize({"pk": pk, "sk": activity_marker_sk(activity.activity_id), "activity_sk": sk})
         item = serialize({"pk": pk, "sk": sk, **activity.model_dump()})
-        try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": marker,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self.table_name, "Item": item}},
-                ]
+        if write_once(
+            self._ddb, table=self.table_name, marker=marker, item=item, operation="crm.log_activity"
+        ):
+            logger.info(
+                "activity already logged",
+                activity_id=activity.activity_id,
+                contact_id=activity.contact_id,
+                kind=activity.kind,
             )
-        except ClientError as exc:
-            if _marker_exists(exc):
-                logger.info(
-                    "activity already logged",
-                    activity_id=activity.activity_id,
-                    contact_id=activity.contact_id,
-                    kind=activity.kind,
-                )
-                return
-            raise map_client_error(exc, operation="crm.log_activity") from exc
-        except BotoCoreError as exc:
-            raise map_client_error(exc, operation="crm.log_activity") from exc
 
     def list_activities(self, contact_id: str) -> list[Activity]:
         items = self._query_prefix(contact_id, "ACTIVITY#", "crm.list_activities")
@@ -209,11 +193,3 @@ class DynamoDbCrm:
                 ConsistentRead=True,
             )
             return [item for page in pages for item in page.get("Items", [])]
-
-
-def _marker_exists(exc: ClientError) -> bool:
-    """The transaction failed only because the activity's idempotency marker is already there."""
-    if error_code(exc) != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
