@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict
 from functions.law_firm_ops.models import ApprovalDecision, ClientIdentity, SentLetterRef
 from functions.shared.adapters import get_crm, get_email, get_files
 from functions.shared.errors import PermanentIntegrationError
-from functions.shared.idempotency import run_once
 from functions.shared.ports.crm import CrmPort
-from functions.shared.ports.email import EmailPort, OutgoingEmail
-from functions.shared.ports.files import FileStore, sha256_text
+from functions.shared.ports.email import EmailPort
+from functions.shared.ports.files import FileStore
+from functions.shared.sending import send_approved_draft
 from functions.shared.step_handler import StepContext, step_handler
 
 
@@ -33,37 +33,16 @@ def send_letter(
     contact = crm.get_contact(payload.identity.client_id)
     if contact is None or contact.status != "client":
         raise PermanentIntegrationError(f"client {payload.identity.client_id} is not a client in the CRM")
-    draft = payload.letter_approval.draft
-    body = files.get_text(draft.body_key)
-    body_sha = sha256_text(body)
-    if body_sha != draft.body_sha256:
-        raise PermanentIntegrationError(f"letter {draft.body_key} changed after it was approved")
-
-    def send() -> SentLetterRef:
-        sent = email.send(
-            OutgoingEmail(
-                to=contact.email,
-                subject=draft.subject,
-                body_text=body,
-                tags={"kind": "engagement_letter", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
-            )
-        )
-        return SentLetterRef(
-            message_id=sent.message_id,
-            to=sent.to,
-            subject=sent.subject,
-            body_sha256=body_sha,
-            sent_at=sent.sent_at,
-        )
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.step,
-        execution=ctx.execution,
+    return send_approved_draft(
+        draft=payload.letter_approval.draft,
+        to=contact.email,
+        kind="engagement_letter",
         business_key=payload.identity.client_id,
-        pinned={"to": contact.email, "body_sha256": body_sha},
         result_model=SentLetterRef,
-        effect=send,
+        email=email,
+        files=files,
+        ctx=ctx,
+        what="letter",
     )
 
 

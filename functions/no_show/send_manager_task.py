@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from functions.no_show.models import ApprovalDecision, IterationInput, SentEmailRef
 from functions.shared.adapters import get_email, get_files
-from functions.shared.errors import PermanentIntegrationError
-from functions.shared.idempotency import run_once
-from functions.shared.ports.email import EmailPort, OutgoingEmail
-from functions.shared.ports.files import FileStore, sha256_text
+from functions.shared.ports.email import EmailPort
+from functions.shared.ports.files import FileStore
+from functions.shared.sending import send_approved_draft
 from functions.shared.step_handler import StepContext, step_handler
 
 
@@ -25,37 +24,17 @@ def send_manager_task(
     payload: TaskInput, *, email: EmailPort, files: FileStore, ctx: StepContext
 ) -> SentEmailRef:
     draft = payload.approval.draft
-    body = files.get_text(draft.body_key)
-    body_sha = sha256_text(body)
-    if body_sha != draft.body_sha256:
-        raise PermanentIntegrationError(f"task {draft.body_key} changed after it was approved")
-    to = payload.manager_email
-
-    def send() -> SentEmailRef:
-        sent = email.send(
-            OutgoingEmail(
-                to=to,
-                subject=f"Task: {draft.subject}"[:200],
-                body_text=body,
-                tags={"kind": "no_show_task", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
-            )
-        )
-        return SentEmailRef(
-            message_id=sent.message_id,
-            to=sent.to,
-            subject=sent.subject,
-            sent_at=sent.sent_at,
-            body_sha256=body_sha,
-        )
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.step,
-        execution=ctx.execution,
+    return send_approved_draft(
+        draft=draft,
+        to=payload.manager_email,
+        kind="no_show_task",
         business_key=payload.appointment.event_id,
-        pinned={"to": to, "body_sha256": body_sha},
         result_model=SentEmailRef,
-        effect=send,
+        email=email,
+        files=files,
+        ctx=ctx,
+        subject=f"Task: {draft.subject}"[:200],
+        what="task",
     )
 
 

@@ -13,10 +13,9 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.models import ApprovalDecision, Lead, SentEmailRef
 from functions.shared.adapters import get_email, get_files
-from functions.shared.errors import PermanentIntegrationError
-from functions.shared.idempotency import run_once
-from functions.shared.ports.email import EmailPort, OutgoingEmail
-from functions.shared.ports.files import FileStore, sha256_text
+from functions.shared.ports.email import EmailPort
+from functions.shared.ports.files import FileStore
+from functions.shared.sending import send_approved_draft
 from functions.shared.step_handler import StepContext, step_handler
 
 
@@ -29,37 +28,15 @@ class SendInput(BaseModel):
 
 
 def send_email(payload: SendInput, *, email: EmailPort, files: FileStore, ctx: StepContext) -> SentEmailRef:
-    draft = payload.approval.draft
-    body = files.get_text(draft.body_key)
-    body_sha = sha256_text(body)
-    if body_sha != draft.body_sha256:
-        raise PermanentIntegrationError(f"draft {draft.body_key} changed after it was approved")
-
-    def send() -> SentEmailRef:
-        sent = email.send(
-            OutgoingEmail(
-                to=payload.lead.email,
-                subject=draft.subject,
-                body_text=body,
-                tags={"kind": "outreach", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
-            )
-        )
-        return SentEmailRef(
-            message_id=sent.message_id,
-            to=sent.to,
-            subject=sent.subject,
-            body_sha256=body_sha,
-            sent_at=sent.sent_at,
-        )
-
-    return run_once(
-        workflow=ctx.workflow,
-        step=ctx.step,
-        execution=ctx.execution,
+    return send_approved_draft(
+        draft=payload.approval.draft,
+        to=payload.lead.email,
+        kind="outreach",
         business_key=payload.lead_id,
-        pinned={"to": payload.lead.email, "body_sha256": body_sha},
         result_model=SentEmailRef,
-        effect=send,
+        email=email,
+        files=files,
+        ctx=ctx,
     )
 
 

@@ -70,7 +70,7 @@ def test_retries_are_bounded_jittered_and_never_catch_all(workflow: WorkflowSpec
 def test_irreversible_steps_are_idempotent_and_wait_for_an_overlapping_invocation(
     workflow: WorkflowSpec,
 ) -> None:
-    idempotent_calls = ("run_once(", "record_outcome(")  # record_outcome wraps run_once
+    idempotent_calls = ("run_once(", "record_outcome(", "send_approved_draft(")  # the last two wrap run_once
     for step in workflow.steps:
         if step.kind is StepKind.IRREVERSIBLE:
             source = inspect.getsource(importlib.import_module(step.module))

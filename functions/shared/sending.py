@@ -1,0 +1,79 @@
+"""Send an approved draft exactly once: the irreversible end of every approval-gated email.
+
+The text comes from file storage and must still hash to what the approver saw; the recipient
+comes from the caller (a system of record, never model text). ``run_once`` keys the send on
+(execution, step, business key) and pins recipient and body hash, so a retried invocation after
+a successful send returns the first result and sends nothing. The send is the last thing done.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from functions.shared.errors import PermanentIntegrationError
+from functions.shared.idempotency import run_once
+from functions.shared.ports.email import EmailPort, OutgoingEmail
+from functions.shared.ports.files import FileStore, sha256_text
+from functions.shared.step_handler import StepContext
+
+SentT = TypeVar("SentT", bound=BaseModel)
+
+
+class ApprovedDraft(Protocol):
+    """What an approval hands back: the text's key, its hash and the subject."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body_key(self) -> str: ...
+    @property
+    def body_sha256(self) -> str: ...
+
+
+def send_approved_draft(
+    *,
+    draft: ApprovedDraft,
+    to: str,
+    kind: str,
+    business_key: str,
+    result_model: type[SentT],
+    email: EmailPort,
+    files: FileStore,
+    ctx: StepContext,
+    subject: str | None = None,
+    what: str = "draft",
+) -> SentT:
+    """Send ``draft`` to ``to`` once; ``result_model`` has message_id, to, subject, body_sha256, sent_at."""
+    body = files.get_text(draft.body_key)
+    body_sha = sha256_text(body)
+    if body_sha != draft.body_sha256:
+        raise PermanentIntegrationError(f"{what} {draft.body_key} changed after it was approved")
+
+    def send() -> SentT:
+        sent = email.send(
+            OutgoingEmail(
+                to=to,
+                subject=subject or draft.subject,
+                body_text=body,
+                tags={"kind": kind, "workflow": ctx.workflow, "trace_id": ctx.trace_id},
+            )
+        )
+        return result_model(
+            message_id=sent.message_id,
+            to=sent.to,
+            subject=sent.subject,
+            body_sha256=body_sha,
+            sent_at=sent.sent_at,
+        )
+
+    return run_once(
+        workflow=ctx.workflow,
+        step=ctx.step,
+        execution=ctx.execution,
+        business_key=business_key,
+        pinned={"to": to, "body_sha256": body_sha},
+        result_model=result_model,
+        effect=send,
+    )
