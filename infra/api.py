@@ -40,7 +40,7 @@ from constructs import Construct
 
 from functions.registry import ROOT, Resource
 from infra import constants
-from infra.nag import acknowledge, arn_ref
+from infra.nag import acknowledge, arn_ref, attribute_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers
 from infra.storage import Storage
 
@@ -243,7 +243,7 @@ class StepwiseApi(Construct):
             acknowledge(
                 function.role or function,
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-                f"execution:<{stack.get_logical_id(_cfn(machine))}.Name>:*]",
+                f"execution:{attribute_ref(_cfn(machine), 'Name', function)}:*]",
                 "Execution ids are generated per run: describe/history of this workflow's own executions.",
             )
         function.add_to_role_policy(

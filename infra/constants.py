@@ -39,6 +39,7 @@ ANTHROPIC_SECRET_ID: Final = "AnthropicApiKey"  # noqa: S105 - a construct id, n
 APPROVAL_SIGNING_SECRET_ID: Final = "ApprovalSigningSecret"  # noqa: S105 - a construct id
 LAYERS_ID: Final = "DependencyLayers"
 OBSERVABILITY_ID: Final = "Observability"
+WORKFLOW_CONSTRUCT_ID: Final = "Workflow"
 ROLLOUT_ID: Final = "Rollout"
 STATE_MACHINE_ID: Final = "StateMachine"
 STATE_MACHINE_LOG_GROUP_ID: Final = "StateMachineLogs"

@@ -1,6 +1,7 @@
-"""The Stepwise CDK stack: storage plus one workflow construct per entry of the step registry.
+"""The Stepwise CDK stack: storage, layers and the API, plus one nested stack per registered workflow.
 
-The stack only composes constructs; each construct builds its own resources.
+The stack only composes constructs; each construct builds its own resources. Workflows live in
+nested stacks (``infra/workflow_stack.py``) so each has its own template and resource budget.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from infra.packaging import DependencyLayers
 from infra.rollout import StateMachineRollout
 from infra.storage import Storage
 from infra.workflow import Workflow
+from infra.workflow_stack import WorkflowStack
 
 
 class StepwiseStack(Stack):
@@ -36,8 +38,9 @@ class StepwiseStack(Stack):
             removal_policy=removal_policy,
         )
         self.layers = DependencyLayers(self, constants.LAYERS_ID, removal_policy=removal_policy)
-        self.workflows: dict[str, Workflow] = {
-            name: Workflow(
+        # One nested stack (own template, own resource budget) per workflow of the registry.
+        self.workflow_stacks: dict[str, WorkflowStack] = {
+            name: WorkflowStack(
                 self,
                 constants.workflow_id(name),
                 spec=spec,
@@ -48,26 +51,13 @@ class StepwiseStack(Stack):
             )
             for name, spec in WORKFLOWS.items()
         }
-        self.observability: dict[str, WorkflowObservability] = {}
-        self.rollouts: dict[str, StateMachineRollout] = {}
-        for name, workflow in self.workflows.items():
-            observability = WorkflowObservability(
-                workflow,
-                constants.OBSERVABILITY_ID,
-                spec=workflow.spec,
-                state_machine=workflow.state_machine,
-                stage=stage,
-            )
-            self.observability[name] = observability
-            # Canary: the new definition takes 10% of executions started on the alias for 10 minutes,
-            # and rolls back if any of the workflow's alarms fires meanwhile.
-            self.rollouts[name] = StateMachineRollout(
-                workflow,
-                constants.ROLLOUT_ID,
-                state_machine=workflow.state_machine,
-                alarms=observability.alarms,
-                description=f"{name} ({stage})",
-            )
+        self.workflows: dict[str, Workflow] = {n: s.workflow for n, s in self.workflow_stacks.items()}
+        self.observability: dict[str, WorkflowObservability] = {
+            n: s.observability for n, s in self.workflow_stacks.items()
+        }
+        self.rollouts: dict[str, StateMachineRollout] = {
+            n: s.rollout for n, s in self.workflow_stacks.items()
+        }
         # --- HTTP API (infra/api.py): after the rollouts, executions start on each "live" alias ---
         self.api = StepwiseApi(
             self,

@@ -180,7 +180,7 @@ class Storage(Construct):
                 if any(s.setting is name and s.indexes for s in TABLES):
                     acknowledge(
                         _scope_of(grantee),
-                        f"AwsSolutions-IAM5[Resource::{arn_ref(table)}/index/*]",
+                        f"AwsSolutions-IAM5[Resource::{arn_ref(table, _scope_of(grantee))}/index/*]",
                         "Queries on the table's own GSIs (declared in functions/shared/tables.py).",
                     )
 
@@ -191,7 +191,11 @@ class Storage(Construct):
                 iam.Grant.add_to_principal(
                     grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects("*")]
                 )
-                acknowledge(_scope_of(grantee), f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/*]", why)
+                acknowledge(
+                    _scope_of(grantee),
+                    f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, _scope_of(grantee))}/*]",
+                    why,
+                )
 
             return grant
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -19,6 +18,7 @@ from functions.shared.tables import TableName
 from infra import constants
 from infra.stack import StepwiseStack
 from tests.infra.conftest import offline_app
+from tests.infra.templates import merge, qualified_id
 
 #: (path, method) → API key required. Machine routes need the key; approval links must not.
 ROUTES = {
@@ -37,7 +37,7 @@ class Synthesized:
     resources: dict[str, Any]
 
     def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(cast(cdk.CfnElement, construct.node.default_child))
+        return qualified_id(construct)
 
     def of_type(self, resource_type: str) -> dict[str, Any]:
         return {lid: r for lid, r in self.resources.items() if r["Type"] == resource_type}
@@ -76,7 +76,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     app = offline_app(tmp_path_factory.mktemp("cdk.out"))
     stack = StepwiseStack(app, "Stepwise-ci", stage="ci")
     template = Template.from_stack(stack)
-    return Synthesized(stack=stack, template=template, resources=template.to_json()["Resources"])
+    return Synthesized(stack=stack, template=template, resources=merge(stack).resources)
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -190,9 +190,7 @@ def test_api_function_starts_executions_only_on_the_workflow_aliases_and_state_m
 ) -> None:
     statements = synthesized.role_statements(synthesized.stack.api.api_function)
     machines = {synthesized.logical_id(wf.state_machine) for wf in synthesized.stack.workflows.values()}
-    aliases = {
-        synthesized.stack.get_logical_id(rollout.alias) for rollout in synthesized.stack.rollouts.values()
-    }
+    aliases = {synthesized.logical_id(rollout.alias) for rollout in synthesized.stack.rollouts.values()}
     expected_start = [{"Fn::GetAtt": [a, "Arn"]} for a in aliases] + [{"Ref": m} for m in machines]
     assert sorted(map(json.dumps, _resources_for(statements, "states:StartExecution"))) == sorted(
         map(json.dumps, expected_start)
@@ -217,8 +215,7 @@ def test_api_function_knows_every_workflow_alias_and_its_own_url(synthesized: Sy
     variables = function["Properties"]["Environment"]["Variables"]
     state_machines = json.loads(_render(variables["STEPWISE_STATE_MACHINES"]))
     assert state_machines == {
-        name: f"<{synthesized.stack.get_logical_id(synthesized.stack.rollouts[name].alias)}.Arn>"
-        for name in WORKFLOWS
+        name: f"<{synthesized.logical_id(synthesized.stack.rollouts[name].alias)}.Arn>" for name in WORKFLOWS
     }
     api_id, _ = synthesized.one("AWS::ApiGateway::RestApi")
     assert _render(variables["STEPWISE_APPROVAL_LINK_BASE_URL"]) == (

@@ -14,9 +14,12 @@ from functions.registry import WORKFLOWS, Resource
 from infra.nag import checks
 from infra.stack import StepwiseStack
 from tests.infra.conftest import offline_app
+from tests.infra.templates import merge
 
 #: cfn-lint warnings that CDK itself generates; anything else fails.
 CDK_GENERATED_WARNINGS = {"W3005": "CDK adds DependsOn on roles that a GetAtt already implies"}
+#: CloudFormation allows 500 resources per template; leave room for a workflow to grow.
+RESOURCE_BUDGET = 400
 #: The only actions allowed on Resource "*" (no resource-level permissions exist for them).
 STAR_ACTIONS = {
     "xray:PutTraceSegments",
@@ -36,14 +39,10 @@ STAR_ACTIONS = {
 
 @dataclass
 class Synthesized:
-    template: dict[str, Any]
-    template_text: str
+    template_texts: dict[str, str]  # file name → text of every template synth wrote
+    template_of: dict[str, str]  # "stack" or a workflow name → its template's file name
+    resources: dict[str, Any]  # all templates merged (tests/infra/templates.py)
     report: dict[str, Any] | None
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        resources: dict[str, Any] = self.template["Resources"]
-        return resources
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +50,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     # Given the stack exactly as app.py builds it, with the AwsSolutions pack enabled
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = offline_app(outdir)
-    StepwiseStack(app, "Stepwise-ci", stage="ci")
+    stack = StepwiseStack(app, "Stepwise-ci", stage="ci")
     checks(app)
     # When it is synthesized (an unacknowledged finding makes synth raise)
     try:
@@ -59,8 +58,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         report = None
     except RuntimeError:
         report = json.loads((outdir / "validation-report.json").read_text())
-    text = (Path(outdir) / "Stepwise-ci.template.json").read_text() if report is None else "{}"
-    return Synthesized(template=json.loads(text), template_text=text, report=report)
+        return Synthesized(template_texts={}, template_of={}, resources={}, report=report)
+    texts = {path.name: path.read_text() for path in sorted(Path(outdir).glob("*.template.json"))}
+    template_of = {"stack": stack.template_file}
+    template_of |= {name: nested.template_file for name, nested in stack.workflow_stacks.items()}
+    return Synthesized(
+        template_texts=texts, template_of=template_of, resources=merge(stack).resources, report=report
+    )
 
 
 def test_cdk_nag_reports_no_unacknowledged_aws_solutions_finding(synthesized: Synthesized) -> None:
@@ -72,8 +76,21 @@ def test_cdk_nag_reports_no_unacknowledged_aws_solutions_finding(synthesized: Sy
     assert findings == []
 
 
-def test_the_template_passes_cfn_lint(synthesized: Synthesized) -> None:
-    matches = lint(synthesized.template_text, regions=["us-east-1"])
+def test_synth_writes_the_stack_template_and_one_template_per_workflow(synthesized: Synthesized) -> None:
+    # one template per workflow (its nested stack) and the stack's own (storage, layers, API)
+    assert sorted(synthesized.template_of) == sorted(["stack", *WORKFLOWS])
+    assert set(synthesized.template_of.values()) == set(synthesized.template_texts)
+
+
+def test_every_template_stays_well_inside_cloudformations_resource_limit(synthesized: Synthesized) -> None:
+    counts = {name: len(json.loads(text)["Resources"]) for name, text in synthesized.template_texts.items()}
+    assert max(counts.values()) <= RESOURCE_BUDGET, counts
+
+
+@pytest.mark.parametrize("template", ["stack", *WORKFLOWS])
+def test_every_template_passes_cfn_lint(synthesized: Synthesized, template: str) -> None:
+    text = synthesized.template_texts[synthesized.template_of[template]]
+    matches = lint(text, regions=["us-east-1"])
     unexpected = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id not in CDK_GENERATED_WARNINGS]
     assert unexpected == []
 
@@ -155,7 +172,7 @@ def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Sy
     step_readers = readers - api_readers
     assert len(api_readers) == 2
     assert len(step_readers) == len(signing_steps)
-    # each reader is the role of one signing step: its logical id carries the workflow and step names
+    # each reader is the role of one signing step: its id carries the workflow (nested stack) and step
     expected = {
         (_pascal(wf.name), _pascal(s.name))
         for wf in WORKFLOWS.values()
@@ -163,7 +180,7 @@ def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Sy
         if Resource.APPROVAL_LINKS in s.resources
     }
     assert {
-        next(pair for pair in expected if role.startswith(pair[0] + "Workflow" + pair[1]))
+        next(pair for pair in expected if role.startswith(f"{pair[0]}Workflow/Workflow{pair[1]}"))
         for role in step_readers
     } == expected
 

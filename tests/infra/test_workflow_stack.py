@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from functions.registry import WORKFLOWS, Resource, StepSpec, WorkflowSpec, all_steps
 from functions.shared.tables import TABLES, TableName
 from infra.packaging import RUNTIME
 from infra.stack import StepwiseStack
 from tests.infra.conftest import offline_app
+from tests.infra.templates import merge, qualified_id
 
 CONFIG_ENV_NAMES = {
     "STEPWISE_CRM_TABLE",
@@ -40,7 +39,7 @@ class Synthesized:
     resources: Mapping[str, Any]  # logical id → resource, from the synthesized template
 
     def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(cast(cdk.CfnElement, construct.node.default_child))
+        return qualified_id(construct)
 
     def function_id(self, workflow: WorkflowSpec, step: StepSpec) -> str:
         return self.logical_id(self.stack.workflows[workflow.name].functions[step.name])
@@ -73,8 +72,7 @@ class Synthesized:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     app = offline_app(tmp_path_factory.mktemp("cdk.out"))
     stack = StepwiseStack(app, "Stepwise-test", stage="test")
-    template = Template.from_stack(stack)
-    return Synthesized(stack=stack, resources=template.to_json()["Resources"])
+    return Synthesized(stack=stack, resources=merge(stack).resources)
 
 
 def _actions(statement: Mapping[str, Any]) -> list[str]:
