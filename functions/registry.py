@@ -251,6 +251,23 @@ NO_SHOW = WorkflowSpec(
     ),
 )
 
+NO_SHOW_REPLY = WorkflowSpec(
+    name="no_show_reply",
+    description="a client's reply to a confirmation request (confirm / cancel / reschedule, or read from"
+    " their words by Claude) → calendar status → CRM timeline; a reply nobody can vouch for changes nothing",
+    input_model="functions.no_show_reply.models.NoShowReply",
+    business_key="event_id",
+    steps=_steps(
+        "no_show_reply",
+        ("classify_reply", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
+        ("validate_reply", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE}), None),
+        ("apply_reply", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_reply_status"),
+        ("log_reply", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("revert_reply_status", _K.COMPENSATION, frozenset({_R.CALENDAR_TABLE}), None),
+        ("record_failure", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+    ),
+)
+
 _RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
 
 REFERRAL = WorkflowSpec(
@@ -362,7 +379,7 @@ LAW_FIRM_OPS = WorkflowSpec(
 )
 
 WORKFLOWS: dict[str, WorkflowSpec] = {
-    wf.name: wf for wf in (SALES_OUTREACH, CASE_STUDY, NO_SHOW, REFERRAL, LAW_FIRM_OPS)
+    wf.name: wf for wf in (SALES_OUTREACH, CASE_STUDY, NO_SHOW, NO_SHOW_REPLY, REFERRAL, LAW_FIRM_OPS)
 }
 
 

@@ -1,0 +1,49 @@
+"""RecordFailure (irreversible, idempotent): the failure and its cause go on the CRM timeline.
+
+Runs at the end of the compensation chain, before the ``Fail`` state that keeps the original error
+and cause as the execution's result.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.no_show_reply.models import CaughtError, ReplyKind, ReplyOutcome, ValidatedReply
+from functions.shared.activity import record_outcome
+from functions.shared.adapters import get_crm
+from functions.shared.ports.crm import CrmPort
+from functions.shared.step_handler import StepContext, step_handler
+
+
+class FailureInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    reply: ReplyKind
+    event: ValidatedReply
+    error: CaughtError
+
+
+def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> ReplyOutcome:
+    detail = f"{payload.error.Error}: {payload.error.Cause or ''}"[:500]
+    return record_outcome(
+        ctx=ctx,
+        crm=crm,
+        contact_id=payload.event.contact_id,
+        business_key=payload.event_id,
+        kind="appointment_reply_failed",
+        summary=detail,
+        details={"event_id": payload.event_id, "reply": payload.reply, "error": payload.error.Error},
+        outcome=ReplyOutcome(
+            status="failed",
+            event_id=payload.event_id,
+            contact_id=payload.event.contact_id,
+            reply=payload.reply,
+            detail=detail,
+        ),
+    )
+
+
+@step_handler(FailureInput)
+def handler(payload: FailureInput, ctx: StepContext) -> ReplyOutcome:
+    return record_failure(payload, crm=get_crm(), ctx=ctx)
