@@ -11,10 +11,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.activity import record_outcome
-from functions.case_study.models import CaughtError, Facts, Outcome
+from functions.case_study.models import Facts, Outcome
 from functions.shared.adapters import get_crm
 from functions.shared.approvals import ApprovalStore
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

@@ -190,13 +190,6 @@ class Unpublished(BaseModel):
     detail: str
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 Status = Literal["published", "not_eligible", "declined", "no_answers", "rejected", "expired", "failed"]
 
 

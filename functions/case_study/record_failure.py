@@ -11,8 +11,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.activity import Detail, record_outcome
-from functions.case_study.models import CaughtError, Facts, Outcome, Unpublished
+from functions.case_study.models import Facts, Outcome, Unpublished
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.law_firm_ops.models import CaughtError, ClientIdentity, Outcome
+from functions.law_firm_ops.models import ClientIdentity, Outcome
 from functions.shared.approvals import ApprovalStore
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.step_handler import StepContext, step_handler
 
 EXPIRY_ERRORS = {"ApprovalExpired", "States.Timeout", "States.HeartbeatTimeout"}

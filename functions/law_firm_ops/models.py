@@ -306,13 +306,6 @@ class PostedEntries(BaseModel):
     total_minutes: int
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 class Outcome(BaseModel):
     """``$.outcome``: the run's final output. ``status`` says which designed end it reached."""
 

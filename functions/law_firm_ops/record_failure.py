@@ -10,8 +10,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.activity import record_outcome
-from functions.law_firm_ops.models import CaughtError, ClientIdentity, Outcome, SentLetterRef, matter_id_for
+from functions.law_firm_ops.models import ClientIdentity, Outcome, SentLetterRef, matter_id_for
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict
 from functions.law_firm_ops.activity import record_outcome
 from functions.law_firm_ops.models import (
     BillingSetup,
-    CaughtError,
     ClientIdentity,
     MatterRecord,
     Outcome,
@@ -19,6 +18,7 @@ from functions.law_firm_ops.models import (
     SentLetterRef,
 )
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

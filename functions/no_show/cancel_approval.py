@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from functions.no_show.models import CaughtError, IterationInput, approval_key
+from functions.no_show.models import IterationInput, approval_key
 from functions.shared.approvals import ApprovalService, ApprovalStatus
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.step_handler import StepContext, step_handler
 
 

@@ -7,10 +7,11 @@ from this appointment's approval record.
 from __future__ import annotations
 
 from functions.no_show.activity import record_outcome
-from functions.no_show.models import AppointmentOutcome, CaughtError, IterationInput, approval_key
+from functions.no_show.models import AppointmentOutcome, IterationInput, approval_key
 from functions.shared.adapters import get_crm
 from functions.shared.approvals import ApprovalStore
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

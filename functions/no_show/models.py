@@ -184,13 +184,6 @@ class EventStatusChange(BaseModel):
     changed: bool
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 OutcomeStatus = Literal[
     "confirmation_requested",
     "already_confirmed",

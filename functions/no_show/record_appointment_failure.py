@@ -8,8 +8,9 @@ appointment never fails the day's run.
 from __future__ import annotations
 
 from functions.no_show.activity import record_outcome
-from functions.no_show.models import AppointmentOutcome, CaughtError, IterationInput
+from functions.no_show.models import AppointmentOutcome, IterationInput
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -22,7 +23,7 @@ def record_appointment_failure(
     payload: FailureInput, *, crm: CrmPort, ctx: StepContext
 ) -> AppointmentOutcome:
     item = payload.appointment
-    detail = f"{payload.error.Error}: {payload.error.Cause or ''}"[:500]
+    detail = payload.error.summary()
     return record_outcome(
         ctx=ctx,
         crm=crm,

@@ -96,13 +96,6 @@ class ReplyStatusChange(BaseModel):
     confirmed_at: str | None = None
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 class ReplyOutcome(BaseModel):
     """``$.outcome``: the run's final output. ``status`` says which designed end it reached."""
 

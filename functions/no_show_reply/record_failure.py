@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.no_show_reply.models import CaughtError, ReplyKind, ReplyOutcome, ValidatedReply
+from functions.no_show_reply.models import ReplyKind, ReplyOutcome, ValidatedReply
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -25,7 +26,7 @@ class FailureInput(BaseModel):
 
 
 def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> ReplyOutcome:
-    detail = f"{payload.error.Error}: {payload.error.Cause or ''}"[:500]
+    detail = payload.error.summary()
     return record_outcome(
         ctx=ctx,
         crm=crm,

@@ -224,13 +224,6 @@ class ReengagementDraft(BaseModel):
         return body
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 OutcomeStatus = Literal[
     "duplicate", "reward_rejected", "rewarded", "reengaged", "reengagement_rejected", "failed"
 ]

@@ -15,8 +15,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.referral.activity import log_activity_once
-from functions.referral.models import CaughtError, Match, RollbackResult
+from functions.referral.models import Match, RollbackResult
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort, StatusConflict
 from functions.shared.step_handler import StepContext, step_handler
 

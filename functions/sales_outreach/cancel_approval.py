@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.sales_outreach.models import CaughtError
 from functions.shared.approvals import ApprovalService, ApprovalStatus
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.step_handler import StepContext, step_handler
 
 

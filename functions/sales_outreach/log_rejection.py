@@ -9,10 +9,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.activity import record_outcome
-from functions.sales_outreach.models import CaughtError, Lead, Outcome
+from functions.sales_outreach.models import Lead, Outcome
 from functions.shared.adapters import get_crm
 from functions.shared.approvals import ApprovalStore
 from functions.shared.config import settings
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 

@@ -134,13 +134,6 @@ class SentEmailRef(BaseModel):
     sent_at: str
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` with ``ResultPath`` leaves in the state."""
-
-    Error: str
-    Cause: str | None = None
-
-
 class Outcome(BaseModel):
     """``$.outcome``: the run's final output. ``status`` says which designed end it reached."""
 

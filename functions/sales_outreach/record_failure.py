@@ -9,8 +9,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.activity import record_outcome
-from functions.sales_outreach.models import CaughtError, Lead, Outcome
+from functions.sales_outreach.models import Lead, Outcome
 from functions.shared.adapters import get_crm
+from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -24,7 +25,7 @@ class FailureInput(BaseModel):
 
 
 def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
-    detail = f"{payload.error.Error}: {payload.error.Cause or ''}"[:500]
+    detail = payload.error.summary()
     return record_outcome(
         ctx=ctx,
         crm=crm,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 #: An id as business systems hand them out: letters, digits, dash, underscore.
 BusinessId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -42,3 +42,14 @@ FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9.-]{3,63}/.+$")]
+
+
+class CaughtError(BaseModel):
+    """What a ``Catch`` with ``ResultPath`` leaves in the state (``$.error``)."""
+
+    Error: str
+    Cause: str | None = None
+
+    def summary(self, limit: int = 500) -> str:
+        """``Error: Cause``, bounded: what failure activities and outcomes record."""
+        return f"{self.Error}: {self.Cause or ''}"[:limit]
