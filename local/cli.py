@@ -348,6 +348,7 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
             "" if os.environ.get("STEPWISE_API_KEY") else " (generated; set STEPWISE_API_KEY to choose one)"
         )
         print(f"Stepwise local API on {server.url}\nx-api-key: {api_key}{generated}", file=out)
+        print(f"console: open {server.url}/ in a browser", file=out)
         print(
             f"try: curl -s -X POST {server.url}/workflows/sales_outreach/executions "
             f"-H 'x-api-key: {api_key}' -H 'content-type: application/json' "
