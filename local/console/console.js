@@ -117,7 +117,7 @@ function approvalItem(approval) {
 }
 
 // --- executions list -------------------------------------------------------------------------
-async function renderList(params, current) {
+async function renderList(params, current, previous) {
   const page = template("tpl-list");
   const workflowSelect = page.getElementById("filter-workflow");
   const statusSelect = page.getElementById("filter-status");
@@ -139,6 +139,13 @@ async function renderList(params, current) {
   if (statusSelect.value) query.set("status", statusSelect.value);
   const [runs, pending] = await Promise.all([api(`/executions?${query}`), api("/local/approvals")]);
   if (current !== renderId) return;
+  const state = {snapshot: pretty([runs.body, pending.body])};
+  const running = runs.ok && runs.body.executions.some((run) => run.status === "RUNNING");
+  if (previous && previous.snapshot === state.snapshot) {
+    // Nothing changed: leave the page alone (an open filter menu stays open).
+    if (running) schedule(current, state);
+    return;
+  }
 
   const body = page.querySelector("#executions tbody");
   const rows = runs.ok ? runs.body.executions : [];
@@ -158,7 +165,7 @@ async function renderList(params, current) {
   for (const approval of approvals) list.append(approvalItem(approval));
   page.querySelector("#pending-panel .empty").hidden = approvals.length > 0;
   view.replaceChildren(page);
-  if (rows.some((run) => run.status === "RUNNING")) schedule(current);
+  if (running) schedule(current, state);
 }
 
 // --- one execution ---------------------------------------------------------------------------
@@ -392,8 +399,8 @@ function schedule(current, state) {
   pollTimer = setTimeout(() => {
     if (current !== renderId) return;
     const route = parse();
-    if (route.name === "execution" && state) renderExecution(route.id, current, state);
-    else if (route.name === "list") renderList(route.params, current);
+    if (route.name === "execution") renderExecution(route.id, current, state);
+    else if (route.name === "list") renderList(route.params, current, state);
   }, POLL_MS);
 }
 
@@ -422,7 +429,7 @@ async function render() {
   document.body.dataset.view = route.name;
   if (route.name === "execution") await renderExecution(route.id, current, null);
   else if (route.name === "start") await renderStart(route.params);
-  else await renderList(route.params, current);
+  else await renderList(route.params, current, null);
 }
 
 window.addEventListener("hashchange", render);

@@ -6,8 +6,10 @@ import json
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from functions.api.executions import ExecutionService
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.aws import client
 from functions.shared.config import settings
@@ -222,3 +224,45 @@ def _state_kinds() -> dict[str, str]:
     from functions.shared import asl
 
     return {state: step.kind.value for state, step in asl.state_steps(WORKFLOWS["sales_outreach"]).items()}
+
+
+def test_the_run_ledgers_cost_is_shown_when_the_api_carries_it(
+    page: Page, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the API's execution answer carries the run ledger's `cost` field (issue #7, part A)
+    ledger = {
+        "inputTokens": 1000,
+        "outputTokens": 200,
+        "cacheReadTokens": 3000,
+        "cacheWriteTokens": 0,
+        "usd": 0.4242,
+        "steps": [
+            {
+                "step": "research_lead",
+                "attempt": 0,
+                "model": "claude-sonnet-4-6",
+                "inputTokens": 1000,
+                "outputTokens": 200,
+                "cacheReadTokens": 3000,
+                "cacheWriteTokens": 0,
+                "usd": 0.4242,
+            }
+        ],
+    }
+    original = ExecutionService.get
+
+    def with_ledger(self: ExecutionService, execution_id: str) -> dict[str, Any]:
+        return {**original(self, execution_id), "cost": ledger}
+
+    monkeypatch.setattr(ExecutionService, "get", with_ledger)
+    status, _, body = console.request("POST", "/workflows/sales_outreach/executions", EXAMPLE)
+    assert status == 202
+
+    # When the operator opens the run
+    page.goto(f"{console.url}/#/executions/{json.loads(body)['executionId']}")
+
+    # Then the ledger's figures are shown, and the page says they come from the ledger
+    expect(page.locator("#cost-panel .cost-usd")).to_have_text("$0.424200")
+    expect(page.locator("#cost-panel .cost-source")).to_contain_text("run ledger")
+    expect(page.locator("#cost-panel .cost-tokens")).to_contain_text("3000 cache-read")
+    expect(page.locator("#cost-panel .cost-steps tbody tr")).to_have_count(1)

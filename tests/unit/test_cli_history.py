@@ -16,7 +16,7 @@ from functions.registry import ROOT
 from functions.shared.approvals import Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
-from local.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, main
+from local.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, format_history, main
 from local.runtime import LocalRuntime
 from local.server import LocalApiServer
 
@@ -189,3 +189,22 @@ def test_run_with_history_refuses_a_name_the_api_cannot_read(capsys: pytest.Capt
     )
     assert code == EXIT_INVALID
     assert "--name must start with 'sales_outreach-'" in capsys.readouterr().err
+
+
+def test_history_prints_the_run_ledgers_cost_when_the_api_carries_it(served: Served) -> None:
+    # Given the API's answer for a run, with the ledger's `cost` field the ledger adds (issue #7, part A)
+    execution, _ = served.rejected_run()
+    view = served.get(f"/executions/{execution}")
+    ledger = {
+        "inputTokens": 10,
+        "outputTokens": 20,
+        "cacheReadTokens": 30,
+        "cacheWriteTokens": 40,
+        "usd": 0.5,
+        "steps": [{"step": "draft_email", "attempt": 1, "model": "m", "usd": 0.5}],
+    }
+
+    # When it is printed, the ledger's figures are used and named as the source
+    text = format_history({**view, "cost": ledger}, ledger)
+    assert "cost: $0.500000 (10 in, 20 out, 30 cache-read, 40 cache-write tokens; source: run ledger)" in text
+    assert "  draft_email                  #1   m" in text
