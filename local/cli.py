@@ -200,7 +200,9 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
         return code
 
 
-def format_history(view: dict[str, Any], cost: dict[str, Any] | None) -> str:
+def format_history(
+    view: dict[str, Any], cost: dict[str, Any] | None, links: dict[str, list[str]] | None = None
+) -> str:
     """One run as ``GET /executions/{id}`` describes it: the same timeline table ``run`` prints,
     then the run's error, its approvals and its LLM cost (from the run ledger, else the audit objects).
     """
@@ -220,6 +222,7 @@ def format_history(view: dict[str, Any], cost: dict[str, Any] | None) -> str:
         comment = f": {approval['comment']}" if approval.get("comment") else ""
         who = f"{approval['approver']} {approval['status']}"
         lines.append(f"approval {approval['state']}: {who}{decided}{edited}{comment}")
+        lines.extend(f"  open: {link}" for link in (links or {}).get(approval["approval_id"], []))
     lines.append(_format_cost(cost))
     return "\n".join(lines)
 
@@ -285,6 +288,16 @@ def _get_json(base_url: str, path: str, api_key: str) -> Any:
         ) from exc
 
 
+def _pending_links(base_url: str, name: str, api_key: str) -> dict[str, list[str]]:
+    """approval id → the signed links of a pending approval (a local server only; else none)."""
+    try:
+        pending = _get_json(base_url, f"/local/approvals?execution={name}", api_key)["approvals"]
+    except _ApiError:
+        return {}
+    base = base_url.rstrip("/")
+    return {a["approvalId"]: [base + link["url"] for link in a["links"]] for a in pending}
+
+
 def command_history(args: argparse.Namespace, out: TextIO) -> int:
     api_key = os.environ.get("STEPWISE_API_KEY")
     if not api_key:
@@ -303,10 +316,11 @@ def command_history(args: argparse.Namespace, out: TextIO) -> int:
                 cost = _get_json(args.url, f"/local/executions/{name}/cost", api_key)
             except _ApiError:
                 cost = None  # not a local server (API Gateway has no /local routes)
+        links = _pending_links(args.url, name, api_key)
     except _ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
-    print(format_history(view, cost), file=out)
+    print(format_history(view, cost, links), file=out)
     return EXIT_OK
 
 

@@ -208,3 +208,34 @@ def test_history_prints_the_run_ledgers_cost_when_the_api_carries_it(served: Ser
     text = format_history({**view, "cost": ledger}, ledger)
     assert "cost: $0.500000 (10 in, 20 out, 30 cache-read, 40 cache-write tokens; source: run ledger)" in text
     assert "  draft_email                  #1   m" in text
+
+
+def test_history_of_a_waiting_run_prints_the_signed_link_to_decide(served: Served) -> None:
+    # Given a run of `make serve` waiting for its approver
+    host, port = served.server.httpd.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), port, timeout=30)
+    connection.request(
+        "POST",
+        "/workflows/sales_outreach/executions",
+        body=EXAMPLE.read_text(encoding="utf-8"),
+        headers={"x-api-key": API_KEY, "content-type": "application/json"},
+    )
+    started = json.loads(connection.getresponse().read())
+    connection.close()
+    served.runtime.wait(started["executionArn"], until="approval")
+    (record,) = served.runtime.pending_approvals(started["executionId"])
+
+    # When the operator asks for its history
+    code, out = _history(started["executionId"], "--url", served.server.url)
+
+    # Then the pending approval is printed with a link on this server that opens its page
+    assert code == EXIT_OK
+    assert "approval RequestApproval: sales-lead@stepwise.example PENDING" in out
+    (link,) = [line.split("open: ", 1)[1] for line in out.splitlines() if line.startswith("  open: ")]
+    assert link.startswith(f"{served.server.url}/approvals/{record.approval_id}?sig=")
+    connection = http.client.HTTPConnection(str(host), port, timeout=30)
+    connection.request("GET", link.removeprefix(served.server.url))
+    page = connection.getresponse()
+    assert page.status == 200
+    assert record.draft.subject in page.read().decode()
+    connection.close()
