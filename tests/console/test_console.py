@@ -33,8 +33,12 @@ def _audit_total_usd(execution: str) -> float:
     )
 
 
+#: How Chromium reports a blocked inline script/style, eval, or markup from a string (Trusted Types).
+_POLICY_MESSAGES = ("Content Security Policy", "Refused to", "requires 'Trusted")
+
+
 def _csp_violations(console: Console) -> list[str]:
-    return [m for m in console.browser_messages if "Content Security Policy" in m or "Refused to" in m]
+    return [m for m in console.browser_messages if any(marker in m for marker in _POLICY_MESSAGES)]
 
 
 def _start_from_the_form(page: Page, console: Console) -> str:
@@ -266,3 +270,28 @@ def test_the_run_ledgers_cost_is_shown_when_the_api_carries_it(
     expect(page.locator("#cost-panel .cost-source")).to_contain_text("run ledger")
     expect(page.locator("#cost-panel .cost-tokens")).to_contain_text("3000 cache-read")
     expect(page.locator("#cost-panel .cost-steps tbody tr")).to_have_count(1)
+
+
+def test_the_browser_enforces_the_pages_policy_so_api_text_can_never_become_markup(
+    page: Page, console: Console
+) -> None:
+    # Given the console loaded and working
+    page.goto(console.url + "/")
+    expect(page.locator("#filter-workflow option")).to_have_count(len(WORKFLOWS) + 1)
+
+    # Then Chromium refuses HTML strings as markup (Trusted Types) and script URLs from strings,
+    # so a model-written draft shown by the console can only ever be text
+    refused = page.evaluate(
+        """() => {
+          const attempts = {
+            innerHTML: () => { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); },
+            scriptSrc: () => { document.createElement("script").src = "/console/console.js"; },
+          };
+          return Object.fromEntries(Object.entries(attempts).map(([name, attempt]) => {
+            try { attempt(); return [name, "allowed"]; } catch (error) { return [name, error.name]; }
+          }));
+        }"""
+    )
+    assert refused == {"innerHTML": "TypeError", "scriptSrc": "TypeError"}
+    # And such refusals are what the other scenarios check never happens while they use the console
+    assert len(_csp_violations(console)) == 2
