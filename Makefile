@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint typecheck synth serve clean
+.PHONY: venv demo test lint typecheck browser synth serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,17 @@ demo: $(STAMP)
 	$(PY) -m local demo
 
 ## make test: lint, type-check and the whole pytest suite, offline
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(PY) -m pytest
 
-## make serve: the HTTP API + approval pages on http://localhost:8000 (API key from STEPWISE_API_KEY)
+## make browser: Debian's chromium for tests/console (playwright never downloads browsers). Best effort:
+## without root or a package mirror the install fails quietly and the console tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
+	    || echo "chromium could not be installed: the browser tests in tests/console will be skipped"; }
+
+## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
 serve: $(STAMP)
 	$(PY) -m local serve --port 8000
 

@@ -2,7 +2,12 @@
 
 Exit codes: 0 the run ended as designed (SUCCEEDED: sent, disqualified, rejected, ...);
 1 the run FAILED (the failing step and cause are printed); 2 invalid input or usage (one line,
-no traceback); 3 the run is waiting for an approval and no ``--decision`` was given.
+no traceback); 3 the run is waiting for an approval and no ``--decision`` was given; 4 (``history``)
+the API server cannot be reached.
+
+Runs started by ``run`` live in that process only, so their history is printed by
+``run --history``; ``history <execution>`` reads a run from a running ``make serve`` (or any
+deployment of the API) over HTTP with ``STEPWISE_API_KEY``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import os
 import secrets
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +29,8 @@ from functions.shared.approvals import Decision
 from functions.shared.timeline import StepRun
 from local.runtime import InputRejected, LocalRuntime, RunResult
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+DEFAULT_API_URL = "http://127.0.0.1:8000"
 #: What ``--decision edit`` changes when no edited text is given: a visible, deterministic edit.
 DEFAULT_EDIT_LINE = "P.S. If a call is too much, I am happy to send a one-page summary instead."
 
@@ -58,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="execution name (default: generated)")
     run.add_argument("--verbose", action="store_true", help="print the steps' structured logs")
+    run.add_argument(
+        "--history",
+        action="store_true",
+        help="print the run's history (timeline, approvals, cost) at the end",
+    )
+    history = commands.add_parser(
+        "history", help="print one run's timeline, approvals and cost from a running `make serve`"
+    )
+    history.add_argument("execution", help="execution id (name) or execution ARN")
+    history.add_argument(
+        "--url",
+        default=os.environ.get("STEPWISE_API_URL", DEFAULT_API_URL),
+        help=f"API base URL (default: $STEPWISE_API_URL or {DEFAULT_API_URL}); the key is $STEPWISE_API_KEY",
+    )
     commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
     serve = commands.add_parser("serve", help="the HTTP API (as on API Gateway) on top of the local runtime")
     serve.add_argument("--host", default="127.0.0.1")
@@ -129,10 +152,11 @@ def drive(
             print(f"  {decided.decided_by} decided: {decided.status.lower()}{edited}", file=out)
 
 
-def report(result: RunResult, out: TextIO) -> int:
+def report(result: RunResult, out: TextIO, *, timeline: bool = True) -> int:
     name = result.execution_arn.rsplit(":", 1)[-1]
     print(f"\n{name}: {result.status}", file=out)
-    print(format_timeline(result.timeline), file=out)
+    if timeline:  # ``run --history`` prints the timeline with the history instead
+        print(format_timeline(result.timeline), file=out)
     if result.status == "SUCCEEDED":
         print("output: " + json.dumps(result.output, indent=2, sort_keys=True), file=out)
         return EXIT_OK
@@ -151,6 +175,12 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot read {args.input}: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if args.history:
+        # The API (and so the history view) finds a run's workflow from its name's prefix.
+        args.name = args.name or f"{args.workflow}-{uuid.uuid4().hex[:12]}"
+        if not args.name.startswith(f"{args.workflow}-"):
+            print(f"error: with --history, --name must start with '{args.workflow}-'", file=sys.stderr)
+            return EXIT_INVALID
     with LocalRuntime(log_level="INFO" if args.verbose else "WARNING") as runtime:
         for target, error, times, when in args.fault:
             runtime.dispatcher.inject(target, error, times=times, when=when)
@@ -159,13 +189,139 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
         except InputRejected as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INVALID
-        code = report(result, out)
+        code = report(result, out, timeline=not args.history)
         emails = runtime.outbox()
         print(
             f"outbox: {len(emails)} email(s): " + ", ".join(f"{e['to']} «{e['subject']}»" for e in emails),
             file=out,
         )
+        if args.history:
+            print(f"\nhistory of {args.name}:\n" + _in_process_history(args.name), file=out)
         return code
+
+
+def format_history(
+    view: dict[str, Any], cost: dict[str, Any] | None, links: dict[str, list[str]] | None = None
+) -> str:
+    """One run as ``GET /executions/{id}`` describes it: the same timeline table ``run`` prints,
+    then the run's error, its approvals and its LLM cost (from the run ledger, else the audit objects).
+    """
+    started, stopped = view.get("startDate") or "-", view.get("stopDate") or "-"
+    lines = [
+        f"{view['executionId']}: {view['status']}  ({view['workflow']}, started {started}, ended {stopped})",
+        format_timeline([StepRun.model_validate(row) for row in view["timeline"]]),
+    ]
+    compensations = [row["state"] for row in view["timeline"] if row.get("kind") == "compensation"]
+    if compensations:
+        lines.append("compensation (undid earlier steps): " + ", ".join(compensations))
+    if view.get("error"):
+        lines.append(f"error: {view['error']}: {_short_cause(view.get('cause'), 300)}")
+    for approval in view.get("approvals") or []:
+        decided = f" by {approval['decided_by']}" if approval.get("decided_by") else ""
+        edited = " (with edits)" if approval.get("edited") else ""
+        comment = f": {approval['comment']}" if approval.get("comment") else ""
+        who = f"{approval['approver']} {approval['status']}"
+        lines.append(f"approval {approval['state']}: {who}{decided}{edited}{comment}")
+        lines.extend(f"  open: {link}" for link in (links or {}).get(approval["approval_id"], []))
+    lines.append(_format_cost(cost))
+    return "\n".join(lines)
+
+
+def _format_cost(cost: dict[str, Any] | None) -> str:
+    if cost is None:
+        return "cost: unknown (neither the run ledger nor the audit objects answered)"
+    source = "run ledger" if cost.get("source") != "audit" else "LLM audit objects"
+    lines = [
+        f"cost: ${float(cost['usd']):.6f} ({cost['inputTokens']} in, {cost['outputTokens']} out, "
+        f"{cost['cacheReadTokens']} cache-read, {cost['cacheWriteTokens']} cache-write tokens; "
+        f"source: {source})"
+    ]
+    lines.extend(
+        f"  {step['step']:<28} #{step['attempt']:<3} {step.get('model') or '-':<24} ${float(step['usd']):.6f}"
+        for step in cost.get("steps") or []
+    )
+    return "\n".join(lines)
+
+
+def _in_process_history(name: str) -> str:
+    """What ``history`` would print for ``name`` if this process were serving the API."""
+    from functions.api.executions import ExecutionService
+    from functions.shared.approvals import ApprovalStore
+    from functions.shared.aws import client
+    from functions.shared.config import settings
+    from local.console.views import audit_cost
+
+    config = settings()
+    service = ExecutionService(
+        client("stepfunctions"), config.state_machines, ApprovalStore(config.approvals_table)
+    )
+    view = service.get(name)
+    return format_history(view, view.get("cost") or audit_cost(name))
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _get_json(base_url: str, path: str, api_key: str) -> Any:
+    url = base_url.rstrip("/") + path
+    if not url.startswith(("http://", "https://")):
+        raise _ApiError(EXIT_INVALID, f"--url must be http(s)://..., got {base_url!r}")
+    headers = {"x-api-key": api_key, "accept": "application/json"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - scheme checked above
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", errors="replace")
+        if exc.code == 403:
+            raise _ApiError(EXIT_INVALID, f"{base_url} refused the API key: set STEPWISE_API_KEY") from exc
+        if exc.code == 404:
+            raise _ApiError(EXIT_INVALID, f"not found: {path} ({detail})") from exc
+        raise _ApiError(EXIT_UNREACHABLE, f"{base_url} answered {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _ApiError(
+            EXIT_UNREACHABLE, f"cannot reach {base_url} ({reason}): is `make serve` running there?"
+        ) from exc
+
+
+def _pending_links(base_url: str, name: str, api_key: str) -> dict[str, list[str]]:
+    """approval id → the signed links of a pending approval (a local server only; else none)."""
+    try:
+        pending = _get_json(base_url, f"/local/approvals?execution={name}", api_key)["approvals"]
+    except _ApiError:
+        return {}
+    base = base_url.rstrip("/")
+    return {a["approvalId"]: [base + link["url"] for link in a["links"]] for a in pending}
+
+
+def command_history(args: argparse.Namespace, out: TextIO) -> int:
+    api_key = os.environ.get("STEPWISE_API_KEY")
+    if not api_key:
+        print("error: set STEPWISE_API_KEY to the key `make serve` printed", file=sys.stderr)
+        return EXIT_INVALID
+    # An execution ARN ends in ":<execution name>"; the API is keyed on the name.
+    name = args.execution.rsplit(":", 1)[-1]
+    if not name or "/" in name:
+        print(f"error: {args.execution!r} is not an execution id or ARN", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        view = _get_json(args.url, f"/executions/{name}", api_key)
+        cost = view.get("cost")
+        if cost is None:
+            try:
+                cost = _get_json(args.url, f"/local/executions/{name}/cost", api_key)
+            except _ApiError:
+                cost = None  # not a local server (API Gateway has no /local routes)
+        links = _pending_links(args.url, name, api_key)
+    except _ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    print(format_history(view, cost, links), file=out)
+    return EXIT_OK
 
 
 def command_demo(out: TextIO) -> int:
@@ -206,6 +362,7 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
             "" if os.environ.get("STEPWISE_API_KEY") else " (generated; set STEPWISE_API_KEY to choose one)"
         )
         print(f"Stepwise local API on {server.url}\nx-api-key: {api_key}{generated}", file=out)
+        print(f"console: open {server.url}/ in a browser", file=out)
         print(
             f"try: curl -s -X POST {server.url}/workflows/sales_outreach/executions "
             f"-H 'x-api-key: {api_key}' -H 'content-type: application/json' "
@@ -230,4 +387,6 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         return command_run(args, out)
     if args.command == "serve":
         return command_serve(args, out)
+    if args.command == "history":
+        return command_history(args, out)
     return command_demo(out)

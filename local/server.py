@@ -3,8 +3,9 @@
 Each request becomes an API Gateway REST proxy event for the same handler the cloud runs
 (``functions.api.app.handler``). What API Gateway does before the handler is emulated here: the
 API key check on machine routes (403 ``{"message": "Forbidden"}``, as API Gateway answers).
-Local-only extras: ``GET /local/outbox`` (what SES "sent", so a person can follow approval links)
-and a sweeper thread that runs the approval SLA ladder like the EventBridge schedule does.
+Local-only extras: ``GET /local/outbox`` (what SES "sent", so a person can follow approval links),
+the web console at ``/`` with the ``/local/`` data it reads (``local/console/``), and a sweeper
+thread that runs the approval SLA ladder like the EventBridge schedule does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -20,12 +22,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.console import views
+from local.console.assets import ASSETS, asset, host_is_loopback, is_loopback
 from local.dispatch import LocalLambdaContext
 from local.runtime import LocalRuntime
 
 #: Routes API Gateway protects with the API key (approval routes are opened from email links).
 KEY_PROTECTED_PREFIXES = ("/workflows", "/executions", "/local/")
 MAX_BODY = 256 * 1024
+_EXECUTION_COST = re.compile(r"^/local/executions/(?P<execution>[^/]+)/cost$")
+_AUDIT = re.compile(r"^/local/audit/(?P<execution>[^/]+)/(?P<step>[^/]+)$")
+
+Answer = tuple[int, dict[str, str], bytes]
 
 
 def proxy_event(
@@ -65,6 +73,37 @@ def outbox_view(runtime: LocalRuntime) -> list[dict[str, Any]]:
     ]
 
 
+def _json(status: int, body: Any) -> Answer:
+    return (
+        status,
+        {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        json.dumps(body).encode(),
+    )
+
+
+def local_route(runtime: LocalRuntime, method: str, raw_path: str) -> Answer:
+    """The local-only routes (behind the API key): outbox, and what the console reads."""
+    parts = urlsplit(raw_path)
+    path, query = parts.path, parse_qs(parts.query)
+    if method != "GET":
+        return _json(405, {"message": "Method not allowed"})
+    body: Any = None
+    try:
+        if path == "/local/outbox":
+            body = outbox_view(runtime)
+        elif path == "/local/workflows":
+            body = {"workflows": views.workflow_catalog()}
+        elif path == "/local/approvals":
+            body = {"approvals": views.pending_approvals(query.get("execution", [None])[-1])}
+        elif found := _EXECUTION_COST.match(path):
+            body = views.audit_cost(found["execution"])
+        elif found := _AUDIT.match(path):
+            body = {"records": views.audit_records(found["execution"], found["step"])}
+    except views.ConsoleNotFound as exc:
+        return _json(404, {"message": str(exc)})
+    return _json(200, body) if body is not None else _json(404, {"message": f"no local route {path}"})
+
+
 class LocalApiServer:
     """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down."""
 
@@ -87,6 +126,8 @@ class LocalApiServer:
         self.httpd = ThreadingHTTPServer((host, port), self._request_handler())
         self.httpd.daemon_threads = True
         self._threads: list[threading.Thread] = []
+        #: The console page gets the API key only from a loopback-bound server (local/console/assets.py).
+        self.console_gets_key = is_loopback(str(self.httpd.server_address[0]))
 
     @property
     def url(self) -> str:
@@ -115,15 +156,22 @@ class LocalApiServer:
 
     def respond(
         self, method: str, raw_path: str, headers: dict[str, str], body: str | None, ip: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> Answer:
         path = urlsplit(raw_path).path
         lowered = {k.lower(): v for k, v in headers.items()}
+        if method == "GET" and path in ASSETS:
+            trusted = self.console_gets_key and host_is_loopback(lowered.get("host", ""))
+            return asset(path, api_key=self.api_key if trusted else None)
         if path.startswith(KEY_PROTECTED_PREFIXES) and not hmac.compare_digest(
             lowered.get("x-api-key", "").encode(), self.api_key.encode()
         ):
             return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
-        if path == "/local/outbox" and method == "GET":
-            return 200, {"Content-Type": "application/json"}, json.dumps(outbox_view(self.runtime)).encode()
+        if path.startswith("/local/"):
+            try:
+                return local_route(self.runtime, method, raw_path)
+            except Exception:
+                logging.getLogger(__name__).exception("local route failed")
+                return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         event = proxy_event(method, raw_path, headers, body, ip)
         context = LocalLambdaContext(
             function_name="stepwise-api",
