@@ -42,7 +42,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-## make synth: the CloudFormation template in cdk.out/ (offline: no Docker, no AWS credentials;
+## make synth: the CloudFormation templates in cdk.out/, one per workflow (offline: no Docker, no AWS credentials;
 ## the dependency layers are built with pip from the package registry), checked by cdk-nag
 synth: $(STAMP)
 	rm -rf cdk.out

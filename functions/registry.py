@@ -259,8 +259,9 @@ NO_SHOW_REPLY = WorkflowSpec(
     business_key="event_id",
     steps=_steps(
         "no_show_reply",
-        ("classify_reply", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
         ("validate_reply", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE}), None),
+        ("classify_reply", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
+        ("log_needs_human", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("apply_reply", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_reply_status"),
         ("log_reply", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("revert_reply_status", _K.COMPENSATION, frozenset({_R.CALENDAR_TABLE}), None),

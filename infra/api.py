@@ -264,7 +264,7 @@ class StepwiseApi(Construct):
         )
         acknowledge(
             function.role or function,
-            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket)}/*]",
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, function)}/*]",
             "The sweeper reads the drafts an approval refers to (keys are data): get only, no list.",
         )
 

@@ -10,9 +10,7 @@ reply is stale and the run ends ``ignored`` (``BusinessRuleError``) without touc
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from functions.no_show_reply.models import ReplyStatusChange, ValidatedReply
+from functions.no_show_reply.models import ReplyState, ReplyStatusChange
 from functions.shared.adapters import get_calendar
 from functions.shared.errors import BusinessRuleError
 from functions.shared.ports.calendar import CalendarConflict, CalendarPort
@@ -20,15 +18,9 @@ from functions.shared.ports.crm import utc_now_iso
 from functions.shared.step_handler import StepContext, step_handler
 
 
-class ApplyInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event: ValidatedReply
-
-
-def apply_reply(payload: ApplyInput, *, calendar: CalendarPort, now: str | None = None) -> ReplyStatusChange:
+def apply_reply(payload: ReplyState, *, calendar: CalendarPort, now: str | None = None) -> ReplyStatusChange:
     seen = payload.event
-    target = seen.target_status
+    target = payload.target_status
     confirmed_at = (now or utc_now_iso()) if target == "confirmed" else None
     try:
         calendar.set_status(seen.event_id, target, expected=seen.status, confirmed_at=confirmed_at)
@@ -48,6 +40,6 @@ def apply_reply(payload: ApplyInput, *, calendar: CalendarPort, now: str | None 
     )
 
 
-@step_handler(ApplyInput)
-def handler(payload: ApplyInput, ctx: StepContext) -> ReplyStatusChange:
+@step_handler(ReplyState)
+def handler(payload: ReplyState, ctx: StepContext) -> ReplyStatusChange:
     return apply_reply(payload, calendar=get_calendar())

@@ -1,29 +1,25 @@
-"""LogReply (irreversible, idempotent): the client's answer goes on the contact's CRM timeline."""
+"""LogReply (irreversible, idempotent): the client's answer goes on the contact's CRM timeline.
+
+The activity says how the kind was decided (a reply link, or Claude's reading with its
+confidence and reason), so a person can audit every calendar change a model made.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from functions.no_show_reply.models import ReplyKind, ReplyOutcome, ReplyStatusChange, ValidatedReply
+from functions.no_show_reply.models import ReplyOutcome, ReplyState, ReplyStatusChange
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
 
-class LogInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event_id: str
-    reply: ReplyKind
-    message: str | None = None
-    event: ValidatedReply
+class LogInput(ReplyState):
     calendar_status: ReplyStatusChange
 
 
 def log_reply(payload: LogInput, *, crm: CrmPort, ctx: StepContext) -> ReplyOutcome:
-    change = payload.calendar_status
-    detail = f"client replied {payload.reply!r}: calendar {change.previous_status} → {change.status}"
+    change, kind = payload.calendar_status, payload.kind
+    detail = f"client replied {kind!r}: calendar {change.previous_status} → {change.status}"
     if payload.message:
         detail += f"; message: {payload.message}"
     return record_outcome(
@@ -31,20 +27,21 @@ def log_reply(payload: LogInput, *, crm: CrmPort, ctx: StepContext) -> ReplyOutc
         crm=crm,
         contact_id=payload.event.contact_id,
         business_key=payload.event_id,
-        kind=f"appointment_reply_{payload.reply}",
+        kind=f"appointment_reply_{kind}",
         summary=detail,
         details={
             "event_id": payload.event_id,
-            "reply": payload.reply,
+            "reply": kind,
             "previous_status": change.previous_status,
             "status": change.status,
             "confirmed_at": change.confirmed_at,
+            **payload.source_details(),
         },
         outcome=ReplyOutcome(
-            status=payload.event.target_status,
+            status=payload.target_status,
             event_id=payload.event_id,
             contact_id=payload.event.contact_id,
-            reply=payload.reply,
+            reply=kind,
             detail=detail[:500],
         ),
     )

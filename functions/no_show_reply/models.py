@@ -53,7 +53,11 @@ class ReplyClassification(BaseModel):
 
 
 class NoShowReply(BaseModel):
-    """The execution input (validated by the API, the CLI and the first step alike)."""
+    """The execution input (validated by the API, the CLI and the first step alike).
+
+    There is no way to pass a classification in: a reply kind comes from the caller (``reply``) or
+    from ClassifyReply, and the CRM activity records which.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,9 +68,6 @@ class NoShowReply(BaseModel):
     )
     message: Annotated[FreeText, StringConstraints(max_length=500)] | None = Field(
         default=None, description="The client's own words, if any (data, never instructions)"
-    )
-    classification: ReplyClassification | None = Field(
-        default=None, description="Set by ClassifyReply when the reply was read from `message`"
     )
 
     @model_validator(mode="after")
@@ -83,7 +84,41 @@ class ValidatedReply(BaseModel):
     contact_id: str
     status: EventStatus = Field(description="The status validate_reply saw: the compensation restores it")
     confirmed_at: str | None = None
-    target_status: AppliedStatus
+
+
+class ReplyState(BaseModel):
+    """What the steps after ValidateReply read: the input, ``$.event`` and maybe ``$.classification``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    reply: ReplyKind | None = None
+    message: str | None = None
+    event: ValidatedReply
+    classification: ReplyClassification | None = None
+
+    @property
+    def kind(self) -> ReplyKind:
+        """The caller's reply kind, else the one ClassifyReply accepted (the ASL guarantees one)."""
+        if self.reply is not None:
+            return self.reply
+        if self.classification is not None:
+            return self.classification.intent
+        raise ValueError(f"reply to event {self.event_id} has no kind")
+
+    @property
+    def target_status(self) -> AppliedStatus:
+        return TARGET_STATUS[self.kind]
+
+    def source_details(self) -> dict[str, str | float | None]:
+        """How the kind was decided, for the CRM activity (a link, or Claude with its confidence)."""
+        if self.reply is not None or self.classification is None:
+            return {"source": "reply_link"}
+        return {
+            "source": "llm_classification",
+            "confidence": self.classification.confidence,
+            "llm_reason": self.classification.reason,
+        }
 
 
 class ReplyStatusChange(BaseModel):
@@ -103,5 +138,15 @@ class ReplyOutcome(BaseModel):
     event_id: str
     contact_id: str
     reply: ReplyKind
+    detail: str
+    activity_id: str = "-"
+
+
+class ReplyNeedsHuman(BaseModel):
+    """The output of a run whose reply a person must read (``status`` = ``needs_human``)."""
+
+    status: Literal["needs_human"] = "needs_human"
+    event_id: str
+    contact_id: str
     detail: str
     activity_id: str = "-"

@@ -6,9 +6,7 @@ and cause as the execution's result.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from functions.no_show_reply.models import ReplyKind, ReplyOutcome, ValidatedReply
+from functions.no_show_reply.models import ReplyOutcome, ReplyState
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
 from functions.shared.models import CaughtError
@@ -16,12 +14,7 @@ from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
 
-class FailureInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event_id: str
-    reply: ReplyKind
-    event: ValidatedReply
+class FailureInput(ReplyState):
     error: CaughtError
 
 
@@ -34,12 +27,12 @@ def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> 
         business_key=payload.event_id,
         kind="appointment_reply_failed",
         summary=detail,
-        details={"event_id": payload.event_id, "reply": payload.reply, "error": payload.error.Error},
+        details={"event_id": payload.event_id, "reply": payload.kind, "error": payload.error.Error},
         outcome=ReplyOutcome(
             status="failed",
             event_id=payload.event_id,
             contact_id=payload.event.contact_id,
-            reply=payload.reply,
+            reply=payload.kind,
             detail=detail,
         ),
     )

@@ -1,29 +1,31 @@
 """ValidateReply (pure): the reply must be about a known, open appointment and come from its contact.
 
-The event is read from the calendar (strongly consistent) and the contact's address from the CRM;
-the sender must match that address (case-insensitive). Anything else is a ``BusinessRuleError``
+It runs first, before any model reads the message: the event is read from the calendar (strongly
+consistent) and must be an open appointment; the contact's address comes from the CRM and the
+sender must match it (case-insensitive). Anything else is a ``BusinessRuleError``
 that the ASL turns into an ``ignored`` end with the reason: nothing is changed for a reply nobody
 can vouch for.
 """
 
 from __future__ import annotations
 
-from functions.no_show_reply.models import TARGET_STATUS, NoShowReply, ValidatedReply
+from functions.no_show_reply.models import NoShowReply, ValidatedReply
 from functions.shared.adapters import get_calendar, get_crm
-from functions.shared.errors import BusinessRuleError, InvalidInputError
+from functions.shared.errors import BusinessRuleError
 from functions.shared.ports.calendar import CalendarPort
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
-CLOSED_STATUSES = {"cancelled", "no_show"}
+#: A reply to these changes nothing: the appointment is over, or already moved to another time.
+CLOSED_STATUSES = {"cancelled", "no_show", "rescheduled"}
 
 
 def validate_reply(request: NoShowReply, *, calendar: CalendarPort, crm: CrmPort) -> ValidatedReply:
-    if request.reply is None:  # the ASL classifies a free-text reply before this step
-        raise InvalidInputError(f"reply to event {request.event_id} reached validation unclassified")
     event = calendar.get_event(request.event_id)
     if event is None:
         raise BusinessRuleError(f"event {request.event_id} not found in the calendar")
+    if event.kind != "appointment":  # the calendar is shared: court dates and meetings are not replied to
+        raise BusinessRuleError(f"event {request.event_id} is a {event.kind}, not an appointment")
     if event.contact_id is None:
         raise BusinessRuleError(f"event {request.event_id} has no contact")
     if event.status in CLOSED_STATUSES:
@@ -40,7 +42,6 @@ def validate_reply(request: NoShowReply, *, calendar: CalendarPort, crm: CrmPort
         contact_id=event.contact_id,
         status=event.status,
         confirmed_at=event.confirmed_at,
-        target_status=TARGET_STATUS[request.reply],
     )
 
 

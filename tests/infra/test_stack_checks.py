@@ -41,8 +41,15 @@ STAR_ACTIONS = {
 class Synthesized:
     template_texts: dict[str, str]  # file name → text of every template synth wrote
     template_of: dict[str, str]  # "stack" or a workflow name → its template's file name
-    resources: dict[str, Any]  # all templates merged (tests/infra/templates.py)
+    merged: dict[str, Any]  # all templates merged (tests/infra/templates.py)
     report: dict[str, Any] | None
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        # A refused synth wrote no template: every check that reads one fails instead of passing empty.
+        assert self.report is None, "synth refused the stack: see test_cdk_nag_reports_no_unacknowledged..."
+        assert self.merged
+        return self.merged
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +65,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         report = None
     except RuntimeError:
         report = json.loads((outdir / "validation-report.json").read_text())
-        return Synthesized(template_texts={}, template_of={}, resources={}, report=report)
+        return Synthesized(template_texts={}, template_of={}, merged={}, report=report)
     texts = {path.name: path.read_text() for path in sorted(Path(outdir).glob("*.template.json"))}
     template_of = {"stack": stack.template_file}
     template_of |= {name: nested.template_file for name, nested in stack.workflow_stacks.items()}
     return Synthesized(
-        template_texts=texts, template_of=template_of, resources=merge(stack).resources, report=report
+        template_texts=texts, template_of=template_of, merged=merge(stack).resources, report=report
     )
 
 
@@ -77,6 +84,7 @@ def test_cdk_nag_reports_no_unacknowledged_aws_solutions_finding(synthesized: Sy
 
 
 def test_synth_writes_the_stack_template_and_one_template_per_workflow(synthesized: Synthesized) -> None:
+    assert synthesized.report is None
     # one template per workflow (its nested stack) and the stack's own (storage, layers, API)
     assert sorted(synthesized.template_of) == sorted(["stack", *WORKFLOWS])
     assert set(synthesized.template_of.values()) == set(synthesized.template_texts)

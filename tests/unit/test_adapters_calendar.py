@@ -122,6 +122,20 @@ def test_set_status_returns_previous_and_stores_confirmation(calendar: CalendarP
     assert (loaded.status, loaded.confirmed_at) == ("no_show", "2024-04-30T08:00:00Z")
 
 
+def test_a_revert_can_remove_the_confirmation_time(calendar: CalendarPort) -> None:
+    # Given a confirmed event (a compensation restores "scheduled, never confirmed")
+    calendar.put_event(make_event("ev-1", "2024-05-01T09:00:00Z"))
+    calendar.set_status("ev-1", "confirmed", expected="scheduled", confirmed_at="2024-04-30T08:00:00Z")
+
+    # When it is set back with clear_confirmed_at
+    calendar.set_status("ev-1", "scheduled", expected="confirmed", clear_confirmed_at=True)
+
+    # Then no confirmation time is left behind
+    loaded = calendar.get_event("ev-1")
+    assert loaded is not None
+    assert (loaded.status, loaded.confirmed_at) == ("scheduled", None)
+
+
 def test_set_status_with_stale_expectation_raises_calendar_conflict(calendar: CalendarPort) -> None:
     # Given an appointment someone already cancelled
     calendar.put_event(make_event("ev-1", "2024-05-01T09:00:00Z", status="cancelled"))

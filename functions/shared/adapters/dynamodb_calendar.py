@@ -143,6 +143,7 @@ class DynamoDbCalendar:
         *,
         expected: EventStatus | None = None,
         confirmed_at: str | None = None,
+        clear_confirmed_at: bool = False,
     ) -> EventStatus:
         names = {"#status": "status"}
         values: dict[str, Any] = {":new": status}
@@ -152,6 +153,9 @@ class DynamoDbCalendar:
             update += ", #confirmed = :confirmed"
             names["#confirmed"] = "confirmed_at"
             values[":confirmed"] = confirmed_at
+        elif clear_confirmed_at:
+            update += " REMOVE #confirmed"
+            names["#confirmed"] = "confirmed_at"
         previous = transition_status(
             self._ddb,
             table=self.table_name,

@@ -298,6 +298,7 @@ class InMemoryCalendar(_FailureInjection):
         *,
         expected: EventStatus | None = None,
         confirmed_at: str | None = None,
+        clear_confirmed_at: bool = False,
     ) -> EventStatus:
         self._maybe_fail()
         event = self.events.get(event_id)
@@ -310,6 +311,8 @@ class InMemoryCalendar(_FailureInjection):
         if confirmed_at is not None:
             sortable_timestamp(confirmed_at)  # ValueError on a malformed timestamp
             changes["confirmed_at"] = confirmed_at
+        elif clear_confirmed_at:
+            changes["confirmed_at"] = None
         self.events[event_id] = event.model_copy(update=changes)
         return previous
 

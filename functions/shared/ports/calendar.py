@@ -96,9 +96,11 @@ class CalendarPort(Protocol):
         *,
         expected: EventStatus | None = None,
         confirmed_at: str | None = None,
+        clear_confirmed_at: bool = False,
     ) -> EventStatus:
         """Change the status atomically and return the PREVIOUS one; ``confirmed_at`` is stored too
-        when given. Raises ``CalendarConflict`` if ``expected`` differs from the current status,
+        when given, and removed with ``clear_confirmed_at`` (a compensation restoring "never
+        confirmed"). Raises ``CalendarConflict`` if ``expected`` differs from the current status,
         ``BusinessRuleError`` if the event does not exist."""
         ...
 
