@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from functions.registry import WORKFLOWS, WorkflowSpec
 from functions.shared import asl
 from functions.shared.approvals import ApprovalStore
+from functions.shared.ledger import RunLedger, get_run_ledger
 from functions.shared.timeline import build_timeline
 from functions.shared.workflow_input import validate_input
 
@@ -72,10 +73,17 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ExecutionService:
-    def __init__(self, sfn: Any, state_machines: dict[str, str], approvals: ApprovalStore) -> None:
+    def __init__(
+        self,
+        sfn: Any,
+        state_machines: dict[str, str],
+        approvals: ApprovalStore,
+        ledger: RunLedger | None = None,
+    ) -> None:
         self._sfn = sfn
         self._machines = state_machines
         self._approvals = approvals
+        self._ledger = ledger if ledger is not None else get_run_ledger()
 
     def _machine(self, workflow: str) -> str:
         if workflow not in WORKFLOWS or workflow not in self._machines:
@@ -127,6 +135,8 @@ class ExecutionService:
             "approvals": [
                 _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)
             ],
+            # What the run's LLM calls cost so far, in total and per step (the run ledger).
+            "cost": self._ledger.run_cost(execution_id).to_api(),
         }
 
     def _history(self, arn: str) -> list[dict[str, Any]]:
