@@ -22,6 +22,7 @@ from functions.registry import WORKFLOWS, WorkflowSpec
 from functions.shared import asl
 from functions.shared.approvals import ApprovalStore
 from functions.shared.ledger import RunLedger, get_run_ledger
+from functions.shared.observability import logger
 from functions.shared.timeline import build_timeline
 from functions.shared.workflow_input import validate_input
 
@@ -135,9 +136,22 @@ class ExecutionService:
             "approvals": [
                 _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)
             ],
-            # What the run's LLM calls cost so far, in total and per step (the run ledger).
-            "cost": self._ledger.run_cost(execution_id).to_api(),
+            "cost": self._cost(execution_id),
         }
+
+    def _cost(self, execution_id: str) -> dict[str, Any] | None:
+        """What the run's LLM calls cost so far, in total and per step; ``None`` if the ledger is unreadable.
+
+        The status of a run matters more than its bill: a ledger that cannot be read (throttled, or a
+        deployment without the grant) must not turn the whole answer into a 500.
+        """
+        try:
+            return self._ledger.run_cost(execution_id).to_api()
+        except ClientError as exc:
+            logger.warning(
+                "run cost unavailable", execution_id=execution_id, error=exc.response["Error"].get("Code")
+            )
+            return None
 
     def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

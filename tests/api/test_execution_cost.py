@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from functions.shared.aws import client
+from functions.shared.config import settings
 from functions.shared.ledger import get_run_ledger
 from tests.api.conftest import Api
 
@@ -56,3 +58,20 @@ def test_a_run_that_never_called_the_model_costs_nothing(api: Api, outreach: dic
         "usd": 0.0,
         "steps": [],
     }
+
+
+def test_an_unreadable_ledger_leaves_the_cost_out_but_not_the_run(api: Api, outreach: dict[str, Any]) -> None:
+    # Given a finished run, and a ledger the API cannot read (as without its grant)
+    execution_id = api.start({**outreach, "lead_id": "L-400"}).json()["executionId"]
+    assert api.wait_for_end(execution_id)["status"] == "SUCCEEDED"
+    client("dynamodb").delete_table(TableName=settings().run_ledger_table)
+
+    # When an operator reads the run
+    reply = api.request("GET", f"/executions/{execution_id}")
+
+    # Then the status and timeline are there, and the cost is null rather than a 500
+    assert reply.status == 200
+    run = reply.json()
+    assert run["status"] == "SUCCEEDED"
+    assert run["timeline"]
+    assert run["cost"] is None
