@@ -1,6 +1,6 @@
 """The run ledger: what every LLM call of a run cost, so "what did run X cost" is one read.
 
-The LLM client records each call (tokens in/out, cache read/write, USD, model, step, attempt) as
+The LLM client records each call (tokens in/out, cache read/write, USD, latency, model, step, attempt) as
 one item and, in the same DynamoDB transaction, ADDs it to the run's ``TOTAL`` item. The total is
 what the budget cap reads before a call (one ``GetItem``) and what the API shows with the per-call
 rows (one ``Query``). Items expire with the table's TTL (``run_ledger_ttl_seconds``).
@@ -47,6 +47,7 @@ class LedgerEntry(BaseModel):
     cache_read_tokens: int = Field(ge=0)
     cache_write_tokens: int = Field(ge=0)
     usd: float = Field(ge=0.0)
+    latency_ms: float = Field(default=0.0, ge=0.0)  # the whole call, re-prompts included
     outcome: str = "ok"  # "ok" or the typed error the call ended with
     call_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -166,6 +167,7 @@ class DynamoDbRunLedger:
             "attempt": {"N": str(entry.attempt)},
             "model": {"S": entry.model},
             "usd": {"N": str(_usd(entry.usd))},
+            "latency_ms": {"N": str(entry.latency_ms)},
             "outcome": {"S": entry.outcome},
             "call_id": {"S": entry.call_id},
             "recorded_at": {"S": entry.recorded_at},
@@ -242,6 +244,7 @@ def _entry_of(item: dict[str, Any]) -> LedgerEntry:
         attempt=int(item["attempt"]["N"]),
         model=item["model"]["S"],
         usd=float(item["usd"]["N"]),
+        latency_ms=float(item["latency_ms"]["N"]),
         outcome=item["outcome"]["S"],
         call_id=item["call_id"]["S"],
         recorded_at=item["recorded_at"]["S"],

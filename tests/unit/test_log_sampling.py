@@ -15,6 +15,7 @@ from functions.shared.approvals import Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
 from functions.shared.errors import BusinessRuleError
+from functions.shared.llm.offline import Malformed, offline_model
 from functions.shared.log_payloads import INLINE_LIMIT_BYTES, loggable, logs_key
 from functions.shared.log_sampling import is_sampled, sample_position
 from functions.shared.observability import logger
@@ -36,6 +37,15 @@ def trace_ids(
 
 
 Logs = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture(autouse=True)
+def _default_rate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A developer's own STEPWISE_LOG_SAMPLE_RATE must not change what these tests see."""
+    monkeypatch.delenv("STEPWISE_LOG_SAMPLE_RATE", raising=False)
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture
@@ -234,10 +244,14 @@ def _run(runtime: LocalRuntime, payload: dict[str, Any], name: str) -> dict[str,
 def test_every_record_of_a_real_run_carries_its_trace_id(
     runtime: LocalRuntime, logs: Logs, outreach: dict[str, Any]
 ) -> None:
-    # Given one sampled and two unsampled run names (the default rate, 10%)
+    # Given one sampled and two unsampled run names (the default rate, 10%), and a model whose first
+    # draft in the sampled run fails validation (the client logs a warning and re-prompts)
     assert settings().log_sample_rate == RATE
     (sampled,) = trace_ids(sampled=True, prefix="sales-outreach")
     disqualified, blocked = trace_ids(sampled=False, count=2, prefix="sales-outreach")
+    offline_model().script(
+        "draft_email", Malformed({"subject": "Hello", "body": "Hi [First Name], let us talk."})
+    )
 
     # When the sampled run is approved and sent, an unsampled one disqualifies a poor-fit lead and
     # the other meets a do-not-contact lead
@@ -255,6 +269,13 @@ def test_every_record_of_a_real_run_carries_its_trace_id(
     assert steps[:5] == ["ValidateLead", "ResearchLead", "DraftEmail", "MarkContacted", "RequestApproval"]
     assert steps[-2:] == ["SendEmail", "LogActivity"]
     assert all("input" in r and "output" in r for r in by_run[sampled] if r["message"] == "step succeeded")
+    # the LLM client's own warning is a record of the run too, inside its step
+    (reprompt,) = [r for r in by_run[sampled] if r["message"] == "LLM output failed validation, re-prompting"]
+    assert (reprompt["level"], reprompt["state"], reprompt["tool_name"]) == (
+        "WARNING",
+        "DraftEmail",
+        "draft_email",
+    )
     # the unsampled runs: nothing for three successful steps, and only the warning of the blocked lead
     assert by_run[disqualified] == []
     assert [(r["message"], r["level"], r["state"]) for r in by_run[blocked]] == [

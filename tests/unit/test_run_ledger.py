@@ -124,6 +124,7 @@ def test_each_call_is_charged_to_its_run_with_the_tokens_and_cost_it_reported(
         assert charge.cache_read_tokens == result.usage.cache_read_input_tokens
         assert charge.cache_write_tokens == result.usage.cache_creation_input_tokens
         assert charge.usd == result.cost_usd
+        assert 0 < result.latency_ms <= charge.latency_ms + 0.1  # the charge is made after the audit write
     # and the run's total is the sum of its own calls only
     assert ledger.total_usd(RUN) == pytest.approx(first.cost_usd + second.cost_usd)
     assert ledger.total_usd("other-run") == pytest.approx(other.cost_usd)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import time
 from collections.abc import Mapping
@@ -41,13 +40,14 @@ from functions.shared.ledger import LedgerEntry, RunLedger, check_budget
 from functions.shared.llm.audit import AuditStore, audit_key
 from functions.shared.llm.pricing import DEFAULT_PRICES, PriceTable, Usage
 from functions.shared.llm.settings import LLMSettings
-from functions.shared.observability import metrics
+from functions.shared.observability import logger, metrics
 from functions.shared.step_handler import current_step
 
 T = TypeVar("T", bound=BaseModel)
 Operation = Literal["classify", "extract", "choose_branch", "draft"]
 
-log = logging.getLogger(__name__)
+# The Powertools logger: inside a step its records carry the run's trace id and follow its sampling.
+log = logger
 
 _REDACTED = "[REDACTED]"
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
@@ -282,7 +282,7 @@ class LLMClient:
                     output=outcome.model_dump(mode="json"),
                 )
                 audit_ref = self._write(call, t0, cost)
-                self._charge(call, cost, outcome="ok")
+                self._charge(call, t0, cost, outcome="ok")
                 return LLMResult(
                     value=outcome,
                     usage=call.usage,
@@ -386,7 +386,7 @@ class LLMClient:
             error.add_note(f"audit record {call.key} could not be written: {type(audit_exc).__name__}")
         if call.usage != Usage.zero():  # tokens of a failed call (e.g. exhausted re-prompts) are billed too
             try:
-                self._charge(call, cost, outcome=name)
+                self._charge(call, t0, cost, outcome=name)
             except Exception as ledger_exc:
                 log.exception("could not charge the LLM call %s to the run ledger", call.key)
                 error.add_note(
@@ -394,7 +394,7 @@ class LLMClient:
                 )
         raise error from cause
 
-    def _charge(self, call: _CallRecord, cost: float, outcome: str) -> None:
+    def _charge(self, call: _CallRecord, t0: float, cost: float, outcome: str) -> None:
         """Metrics for the call, then its ledger entry (if the client has a ledger)."""
         usage = call.usage
         metrics.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
@@ -419,6 +419,7 @@ class LLMClient:
             cache_read_tokens=usage.cache_read_input_tokens,
             cache_write_tokens=usage.cache_creation_input_tokens,
             usd=cost,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             outcome=outcome,
         )
         try:
