@@ -230,6 +230,47 @@ def test_a_large_output_that_cannot_be_stored_is_truncated_with_a_marker(
     assert "s3_ref" not in logged
 
 
+class Notes(BaseModel):
+    text: str
+
+
+@step_handler(Lead)
+def research(payload: Lead, ctx: StepContext) -> Notes:
+    return Notes(text="n" * (2 * INLINE_LIMIT_BYTES))
+
+
+def _log_objects() -> list[str]:
+    listed = client("s3").list_objects_v2(Bucket=settings().audit_bucket, Prefix="logs/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_a_sampled_step_with_a_large_output_logs_a_reference_and_an_unsampled_one_writes_nothing(
+    logs: Logs,
+) -> None:
+    # Given a step whose output is twice the inline limit, in an unsampled and then a sampled run
+    (unsampled,) = trace_ids(sampled=False)
+    (sampled,) = trace_ids(sampled=True)
+    context = _context()
+
+    # When the unsampled run's step succeeds, nothing is logged and nothing is stored
+    research(_event(unsampled, "ResearchLead"), _context())
+    assert logs() == []
+    assert _log_objects() == []
+
+    # When the sampled run's step succeeds
+    research(_event(sampled, "ResearchLead", attempt=1), context)
+
+    # Then its record has the input inline and the output as a reference to the stored JSON
+    (record,) = logs()
+    assert record["input"] == {"lead_id": "L-1"}
+    key = f"logs/{sampled}/test_log_sampling/1-{context.aws_request_id}-output.json"
+    assert record["output"]["s3_ref"] == f"s3://{settings().audit_bucket}/{key}"
+    assert _log_objects() == [key]
+    stored = client("s3").get_object(Bucket=settings().audit_bucket, Key=key)["Body"].read()
+    assert json.loads(stored) == {"text": "n" * (2 * INLINE_LIMIT_BYTES)}
+
+
 # --- a real run on the local runtime -------------------------------------------------------------
 
 
