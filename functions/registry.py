@@ -38,6 +38,7 @@ class Resource(StrEnum):
     APPROVALS_KEY = "approvals_key"
     APPROVAL_LINKS = "approval_links"  # signs approval links (reads the signing secret)
     LLM = "llm"  # calls Claude (reads the Anthropic API key; gets the anthropic layer)
+    RUN_LEDGER_TABLE = "run_ledger_table"  # LLM steps: record tokens + cost per call, read the run's total
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,19 @@ SALES_OUTREACH = WorkflowSpec(
     steps=_steps(
         "sales_outreach",
         ("validate_lead", _K.PURE, frozenset({_R.CRM_TABLE}), None),
-        ("research_lead", _K.PURE, frozenset({_R.CRM_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "research_lead",
+            _K.PURE,
+            frozenset({_R.CRM_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("log_disqualified", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
-        ("draft_email", _K.PURE, frozenset({_R.CRM_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "draft_email",
+            _K.PURE,
+            frozenset({_R.CRM_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("mark_contacted", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "revert_contact_status"),
         (
             "request_approval",
@@ -161,9 +172,19 @@ CASE_STUDY = WorkflowSpec(
     steps=_steps(
         "case_study",
         ("collect_facts", _K.PURE, frozenset({_R.CRM_TABLE}), None),
-        ("write_questions", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "write_questions",
+            _K.PURE,
+            frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("request_answers", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
-        ("draft_case_study", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "draft_case_study",
+            _K.PURE,
+            frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("request_client_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
         ("request_marketing_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
         ("publish", _K.REVERSIBLE, frozenset({_R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), "unpublish"),
@@ -209,7 +230,7 @@ NO_SHOW = WorkflowSpec(
         (
             "score_appointments",
             _K.PURE,
-            frozenset({_R.CALENDAR_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}),
+            frozenset({_R.CALENDAR_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
         (
@@ -260,7 +281,7 @@ NO_SHOW_REPLY = WorkflowSpec(
     steps=_steps(
         "no_show_reply",
         ("validate_reply", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE}), None),
-        ("classify_reply", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
+        ("classify_reply", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}), None),
         ("log_needs_human", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("apply_reply", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_reply_status"),
         ("log_reply", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
@@ -280,7 +301,12 @@ REFERRAL = WorkflowSpec(
     steps=_steps(
         "referral",
         ("load_referrer", _K.PURE, frozenset({_R.CRM_TABLE}), None),
-        ("match_referral", _K.PURE, frozenset({_R.CRM_TABLE, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "match_referral",
+            _K.PURE,
+            frozenset({_R.CRM_TABLE, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("log_duplicate", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("create_referred_contact", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "rollback_referred_contact"),
         ("send_thank_you", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.IDEMPOTENCY_TABLE}), None),
@@ -288,7 +314,12 @@ REFERRAL = WorkflowSpec(
         ("grant_credit", _K.IRREVERSIBLE, frozenset({_R.BILLING_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("find_dormant_clients", _K.PURE, frozenset({_R.CRM_TABLE}), None),
         ("log_rewarded", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
-        ("draft_reengagement", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "draft_reengagement",
+            _K.PURE,
+            frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         ("reengagement_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),
         (
             "send_reengagement",
@@ -320,7 +351,7 @@ LAW_FIRM_OPS = WorkflowSpec(
     steps=_steps(
         "law_firm_ops",
         ("identify_client", _K.PURE, frozenset({_R.CRM_TABLE}), None),
-        ("classify_matter", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM}), None),
+        ("classify_matter", _K.PURE, frozenset({_R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}), None),
         ("check_conflicts", _K.PURE, frozenset({_R.CRM_TABLE, _R.FILES_BUCKET}), None),
         (
             "request_waiver",
@@ -340,7 +371,12 @@ LAW_FIRM_OPS = WorkflowSpec(
         ("close_conflict", _K.PURE, frozenset({_R.APPROVALS_TABLE}), None),
         ("create_client", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "revert_client_status"),
         ("open_matter", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "archive_matter"),
-        ("draft_letter", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "draft_letter",
+            _K.PURE,
+            frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         (
             "request_letter_approval",
             _K.REVERSIBLE,
@@ -355,7 +391,12 @@ LAW_FIRM_OPS = WorkflowSpec(
         ),
         ("setup_billing", _K.REVERSIBLE, frozenset({_R.BILLING_TABLE}), "void_retainer"),
         ("gather_unbilled", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.BILLING_TABLE}), None),
-        ("propose_entries", _K.PURE, frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM}), None),
+        (
+            "propose_entries",
+            _K.PURE,
+            frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+            None,
+        ),
         (
             "request_entries_approval",
             _K.REVERSIBLE,

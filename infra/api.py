@@ -39,6 +39,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.registry import ROOT, Resource
+from functions.shared.tables import TableName
 from infra import constants
 from infra.nag import acknowledge, arn_ref, attribute_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers
@@ -218,6 +219,8 @@ class StepwiseApi(Construct):
             frozenset({Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS}), function
         )
         self._grant_decrypt(function)
+        # GET /executions/{id} reports the run's LLM cost from the run ledger: read only.
+        self._storage.tables[TableName.RUN_LEDGER].grant_read_data(function)
         self._grant_task_failure(function, ["states:SendTaskSuccess", "states:SendTaskFailure"])
         machines = self._workflows.values()
         function.add_to_role_policy(

@@ -29,6 +29,7 @@ TABLE_IDS: Final[dict[TableName, str]] = {
     TableName.IDEMPOTENCY: "IdempotencyTable",
     TableName.BILLING: "BillingTable",
     TableName.CALENDAR: "CalendarTable",
+    TableName.RUN_LEDGER: "RunLedgerTable",
 }
 FILES_BUCKET_ID: Final = "FilesBucket"
 AUDIT_BUCKET_ID: Final = "AuditBucket"

@@ -31,6 +31,9 @@ ERROR_RATE_EVALUATION_PERIODS = 3
 STEP_SUCCEEDED = "StepSucceeded"
 STEP_FAILED = "StepFailed"
 STEP_DURATION = "StepDuration"
+#: Emitted by the LLM client after every call (functions/shared/llm/client.py), same dimensions.
+LLM_COST_USD = "LlmCostUsd"
+LLM_TOKEN_METRICS = ("LlmInputTokens", "LlmOutputTokens", "LlmCacheReadTokens", "LlmCacheWriteTokens")
 
 # Failed / (failed + succeeded), in percent. FILL(…, 0): StepFailed only exists in a period with a
 # failure and StepSucceeded only in one with a success; without FILL, a period where every
@@ -145,6 +148,26 @@ class WorkflowObservability(Construct):
                 height=_GRAPH_HEIGHT,
             )
 
+        llm_steps = [step for step in steps if step.uses_llm]
+        llm_row: list[cloudwatch.IWidget] = []
+        if llm_steps:
+            llm_row = [
+                graph(
+                    "LLM cost per step (USD sum / 5 min)",
+                    [step_metric(self.spec, step, LLM_COST_USD) for step in llm_steps],
+                    "USD",
+                ),
+                graph(
+                    "LLM tokens (sum / 5 min)",
+                    [
+                        step_metric(self.spec, step, name).with_(label=f"{step.name} {name[3:]}")
+                        for step in llm_steps
+                        for name in LLM_TOKEN_METRICS
+                    ],
+                    "tokens",
+                ),
+            ]
+
         executions = graph(
             "Executions (sum / 5 min)",
             [
@@ -182,5 +205,6 @@ class WorkflowObservability(Construct):
                     graph("Step duration p50", per_step(STEP_DURATION, "p50"), "ms"),
                     graph("Step duration p99", per_step(STEP_DURATION, "p99"), "ms"),
                 ],
+                *([llm_row] if llm_row else []),
             ],
         )

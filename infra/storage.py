@@ -32,6 +32,7 @@ _ENV_TABLE_NAMES: dict[TableName, str] = {
     TableName.IDEMPOTENCY: "STEPWISE_IDEMPOTENCY_TABLE",
     TableName.BILLING: "STEPWISE_BILLING_TABLE",
     TableName.CALENDAR: "STEPWISE_CALENDAR_TABLE",
+    TableName.RUN_LEDGER: "STEPWISE_RUN_LEDGER_TABLE",
 }
 
 
@@ -209,6 +210,7 @@ class Storage(Construct):
             Resource.IDEMPOTENCY_TABLE: table(TableName.IDEMPOTENCY),
             Resource.BILLING_TABLE: table(TableName.BILLING),
             Resource.CALENDAR_TABLE: table(TableName.CALENDAR),
+            Resource.RUN_LEDGER_TABLE: table(TableName.RUN_LEDGER),
             Resource.FILES_BUCKET: objects(
                 self.files_bucket,
                 ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],

@@ -181,7 +181,11 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
         if not args.name.startswith(f"{args.workflow}-"):
             print(f"error: with --history, --name must start with '{args.workflow}-'", file=sys.stderr)
             return EXIT_INVALID
-    with LocalRuntime(log_level="INFO" if args.verbose else "WARNING") as runtime:
+    # --verbose shows every step of the run: sampling (default 10% of runs) applies only if asked for.
+    verbose_env = {"STEPWISE_LOG_SAMPLE_RATE": os.environ.get("STEPWISE_LOG_SAMPLE_RATE", "1")}
+    with LocalRuntime(
+        log_level="INFO" if args.verbose else "WARNING", env=verbose_env if args.verbose else {}
+    ) as runtime:
         for target, error, times, when in args.fault:
             runtime.dispatcher.inject(target, error, times=times, when=when)
         try:

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from functions.registry import WORKFLOWS, WorkflowSpec
 from functions.shared import asl
 from functions.shared.approvals import ApprovalStore
+from functions.shared.ledger import RunLedger, get_run_ledger
+from functions.shared.observability import logger
 from functions.shared.timeline import build_timeline
 from functions.shared.workflow_input import validate_input
 
@@ -72,10 +74,17 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ExecutionService:
-    def __init__(self, sfn: Any, state_machines: dict[str, str], approvals: ApprovalStore) -> None:
+    def __init__(
+        self,
+        sfn: Any,
+        state_machines: dict[str, str],
+        approvals: ApprovalStore,
+        ledger: RunLedger | None = None,
+    ) -> None:
         self._sfn = sfn
         self._machines = state_machines
         self._approvals = approvals
+        self._ledger = ledger if ledger is not None else get_run_ledger()
 
     def _machine(self, workflow: str) -> str:
         if workflow not in WORKFLOWS or workflow not in self._machines:
@@ -127,7 +136,22 @@ class ExecutionService:
             "approvals": [
                 _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)
             ],
+            "cost": self._cost(execution_id),
         }
+
+    def _cost(self, execution_id: str) -> dict[str, Any] | None:
+        """What the run's LLM calls cost so far, in total and per step; ``None`` if the ledger is unreadable.
+
+        The status of a run matters more than its bill: a ledger that cannot be read (throttled, or a
+        deployment without the grant) must not turn the whole answer into a 500.
+        """
+        try:
+            return self._ledger.run_cost(execution_id).to_api()
+        except ClientError as exc:
+            logger.warning(
+                "run cost unavailable", execution_id=execution_id, error=exc.response["Error"].get("Code")
+            )
+            return None
 
     def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

@@ -59,6 +59,17 @@ class LLMRefusalError(StepwiseError):
     """The model declined to answer (``stop_reason == "refusal"``): a person must look at it."""
 
 
+class BudgetExceeded(StepwiseError):
+    """The run has already spent its workflow's LLM budget (``STEPWISE_BUDGETS``): no further call.
+
+    Permanent: retrying the same run cannot lower what it spent, so no ASL ``Retry`` names it. It is
+    registered under its own name rather than as a subclass routed through ``as_registered_error``
+    (e.g. as ``LLMRequestError``) so that the failed run says ``BudgetExceeded``; every LLM Task either
+    has no ``Catch`` (the run fails with it) or a ``States.ALL`` one that runs the compensations and
+    ends in a ``Fail`` keeping this error and its cause (workflow, spent, cap).
+    """
+
+
 class ApprovalRejected(StepwiseError):
     """An approver rejected the request (sent with ``SendTaskFailure``)."""
 
@@ -84,6 +95,7 @@ ERROR_NAMES: frozenset[str] = frozenset(
         LLMFormatError,
         LLMRequestError,
         LLMRefusalError,
+        BudgetExceeded,
         ApprovalRejected,
         ApprovalExpired,
     )

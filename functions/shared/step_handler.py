@@ -7,15 +7,19 @@ Every ASL Task passes the same envelope (see ``statemachines/README.md``)::
 
 The decorator parses it with the Powertools parser into ``StepEvent[Model]`` (a bad payload becomes
 a typed ``InvalidInputError`` naming each field), binds the run's trace id to every log record,
-writes one structured record per invocation, emits per-step metrics, and returns the domain
-result as a JSON-safe dict. The handler body stays one call into a pure domain function.
+applies the run's log sampling decision (``log_sampling``), writes one structured record per
+invocation (input and output inline, or as S3 references when large: ``log_payloads``), emits
+per-step metrics, and returns the domain result as a JSON-safe dict. The handler body stays one
+call into a pure domain function.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,8 +27,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from functions.shared.config import settings
 from functions.shared.errors import ERROR_NAMES, InvalidInputError, StepwiseError
 from functions.shared.idempotency import current_lambda_context
+from functions.shared.log_payloads import PayloadKind, loggable
+from functions.shared.log_sampling import run_sampling
 from functions.shared.observability import logger, metrics, tracer
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -61,6 +68,11 @@ class StepContext(BaseModel):
     @property
     def trace_id(self) -> str:
         return self.execution
+
+
+#: The step running in this context (thread), for code that charges work to it (the LLM client's
+#: run ledger and budget) without every call site passing the workflow along.
+current_step: ContextVar[StepContext | None] = ContextVar("stepwise_current_step", default=None)
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
@@ -105,35 +117,17 @@ def step_handler(
                 attempt=parsed.attempt,
                 task_token=parsed.task_token,
             )
-            logger.append_keys(trace_id=ctx.trace_id, workflow=workflow, step=step, state=ctx.state)
-            logger.set_correlation_id(ctx.trace_id)
-            started = time.perf_counter()
-            token = current_lambda_context.set(context)
-            try:
-                result = fn(parsed.payload, ctx)
-            except StepwiseError as exc:
-                _record_failure(exc, ctx, started)
-                registered = as_registered_error(exc)
-                if registered is exc:
-                    raise
-                raise registered from exc
-            except Exception as exc:
-                _record_failure(exc, ctx, started)
-                raise
-            finally:
-                current_lambda_context.reset(token)
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            output = result.model_dump(mode="json")
-            metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
-            metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
-            logger.info(
-                "step succeeded",
-                attempt=ctx.attempt,
-                duration_ms=duration_ms,
-                input=ctx_input(parsed.payload),
-                output=output,
-            )
-            return output
+            with run_sampling(ctx.trace_id, settings().log_sample_rate) as sampled:
+                # Thread-local keys: locally, steps of several runs execute at once in one process.
+                logger.thread_safe_append_keys(
+                    trace_id=ctx.trace_id,
+                    correlation_id=ctx.trace_id,
+                    workflow=workflow,
+                    step=step,
+                    state=ctx.state,
+                    log_sampled=sampled,
+                )
+                return _invoke(fn, parsed, ctx, context)
 
         handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(run)
         handler = tracer.capture_lambda_handler(capture_response=False)(handler)
@@ -141,6 +135,64 @@ def step_handler(
         return handler
 
     return decorate
+
+
+def _invoke(
+    fn: Callable[[PayloadT, StepContext], BaseModel],
+    parsed: StepEvent[PayloadT],
+    ctx: StepContext,
+    context: LambdaContext,
+) -> dict[str, Any]:
+    """Run the domain function; record its outcome in the logs and metrics."""
+    started = time.perf_counter()
+    lambda_token = current_lambda_context.set(context)
+    step_token = current_step.set(ctx)
+    try:
+        result = fn(parsed.payload, ctx)
+    except StepwiseError as exc:
+        _record_failure(exc, ctx, started)
+        registered = as_registered_error(exc)
+        if registered is exc:
+            raise
+        raise registered from exc
+    except Exception as exc:
+        _record_failure(exc, ctx, started)
+        raise
+    finally:
+        current_step.reset(step_token)
+        current_lambda_context.reset(lambda_token)
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    output = result.model_dump(mode="json")
+    metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+    if _info_is_logged():  # an unsampled run writes no record here, so no S3 reference either
+        invocation = getattr(context, "aws_request_id", None) or "local"
+
+        def payload(value: Any, kind: PayloadKind) -> Any:
+            return loggable(
+                value,
+                trace_id=ctx.trace_id,
+                step=ctx.step,
+                attempt=ctx.attempt,
+                invocation=invocation,
+                kind=kind,
+            )
+
+        logger.info(
+            "step succeeded",
+            attempt=ctx.attempt,
+            duration_ms=duration_ms,
+            input=payload(ctx_input(parsed.payload), "input"),
+            output=payload(output, "output"),
+        )
+    return output
+
+
+def _info_is_logged() -> bool:
+    """Would an INFO record of this invocation be written (logger level and run sampling)?"""
+    probe = logging.LogRecord(logger.name, logging.INFO, __file__, 0, "", None, None)
+    std_logger = logging.getLogger(logger.name)
+    return std_logger.isEnabledFor(logging.INFO) and bool(std_logger.filter(probe))
 
 
 def as_registered_error(exc: StepwiseError) -> StepwiseError:

@@ -15,6 +15,7 @@ class TableName(StrEnum):
     IDEMPOTENCY = "idempotency_table"
     BILLING = "billing_table"
     CALENDAR = "calendar_table"
+    RUN_LEDGER = "run_ledger_table"
 
 
 @dataclass(frozen=True)
@@ -73,4 +74,7 @@ TABLES: tuple[TableSchema, ...] = (
             GlobalIndex("gsi3", "gsi3pk", "gsi3sk"),
         ),
     ),
+    # Run ledger: pk "RUN#<execution name>", sk "CALL#<recorded at>#<call id>" (one per LLM call) |
+    # "TOTAL" (the run's sums, updated with ADD in the same transaction); TTL on expires_at.
+    TableSchema(TableName.RUN_LEDGER, partition_key="pk", sort_key="sk", ttl_attribute="expires_at"),
 )

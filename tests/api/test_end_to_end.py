@@ -13,13 +13,16 @@ import pytest
 
 from functions.api.sweeper import sweep
 from functions.shared.approvals import _parse_iso
+from functions.shared.config import settings
 from functions.shared.observability import logger
 from tests.api.conftest import Api
 
 
 @pytest.fixture
-def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
-    """Every record our Powertools logger writes (at DEBUG) plus every library log at INFO."""
+def captured_logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """Every record our Powertools logger writes (DEBUG, every run sampled) plus library logs at INFO."""
+    monkeypatch.setenv("STEPWISE_LOG_SAMPLE_RATE", "1")
+    settings.cache_clear()
     buffer = io.StringIO()
     capture = logging.StreamHandler(buffer)
     capture.setFormatter(logger.registered_formatter)
@@ -30,6 +33,7 @@ def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
         buffer.write("\n".join(record.getMessage() for record in caplog.records))
     logger.handlers.remove(capture)
     logger.setLevel("WARNING")
+    settings.cache_clear()
 
 
 def test_a_person_starts_a_run_follows_the_emailed_link_approves_and_sees_it_succeed(

@@ -229,6 +229,36 @@ def test_the_dashboard_shows_executions_every_step_and_the_alarms(synthesized: S
     assert '"type":"alarm"' in body
 
 
+def test_the_dashboard_graphs_llm_cost_and_tokens_of_each_llm_step_only(synthesized: Synthesized) -> None:
+    # Given the rendered dashboard and the workflow's LLM steps
+    (dashboard,) = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    # tokens (region, alarm ARNs) sit inside JSON strings: a placeholder keeps the body parseable
+    body = json.loads("".join(part if isinstance(part, str) else "TOKEN" for part in parts))
+    llm_steps = {step.name for step in SPEC.steps if step.uses_llm}
+    assert llm_steps
+
+    # When the metrics of its LLM widgets are collected: [namespace, name, dim, value, ...]
+    widgets = {w["properties"].get("title", ""): w["properties"] for w in body["widgets"]}
+    cost = widgets["LLM cost per step (USD sum / 5 min)"]["metrics"]
+    tokens = widgets["LLM tokens (sum / 5 min)"]["metrics"]
+
+    # Then cost is one line per LLM step, and tokens four lines per LLM step (in, out, cache read/write)
+    def step_of(metric: list[Any]) -> str:
+        return str(metric[metric.index("step") + 1])
+
+    assert sorted(step_of(m) for m in cost) == sorted(llm_steps)
+    assert {m[1] for m in cost} == {"LlmCostUsd"}
+    assert len(tokens) == 4 * len(llm_steps)
+    assert {m[1] for m in tokens} == {
+        "LlmInputTokens",
+        "LlmOutputTokens",
+        "LlmCacheReadTokens",
+        "LlmCacheWriteTokens",
+    }
+    assert {step_of(m) for m in tokens} == llm_steps
+
+
 # --- rollout -------------------------------------------------------------------------------------------
 def test_the_version_publishes_the_state_machines_current_revision(synthesized: Synthesized) -> None:
     # Given the workflow's state machine

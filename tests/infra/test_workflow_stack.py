@@ -52,6 +52,7 @@ class Synthesized:
             Resource.IDEMPOTENCY_TABLE: self.logical_id(storage.tables[TableName.IDEMPOTENCY]),
             Resource.BILLING_TABLE: self.logical_id(storage.tables[TableName.BILLING]),
             Resource.CALENDAR_TABLE: self.logical_id(storage.tables[TableName.CALENDAR]),
+            Resource.RUN_LEDGER_TABLE: self.logical_id(storage.tables[TableName.RUN_LEDGER]),
             Resource.FILES_BUCKET: self.logical_id(storage.files_bucket),
             Resource.AUDIT_BUCKET: self.logical_id(storage.audit_bucket),
             Resource.APPROVALS_KEY: self.logical_id(storage.approvals_key),
@@ -347,6 +348,7 @@ def test_a_step_role_reaches_only_the_storage_its_spec_names(
             Resource.IDEMPOTENCY_TABLE,
             Resource.BILLING_TABLE,
             Resource.CALENDAR_TABLE,
+            Resource.RUN_LEDGER_TABLE,
         )
         if resource in step.resources
     }

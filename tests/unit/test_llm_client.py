@@ -25,6 +25,7 @@ from functions.shared.errors import (
     LLMRequestError,
     TransientIntegrationError,
 )
+from functions.shared.ledger import get_run_ledger
 from functions.shared.llm import factory
 from functions.shared.llm.audit import InMemoryAuditStore, S3AuditStore, audit_key
 from functions.shared.llm.client import LLMCallContext, LLMClient, LLMResult, Operation
@@ -691,9 +692,15 @@ def clean_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("aws_env", "clean_factory")
 def test_without_an_api_key_the_factory_uses_the_offline_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given no ANTHROPIC_API_KEY, an audit bucket, and a scripted answer on the shared offline model
+    # Given no ANTHROPIC_API_KEY, an audit bucket, a run ledger, and a scripted answer on the offline model
     monkeypatch.setenv("STEPWISE_AUDIT_BUCKET", "factory-audit")
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="factory-audit")
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=config.settings().run_ledger_table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        BillingMode="PAY_PER_REQUEST",
+    )
     offline_model().script(TOOL, Reply(VALID))
     before = len(offline_model().requests)
 
@@ -706,6 +713,7 @@ def test_without_an_api_key_the_factory_uses_the_offline_model(monkeypatch: pyte
     assert len(offline_model().requests) == before + 1
     assert result.value.fit_score == 70
     assert result.audit_ref.startswith("s3://factory-audit/audit/")
+    assert get_run_ledger().total_usd(CONTEXT.trace_id) == pytest.approx(result.cost_usd)
 
 
 @pytest.mark.usefixtures("clean_factory")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from functions.shared.config import settings
 from functions.shared.errors import BusinessRuleError, InvalidInputError
 from functions.shared.observability import logger
 from functions.shared.ports.crm import StatusConflict
@@ -63,8 +64,10 @@ def test_registered_errors_are_passed_through_unchanged() -> None:
     assert as_registered_error(error) is error
 
 
-def test_the_task_token_is_never_logged() -> None:
+def test_the_task_token_is_never_logged(monkeypatch: pytest.MonkeyPatch) -> None:
     token = "AQCEAAAAKgAAAAMAAAAA-secret-task-token"
+    monkeypatch.setenv("STEPWISE_LOG_SAMPLE_RATE", "1")  # every run logs everything
+    settings.cache_clear()
 
     @step_handler(Payload)
     def handler(payload: Payload, ctx: StepContext) -> Payload:
@@ -82,6 +85,7 @@ def test_the_task_token_is_never_logged() -> None:
     finally:
         logger.handlers.remove(capture)
         logger.setLevel("WARNING")
+        settings.cache_clear()
     assert result == {"lead_id": "L-1", "score": 3}
     records = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert [r["message"] for r in records] == ["step succeeded"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, NoReturn, TypeVar
@@ -24,6 +24,7 @@ from anthropic.types import (
     ToolParam,
     ToolResultBlockParam,
 )
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from functions.shared.errors import (
@@ -35,14 +36,18 @@ from functions.shared.errors import (
     StepwiseError,
     TransientIntegrationError,
 )
+from functions.shared.ledger import LedgerEntry, RunLedger, check_budget
 from functions.shared.llm.audit import AuditStore, audit_key
 from functions.shared.llm.pricing import DEFAULT_PRICES, PriceTable, Usage
 from functions.shared.llm.settings import LLMSettings
+from functions.shared.observability import logger, metrics
+from functions.shared.step_handler import current_step
 
 T = TypeVar("T", bound=BaseModel)
 Operation = Literal["classify", "extract", "choose_branch", "draft"]
 
-log = logging.getLogger(__name__)
+# The Powertools logger: inside a step its records carry the run's trace id and follow its sampling.
+log = logger
 
 _REDACTED = "[REDACTED]"
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
@@ -57,6 +62,15 @@ class LLMCallContext:
     trace_id: str  # the execution name
     step: str  # registry step name
     attempt: int  # Step Functions retry count of this step
+    #: The workflow the budget cap and the ledger use; inside a step handler it defaults to the
+    #: running step's workflow, so the steps need not pass it.
+    workflow: str | None = None
+
+    def resolved_workflow(self) -> str | None:
+        if self.workflow is not None:
+            return self.workflow
+        running = current_step.get()
+        return running.workflow if running is not None and running.execution == self.trace_id else None
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,12 @@ class _Exchange:
 
 
 class LLMClient:
-    """Structured LLM calls for the workflow steps. Thread-safe (holds no per-call state)."""
+    """Structured LLM calls for the workflow steps. Thread-safe (holds no per-call state).
+
+    With a ``ledger``, every call is charged to its run (``functions/shared/ledger.py``) and a run whose
+    workflow has a cap in ``budgets`` that it already spent gets ``BudgetExceeded`` instead of a call.
+    Every call also adds the Llm* EMF metrics (tokens, cost) under the step's dimensions.
+    """
 
     def __init__(
         self,
@@ -132,10 +151,14 @@ class LLMClient:
         audit: AuditStore,
         settings: LLMSettings,
         prices: PriceTable | None = None,
+        ledger: RunLedger | None = None,
+        budgets: Mapping[str, float] | None = None,
     ) -> None:
         self._anthropic = anthropic_client
         self._audit = audit
         self._settings = settings
+        self._ledger = ledger
+        self._budgets: Mapping[str, float] = dict(budgets or {})
         self._prices = prices if prices is not None else DEFAULT_PRICES
         self._price = self._prices.price(settings.model)  # unknown model: fail at construction
 
@@ -159,8 +182,13 @@ class LLMClient:
         """Ask for ``output_model`` through the forced tool ``tool_name``; re-prompt on invalid output.
 
         Raises LLMFormatError, LLMRefusalError, LLMRateLimitError, LLMOverloadedError, LLMRequestError,
-        or TransientIntegrationError when the audit record of a successful call cannot be stored.
+        BudgetExceeded before any request when the run already spent its workflow's cap, or
+        TransientIntegrationError when the audit record or ledger entry of a successful call cannot be
+        stored.
         """
+        workflow = context.resolved_workflow()
+        if self._ledger is not None:
+            check_budget(self._ledger, run=context.trace_id, workflow=workflow, budgets=self._budgets)
         t0 = time.perf_counter()
         model = self._settings.model
         # The system prompt and the tool definition form the cached prefix: keep both static per step.
@@ -176,6 +204,8 @@ class LLMClient:
         messages: list[MessageParam] = [{"role": "user", "content": prompt}]
         call = _CallRecord(
             key=audit_key(context.trace_id, context.step, context.attempt),
+            context=context,
+            workflow=workflow,
             header={
                 "schema_version": 1,
                 "trace_id": context.trace_id,
@@ -252,6 +282,7 @@ class LLMClient:
                     output=outcome.model_dump(mode="json"),
                 )
                 audit_ref = self._write(call, t0, cost)
+                self._charge(call, t0, cost, outcome="ok")
                 return LLMResult(
                     value=outcome,
                     usage=call.usage,
@@ -347,12 +378,56 @@ class LLMClient:
     ) -> NoReturn:
         name = type(error).__name__
         call.header.update(outcome=name, error={"type": name, "message": str(error)})
+        cost = self._price.cost(call.usage)
         try:
-            self._write(call, t0, self._price.cost(call.usage))
+            self._write(call, t0, cost)
         except Exception as audit_exc:  # the typed LLM error matters more to the workflow
             log.exception("could not write the LLM audit record %s", call.key)
             error.add_note(f"audit record {call.key} could not be written: {type(audit_exc).__name__}")
+        if call.usage != Usage.zero():  # tokens of a failed call (e.g. exhausted re-prompts) are billed too
+            try:
+                self._charge(call, t0, cost, outcome=name)
+            except Exception as ledger_exc:
+                log.exception("could not charge the LLM call %s to the run ledger", call.key)
+                error.add_note(
+                    f"ledger entry for {call.key} could not be written: {type(ledger_exc).__name__}"
+                )
         raise error from cause
+
+    def _charge(self, call: _CallRecord, t0: float, cost: float, outcome: str) -> None:
+        """Metrics for the call, then its ledger entry (if the client has a ledger)."""
+        usage = call.usage
+        metrics.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
+        metrics.add_metric(name="LlmOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
+        metrics.add_metric(
+            name="LlmCacheReadTokens", unit=MetricUnit.Count, value=usage.cache_read_input_tokens
+        )
+        metrics.add_metric(
+            name="LlmCacheWriteTokens", unit=MetricUnit.Count, value=usage.cache_creation_input_tokens
+        )
+        metrics.add_metric(name="LlmCostUsd", unit=MetricUnit.NoUnit, value=cost)
+        if self._ledger is None:
+            return
+        entry = LedgerEntry(
+            run=call.context.trace_id,
+            workflow=call.workflow,
+            step=call.context.step,
+            attempt=call.context.attempt,
+            model=self._settings.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens,
+            cache_write_tokens=usage.cache_creation_input_tokens,
+            usd=cost,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 1),
+            outcome=outcome,
+        )
+        try:
+            self._ledger.record(entry)
+        except Exception as exc:
+            # Like the audit record: a call the ledger does not know about is a call no budget caps.
+            message = f"could not charge LLM call {call.key} to the run ledger: {type(exc).__name__}: {exc}"
+            raise TransientIntegrationError(message) from exc
 
     def _write(self, call: _CallRecord, t0: float, cost: float) -> str:
         latency_ms = (time.perf_counter() - t0) * 1000
@@ -396,9 +471,13 @@ class _Feedback:
 class _CallRecord:
     """Everything one ``structured()`` call writes to its audit object."""
 
-    def __init__(self, key: str, header: dict[str, Any]) -> None:
+    def __init__(
+        self, key: str, header: dict[str, Any], context: LLMCallContext, workflow: str | None
+    ) -> None:
         self.key = key
         self.header = header
+        self.context = context
+        self.workflow = workflow
         self.exchanges: list[dict[str, Any]] = []
         self.usage = Usage.zero()
 

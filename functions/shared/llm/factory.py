@@ -15,6 +15,7 @@ import httpx2
 
 from functions.shared.aws import client
 from functions.shared.config import settings
+from functions.shared.ledger import get_run_ledger
 from functions.shared.llm.audit import S3AuditStore
 from functions.shared.llm.client import LLMClient
 from functions.shared.llm.offline import offline_model
@@ -82,7 +83,10 @@ def get_llm_client() -> LLMClient:
     config = llm_settings()
     sdk, offline = build_anthropic(config)
     log.info("LLM client ready", extra={"model": config.model, "offline": offline})
-    return LLMClient(sdk, S3AuditStore(settings().audit_bucket), config)
+    stepwise = settings()
+    return LLMClient(
+        sdk, S3AuditStore(stepwise.audit_bucket), config, ledger=get_run_ledger(), budgets=stepwise.budgets
+    )
 
 
 def reset_llm_client() -> None:
