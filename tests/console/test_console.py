@@ -72,11 +72,11 @@ def test_an_operator_starts_a_run_follows_it_to_its_approval_and_reads_the_llm_e
     href = link.get_attribute("href") or ""
     assert href.startswith(f"/approvals/{pending[0].approval_id}?sig=")
 
-    # And the cost is the sum of the run's LLM audit objects, saying where it comes from
+    # And the cost comes from the run ledger (GET /executions/{id}), equal to the run's audit objects
     expected_usd = _audit_total_usd(execution)
     assert expected_usd > 0
     expect(page.locator("#cost-panel .cost-usd")).to_have_text(f"${expected_usd:.6f}")
-    expect(page.locator("#cost-panel .cost-source")).to_contain_text("LLM audit objects")
+    expect(page.locator("#cost-panel .cost-source")).to_contain_text("run ledger")
     expect(page.locator("#cost-panel .cost-steps tbody tr")).to_have_count(2)
 
     # When the operator opens the draft step's LLM call

@@ -1,9 +1,10 @@
 """Alarms, dashboard and canary rollout of a workflow, on a small stack of their own.
 
 The stack holds ``Storage``, ``DependencyLayers`` (not bundled) and the ``sales_outreach``
-``Workflow`` built as ``infra/stack.py`` builds them, plus ``WorkflowObservability`` and
-``StateMachineRollout`` on top. It is synthesized once for the whole module; every test reads the
-same template.
+``Workflow``, plus ``WorkflowObservability`` and ``StateMachineRollout`` on top: the constructs
+``infra/workflow_stack.py`` puts in each workflow's nested stack, flat here so the canary's own
+parameters can be varied (the real nested stacks are covered by test_workflow_stack/test_stack_checks).
+It is synthesized once for the whole module; every test reads the same template.
 """
 
 from __future__ import annotations

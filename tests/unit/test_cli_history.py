@@ -107,14 +107,14 @@ def test_history_prints_the_served_runs_timeline_approvals_and_cost(served: Serv
     assert "RequestApproval" in rows[5]
     assert "CAUGHT" in rows[5]
     assert "ApprovalRejected" in rows[5]
-    # And the compensation, the decision and the LLM cost (summed from the audit objects) follow
+    # And the compensation, the decision and the LLM cost (run ledger = sum of the audit objects) follow
     assert "compensation (undid earlier steps): RevertStatusAfterRejection" in out
     assert (
         "approval RequestApproval: sales-lead@stepwise.example REJECTED by sales-lead@stepwise.example: "
         "not this quarter" in out
     )
     assert f"cost: ${_audit_usd(execution):.6f} (" in out
-    assert "source: LLM audit objects" in out
+    assert "source: run ledger" in out
     assert "  research_lead " in out
     assert "  draft_email " in out
 
@@ -180,7 +180,7 @@ def test_run_with_history_prints_the_timeline_once_with_the_compensation_approva
     assert "\nhistory of sales_outreach-" in text
     assert "compensation (undid earlier steps): RevertStatusAfterRejection" in text
     assert "REJECTED by sales-lead@stepwise.example" in text
-    assert "source: LLM audit objects" in text
+    assert "source: run ledger" in text
 
 
 def test_run_with_history_refuses_a_name_the_api_cannot_read(capsys: pytest.CaptureFixture[str]) -> None:

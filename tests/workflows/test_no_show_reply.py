@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from functions.no_show_reply import apply_reply as apply_reply_module
 from functions.registry import ROOT
 from functions.shared.adapters import get_calendar
 from functions.shared.llm.offline import Malformed, Reply, offline_model
@@ -364,6 +365,28 @@ def test_apply_failing_after_its_write_landed_is_reverted_with_the_confirmation_
     assert reverted.status == "scheduled"
     assert reverted.confirmed_at is None
     assert [a.kind for a in activities("NS-200")] == ["appointment_reply_failed"]
+
+
+def test_a_reply_made_stale_by_a_person_s_change_is_ignored_and_the_change_kept(
+    runtime: LocalRuntime, reply_input: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a person cancels the appointment after ValidateReply checked it ("scheduled")
+    original = apply_reply_module.apply_reply
+
+    def person_cancels_first(payload: Any, **kwargs: Any) -> Any:
+        get_calendar().set_status("APT-NS-201", "cancelled")
+        return original(payload, **kwargs)
+
+    monkeypatch.setattr(apply_reply_module, "apply_reply", person_cancels_first)
+
+    result = drive(runtime, "no_show_reply", reply_input, None)
+
+    # Then the conditional write refuses, the run ends ignored, and the person's cancellation stays
+    assert states(result) == ["ValidateReply", "HasReplyKind", "ApplyReply", "ReplyIgnored"]
+    assert result.output is not None
+    assert "changed since the reply was checked" in result.output["detail"]
+    assert event("APT-NS-201").status == "cancelled"
+    assert activities("NS-200") == []
 
 
 def test_cli_run_of_the_example_succeeds() -> None:
