@@ -13,17 +13,8 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
-import anthropic
-from anthropic.types import (
-    Message,
-    MessageParam,
-    TextBlockParam,
-    ToolChoiceToolParam,
-    ToolParam,
-    ToolResultBlockParam,
-)
 from pydantic import BaseModel, ValidationError
 
 from functions.shared.errors import (
@@ -38,6 +29,19 @@ from functions.shared.errors import (
 from functions.shared.llm.audit import AuditStore, audit_key
 from functions.shared.llm.pricing import DEFAULT_PRICES, PriceTable, Usage
 from functions.shared.llm.settings import LLMSettings
+
+if TYPE_CHECKING:
+    # ``anthropic`` costs ~0.9 s to import: a step module that imports this client must not pay it
+    # at import time. The SDK is loaded by the factory when the first client is built.
+    import anthropic
+    from anthropic.types import (
+        Message,
+        MessageParam,
+        TextBlockParam,
+        ToolChoiceToolParam,
+        ToolParam,
+        ToolResultBlockParam,
+    )
 
 T = TypeVar("T", bound=BaseModel)
 Operation = Literal["classify", "extract", "choose_branch", "draft"]
@@ -161,6 +165,8 @@ class LLMClient:
         Raises LLMFormatError, LLMRefusalError, LLMRateLimitError, LLMOverloadedError, LLMRequestError,
         or TransientIntegrationError when the audit record of a successful call cannot be stored.
         """
+        import anthropic  # already loaded by whoever built the SDK client: a dictionary lookup here
+
         t0 = time.perf_counter()
         model = self._settings.model
         # The system prompt and the tool definition form the cached prefix: keep both static per step.
@@ -317,6 +323,8 @@ class LLMClient:
             )
 
     def _map_error(self, exc: anthropic.AnthropicError, tool_name: str) -> StepwiseError:
+        import anthropic
+
         if isinstance(exc, anthropic.APIStatusError):
             detail = self._redact(
                 f"{tool_name}: Anthropic API returned HTTP {exc.status_code} "
@@ -336,6 +344,8 @@ class LLMClient:
         return LLMRequestError(self._redact(detail))
 
     def _error_record(self, exc: anthropic.AnthropicError) -> dict[str, Any]:
+        import anthropic
+
         record: dict[str, Any] = {"sdk_error": type(exc).__name__}
         if isinstance(exc, anthropic.APIStatusError):
             record.update(request_id=exc.request_id, type=exc.type, error_code=exc.error_code)
