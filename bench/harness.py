@@ -1,0 +1,147 @@
+"""How fast the local harness runs flows, and how long the whole test suite takes.
+
+Each execution runs on a fresh ``LocalRuntime`` (the seed is consumed by a run: a contacted lead
+is not contactable twice), and only the execution is timed: from ``start`` to its terminal status,
+approvals answered as soon as they are pending. The runtime's setup is reported on its own.
+No flow has exactly five steps without a person in it, so two real paths bracket it: the
+sales-outreach disqualification (3 steps) and the approved and sent email (7 steps, one approval);
+the 100 ms target is held against the 7-step one.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.happy_paths import OFFLINE, Decider, approve, drive, example_input
+from bench.report import Measurement
+from functions.registry import ROOT
+from local.runtime import LocalRuntime
+
+MAX_MS_PER_EXECUTION = 100.0
+MAX_SUITE_SECONDS = 300.0
+SUITE_SECONDS_ENV = "STEPWISE_SUITE_SECONDS"
+
+
+@dataclass(frozen=True)
+class Flow:
+    label: str
+    workflow: str
+    payload: Callable[[], dict[str, Any]]
+    decide: Decider
+    expected_status: str
+    steps: int
+    target_ms: float | None
+
+
+FLOWS = (
+    Flow(
+        "sales_outreach disqualified (3 steps, no approval)",
+        "sales_outreach",
+        lambda: {**example_input("sales_outreach"), "lead_id": "L-300"},
+        approve,
+        "disqualified",
+        3,
+        None,
+    ),
+    Flow(
+        "sales_outreach approved and sent (7 steps, 1 approval)",
+        "sales_outreach",
+        lambda: example_input("sales_outreach"),
+        approve,
+        "sent",
+        7,
+        MAX_MS_PER_EXECUTION,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FlowTiming:
+    flow: Flow
+    execution_s: list[float]
+    setup_s: list[float]
+    statuses: set[str]
+
+
+def time_flow(flow: Flow, executions: int) -> FlowTiming:
+    execution_s, setup_s, statuses = [], [], set()
+    for _ in range(executions):
+        started = time.perf_counter()
+        with LocalRuntime(env=OFFLINE) as runtime:
+            ready = time.perf_counter()
+            arn = drive(runtime, flow.workflow, flow.payload(), flow.decide)
+            done = time.perf_counter()
+            output = runtime.result(arn).output or {}
+        statuses.add(str(output.get("status")))
+        setup_s.append(ready - started)
+        execution_s.append(done - ready)
+    return FlowTiming(flow, execution_s, setup_s, statuses)
+
+
+def suite_seconds(run_suite: bool, given: float | None) -> float | None:
+    """The suite's wall time: measured (``--suite``), given, or from ``STEPWISE_SUITE_SECONDS``."""
+    if run_suite:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2"], cwd=ROOT, check=False)
+        return time.perf_counter() - started
+    if given is not None:
+        return given
+    from_env = os.environ.get(SUITE_SECONDS_ENV)
+    return float(from_env) if from_env else None
+
+
+def measure(
+    executions: int = 10, *, run_suite: bool = False, given_suite_s: float | None = None
+) -> list[Measurement]:
+    rows = []
+    for flow in FLOWS:
+        timing = time_flow(flow, executions)
+        per_execution_ms = statistics.mean(timing.execution_s) * 1000
+        wrong = timing.statuses - {flow.expected_status}
+        note = (
+            f"{1000 / per_execution_ms:.1f} executions/s, {per_execution_ms / flow.steps:.1f} ms per step, "
+            f"runtime setup {statistics.median(timing.setup_s) * 1000:.0f} ms (not counted), n={executions}"
+        )
+        if wrong:
+            note += f"; UNEXPECTED outcome {sorted(wrong)}"
+        rows.append(
+            Measurement(
+                "harness",
+                f"{flow.label}: ms per execution",
+                per_execution_ms,
+                "ms",
+                target=flow.target_ms,
+                note=note,
+            )
+        )
+    seconds = suite_seconds(run_suite, given_suite_s)
+    if seconds is None:
+        rows.append(
+            Measurement(
+                "harness",
+                "make test wall time",
+                0,
+                "s",
+                note=f"not measured: pass --suite (pytest -n 2) or --suite-seconds / {SUITE_SECONDS_ENV}",
+            )
+        )
+    else:
+        source = "measured by --suite" if run_suite else "given (last make test)"
+        rows.append(
+            Measurement(
+                "harness",
+                "whole test suite wall time (2 workers)",
+                seconds,
+                "s",
+                target=MAX_SUITE_SECONDS,
+                note=source,
+            )
+        )
+    return rows
