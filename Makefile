@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint typecheck synth serve clean
+.PHONY: venv demo test bench lint typecheck synth serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(STAMP)
 ## make test: lint, type-check and the whole pytest suite, offline
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
+
+## make bench: cold start, artifact sizes, state transitions, LLM cost, harness speed and warm overhead,
+## one table with targets (never fails on a number); rewrites docs/performance.md. Builds the layers
+## with pip (package registry) on first use. BENCH_ARGS="--suite" also times the whole test suite.
+bench: $(STAMP)
+	$(PY) -m bench --write docs/performance.md $(BENCH_ARGS)
 
 ## make serve: the HTTP API + approval pages on http://localhost:8000 (API key from STEPWISE_API_KEY)
 serve: $(STAMP)

@@ -33,6 +33,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -44,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Measurement] = []
     appendix = ""
     if "artifacts" in only:
+        _progress("artifacts: building the layers (cached in cdk.out/bench-layers)")
         rows += artifacts.measure()
     if "cold_start" in only:
+        _progress(f"cold start: every step module x {args.repeats}, next to import boto3 (a few minutes)")
         cold_rows, steps = cold_start.measure(args.repeats)
         rows += cold_rows
         appendix = (
@@ -53,14 +59,18 @@ def main(argv: list[str] | None = None) -> int:
             + cold_start.details_markdown(steps)
         )
     if only & {"transitions", "llm_cost"}:
+        _progress("transitions and LLM cost: every workflow's happy path, twice")
         runs = run_all()
         if "transitions" in only:
             rows += transitions.measure(runs)
         if "llm_cost" in only:
             rows += llm_cost.measure(runs)[0]
     if "harness" in only:
+        suite = " and the test suite" if args.suite else ""
+        _progress(f"harness: {args.executions} executions per flow{suite}")
         rows += harness.measure(args.executions, run_suite=args.suite, given_suite_s=args.suite_seconds)
     if "warm_overhead" in only:
+        _progress("warm overhead: step_handler vs a direct call")
         rows += warm_overhead.measure()
     print(render_text(rows))
     print(summary(rows))

@@ -104,9 +104,10 @@ def _cpu_model() -> str:
 
 
 def machine() -> str:
-    """CPU, cores and Python, as the doc states them."""
+    """CPU, cores, Python and how busy the machine was (it is shared: timings move with its load)."""
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (
-        f"{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, "
+        f"{_cpu_model()} ({platform.machine()}), {os.cpu_count()} cores{load}, "
         f"{platform.system()} {platform.release()}, "
         f"Python {platform.python_version()} ({sys.implementation.name})"
     )
