@@ -109,16 +109,20 @@ def time_flow(flow: Flow, executions: int) -> FlowTiming:
     return FlowTiming(flow, execution_s, setup_s, statuses)
 
 
-def suite_seconds(run_suite: bool, given: float | None) -> float | None:
-    """The suite's wall time: measured (``--suite``), given, or from ``STEPWISE_SUITE_SECONDS``."""
+def suite_seconds(run_suite: bool, given: float | None) -> tuple[float | None, str]:
+    """The suite's wall time and where it comes from: measured (``--suite``), given, or the env."""
     if run_suite:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2"], cwd=ROOT, check=False)
-        return time.perf_counter() - started
+        command = [sys.executable, "-m", "pytest", "-q", "-n", "2"]
+        completed = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)  # noqa: S603
+        seconds = time.perf_counter() - started
+        lines = [line for line in completed.stdout.splitlines() if line.strip()]
+        last = lines[-1].strip("= ") if lines else "no output"
+        return seconds, f"measured by --suite (pytest -n 2): exit {completed.returncode}, {last}"
     if given is not None:
-        return given
+        return given, "given (--suite-seconds)"
     from_env = os.environ.get(SUITE_SECONDS_ENV)
-    return float(from_env) if from_env else None
+    return (float(from_env), f"given (${SUITE_SECONDS_ENV})") if from_env else (None, "")
 
 
 def measure(
@@ -145,7 +149,7 @@ def measure(
                 note=note,
             )
         )
-    seconds = suite_seconds(run_suite, given_suite_s)
+    seconds, source = suite_seconds(run_suite, given_suite_s)
     if seconds is None:
         rows.append(
             Measurement(
@@ -157,7 +161,6 @@ def measure(
             )
         )
     else:
-        source = "measured by --suite" if run_suite else "given (last make test)"
         rows.append(
             Measurement(
                 "harness",
