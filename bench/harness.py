@@ -116,8 +116,8 @@ def suite_seconds(run_suite: bool, given: float | None) -> tuple[float | None, s
         command = [sys.executable, "-m", "pytest", "-q", "-n", "2"]
         completed = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)  # noqa: S603
         seconds = time.perf_counter() - started
-        lines = [line for line in completed.stdout.splitlines() if line.strip()]
-        last = lines[-1].strip("= ") if lines else "no output"
+        summaries = [line for line in completed.stdout.splitlines() if " passed" in line or " failed" in line]
+        last = summaries[-1].strip("= ") if summaries else "no summary line"
         return seconds, f"measured by --suite (pytest -n 2): exit {completed.returncode}, {last}"
     if given is not None:
         return given, "given (--suite-seconds)"
