@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint typecheck browser synth serve clean
+.PHONY: venv demo test bench lint typecheck browser synth serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
 	    || echo "chromium could not be installed: the browser tests in tests/console will be skipped"; }
+
+## make bench: cold start, artifact sizes, state transitions, LLM cost, harness speed and warm overhead,
+## one table with targets (never fails on a number); rewrites docs/performance.md. Builds the layers
+## with pip (package registry) on first use. BENCH_ARGS="--suite" also times the whole test suite.
+bench: $(STAMP)
+	$(PY) -m bench --write docs/performance.md $(BENCH_ARGS)
 
 ## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
 serve: $(STAMP)

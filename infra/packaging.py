@@ -9,11 +9,19 @@ the Lambda runtime's Python, pinned by ``requirements.txt`` (used as constraints
 Lambda runtime already ships (boto3, botocore and their dependencies) are pruned: they are most of
 the size and would shadow the runtime's patched copies. Bundling runs at ``make synth`` /
 ``cdk deploy``; tests skip it (context ``aws:cdk:bundling-stacks = []``).
+
+Bytecode: ``/opt`` is read-only on Lambda, so a layer without ``.pyc`` files is compiled from source
+on every cold start. The layer is precompiled with an interpreter of the *runtime's* version (a
+``.pyc`` carries its Python version's magic number; 3.11 bytecode is ignored by 3.14), found as
+``$STEPWISE_LAMBDA_PYTHON`` or ``python3.14`` on ``PATH``. Without one the layer ships source only
+and says so: ``make bench`` reports it as a miss rather than shipping bytecode Lambda cannot use.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +47,12 @@ LLM_PACKAGES: Final = ("anthropic",)
 RUNTIME_PROVIDED: Final = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "urllib3", "bin"}
 )
+#: An interpreter of the runtime's Python version, for precompiling the layers' bytecode.
+RUNTIME_PYTHON_ENV: Final = "STEPWISE_LAMBDA_PYTHON"
+#: Where Lambda mounts a layer's ``python/`` folder (recorded in the bytecode for tracebacks).
+LAYER_MOUNT: Final = "/opt/python"
+
+log = logging.getLogger(__name__)
 
 
 def _pinned_versions() -> dict[str, str]:
@@ -65,7 +79,7 @@ def requirement_lines(packages: tuple[str, ...]) -> list[str]:
 
 
 def pip_install(target: Path, packages: tuple[str, ...]) -> None:
-    python_version = RUNTIME.name.removeprefix("python")
+    python_version = runtime_python_version()
     with tempfile.TemporaryDirectory() as scratch:
         # pip constraints take plain "name==version" lines (no extras), so they are derived.
         constraints = Path(scratch) / "constraints.txt"
@@ -99,6 +113,76 @@ def _prune(directory: Path, names: set[str]) -> None:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+def runtime_python_version() -> str:
+    """``"3.14"`` for ``python3.14``."""
+    return RUNTIME.name.removeprefix("python")
+
+
+def find_runtime_python() -> str | None:
+    """An interpreter whose version is the Lambda runtime's, or ``None`` when this machine has none."""
+    wanted = runtime_python_version()
+    for candidate in (os.environ.get(RUNTIME_PYTHON_ENV), shutil.which(f"python{wanted}")):
+        if not candidate:
+            continue
+        probe = subprocess.run(  # noqa: S603 - an interpreter path we were given or found on PATH
+            [candidate, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == wanted:
+            return candidate
+    return None
+
+
+def precompile(target: Path, mount: str = LAYER_MOUNT) -> bool:
+    """Write ``__pycache__/*.cpython-<runtime>.pyc`` next to every module; ``False`` if impossible here.
+
+    ``unchecked-hash``: the layer is immutable, so the interpreter never needs to stat the source to
+    validate the cache (a timestamp pyc would also depend on the mtimes the zip preserves).
+    """
+    python = find_runtime_python()
+    if python is None:
+        log.warning(
+            "no Python %s interpreter (set %s): %s ships without bytecode",
+            runtime_python_version(),
+            RUNTIME_PYTHON_ENV,
+            target,
+        )
+        return False
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [
+            python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash",
+            "-s", str(target), "-p", mount, str(target),
+        ],
+        check=True,
+    )  # fmt: skip
+    return True
+
+
+def build_layer(target: Path, packages: tuple[str, ...], exclude_packages: tuple[str, ...] = ()) -> bool:
+    """Install ``packages`` into ``target`` minus what ``exclude_packages`` (another layer) brings,
+    then precompile it. Returns whether bytecode was precompiled."""
+    pip_install(target, packages)
+    shared: set[str] = set()
+    if exclude_packages:
+        with tempfile.TemporaryDirectory() as scratch:
+            pip_install(Path(scratch), exclude_packages)
+            shared = _top_level(Path(scratch))
+    _prune(target, shared)
+    return precompile(target)
+
+
+def layer_asset_hash(construct_id: str, packages: tuple[str, ...], exclude_packages: tuple[str, ...]) -> str:
+    """What is inside a layer: changes exactly when a pin, the platform, the runtime or the bytecode
+    (whether it could be precompiled) does."""
+    compiled = "pyc" if find_runtime_python() else "source-only"
+    identity = [
+        construct_id, PLATFORM, RUNTIME.name, compiled, *requirement_lines(packages + exclude_packages)
+    ]  # fmt: skip
+    return hashlib.sha256("\n".join(identity).encode()).hexdigest()
+
+
 @jsii.implements(ILocalBundling)
 class _PipBundling:
     """CDK local bundling: ``try_bundle`` fills ``output_dir/python`` with pip (never Docker)."""
@@ -108,14 +192,7 @@ class _PipBundling:
         self._exclude_packages = exclude_packages
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        target = Path(output_dir) / "python"
-        pip_install(target, self._packages)
-        shared: set[str] = set()
-        if self._exclude_packages:
-            with tempfile.TemporaryDirectory() as scratch:
-                pip_install(Path(scratch), self._exclude_packages)
-                shared = _top_level(Path(scratch))
-        _prune(target, shared)
+        build_layer(Path(output_dir) / "python", self._packages, self._exclude_packages)
         return True
 
 
@@ -135,10 +212,8 @@ class DependencyLayers(Construct):
         exclude_packages: tuple[str, ...],
         removal_policy: RemovalPolicy,
     ) -> lambda_.LayerVersion:
-        # CDK's asset cache cannot tell two local bundlers apart: the hash names what is inside
-        # (and changes exactly when a pin, the platform or the runtime does).
-        identity = [construct_id, PLATFORM, RUNTIME.name, *requirement_lines(packages + exclude_packages)]
-        asset_hash = hashlib.sha256("\n".join(identity).encode()).hexdigest()
+        # CDK's asset cache cannot tell two local bundlers apart: the hash names what is inside.
+        asset_hash = layer_asset_hash(construct_id, packages, exclude_packages)
         return lambda_.LayerVersion(
             self,
             construct_id,

@@ -15,5 +15,8 @@ NAMESPACE = "Stepwise"
 
 logger = Logger(service=SERVICE)
 logger.addFilter(RunSamplingFilter())
-tracer = Tracer(service=SERVICE)
+# Only boto calls are traced (the SDKs we call through; X-Ray has no patch for anthropic's httpx2).
+# The default, patch_all, imports every library X-Ray knows (requests, sqlite3, httplib, ...) that is
+# installed: cold-start time spent on libraries no step uses.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

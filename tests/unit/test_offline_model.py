@@ -395,6 +395,82 @@ def test_prefixes_below_the_minimum_or_without_cache_control_are_not_cached(sdk:
     assert unmarked[1].input_tokens >= 1024
 
 
+class FakeClock:
+    """Seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_cache_expires_five_minutes_after_its_last_use_and_is_written_again() -> None:
+    # Given a model with a controllable clock and a prefix written at t0
+    clock = FakeClock()
+    model = OfflineModel(FIXTURES, clock=clock)
+    http = httpx2.Client(transport=httpx2.MockTransport(model.handle))
+    sdk = anthropic.Anthropic(api_key="sk-ant-test-offline-model", max_retries=0, http_client=http)
+    written = ask(sdk, "x", system=LONG_SYSTEM).usage.cache_creation_input_tokens
+
+    # When it is read 4 minutes later, then again 4 minutes after that read (8 minutes after the write)
+    clock.now += 240
+    first_read = ask(sdk, "x", system=LONG_SYSTEM).usage
+    clock.now += 240
+    second_read = ask(sdk, "x", system=LONG_SYSTEM).usage
+    # and then nobody uses it for 5 minutes
+    clock.now += 300
+    after_expiry = ask(sdk, "x", system=LONG_SYSTEM).usage
+    http.close()
+
+    # Then each read refreshed the 5-minute lifetime, and the idle gap expired it: written again
+    assert written is not None
+    assert written >= 1024
+    assert (first_read.cache_read_input_tokens, first_read.cache_creation_input_tokens) == (written, 0)
+    assert (second_read.cache_read_input_tokens, second_read.cache_creation_input_tokens) == (written, 0)
+    assert (after_expiry.cache_read_input_tokens, after_expiry.cache_creation_input_tokens) == (0, written)
+
+
+def test_cached_and_uncached_input_add_up_to_the_same_prompt_size(sdk: anthropic.Anthropic) -> None:
+    # Given the same request sent with and without cache_control, twice each
+    cached = [ask(sdk, "same lead", system=LONG_SYSTEM).usage for _ in range(2)]
+    plain = ask(sdk, "same lead", system=LONG_SYSTEM, cache=False).usage
+
+    # Then the API's three input counters always sum to the size of the prompt (about 4 chars a token)
+    def total(usage: anthropic.types.Usage) -> int:
+        return (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+
+    assert total(cached[0]) == total(cached[1]) == total(plain) == plain.input_tokens
+    assert plain.input_tokens >= len(LONG_SYSTEM) // 4
+
+
+def test_every_answered_call_is_billed_once_with_its_usage_and_prefix_size(
+    model: OfflineModel, sdk: anthropic.Anthropic
+) -> None:
+    # Given two calls with the same cached prefix, and one refused with a 529 in between
+    first = ask(sdk, "lead one", system=LONG_SYSTEM)
+    model.script(None, Overloaded())
+    with pytest.raises(anthropic.InternalServerError):
+        ask(sdk, "lead two", system=LONG_SYSTEM)
+    second = ask(sdk, "lead three", system=LONG_SYSTEM)
+
+    # Then only the answered calls are billed, each with exactly the usage its response reported
+    billed = model.billed
+    assert [call.tool_name for call in billed] == ["score_lead", "score_lead"]
+    assert [call.usage["cache_creation_input_tokens"] for call in billed] == [
+        first.usage.cache_creation_input_tokens,
+        0,
+    ]
+    assert billed[1].usage["cache_read_input_tokens"] == second.usage.cache_read_input_tokens
+    assert billed[1].usage["input_tokens"] == second.usage.input_tokens
+    # and the prefix size is the tokens the cache holds, whether written or read
+    assert billed[0].prefix_tokens == billed[1].prefix_tokens == second.usage.cache_read_input_tokens
+
+
 def test_reset_forgets_scripts_cache_counters_and_requests(
     model: OfflineModel, sdk: anthropic.Anthropic
 ) -> None:
@@ -406,6 +482,7 @@ def test_reset_forgets_scripts_cache_counters_and_requests(
     model.reset()
 
     # Then the next call writes the cache again, is not scripted, and is request number 1
+    assert model.billed == []
     message = ask(sdk, "x", system=LONG_SYSTEM)
     assert message.usage.cache_creation_input_tokens is not None
     assert message.usage.cache_creation_input_tokens > 0

@@ -13,17 +13,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
-import anthropic
-from anthropic.types import (
-    Message,
-    MessageParam,
-    TextBlockParam,
-    ToolChoiceToolParam,
-    ToolParam,
-    ToolResultBlockParam,
-)
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +33,19 @@ from functions.shared.llm.pricing import DEFAULT_PRICES, PriceTable, Usage
 from functions.shared.llm.settings import LLMSettings
 from functions.shared.observability import logger, metrics
 from functions.shared.step_handler import current_step
+
+if TYPE_CHECKING:
+    # ``anthropic`` costs ~0.9 s to import: a step module that imports this client must not pay it
+    # at import time. The SDK is loaded by the factory when the first client is built.
+    import anthropic
+    from anthropic.types import (
+        Message,
+        MessageParam,
+        TextBlockParam,
+        ToolChoiceToolParam,
+        ToolParam,
+        ToolResultBlockParam,
+    )
 
 T = TypeVar("T", bound=BaseModel)
 Operation = Literal["classify", "extract", "choose_branch", "draft"]
@@ -189,6 +193,8 @@ class LLMClient:
         workflow = context.resolved_workflow()
         if self._ledger is not None:
             check_budget(self._ledger, run=context.trace_id, workflow=workflow, budgets=self._budgets)
+        import anthropic  # already loaded by whoever built the SDK client: a dictionary lookup here
+
         t0 = time.perf_counter()
         model = self._settings.model
         # The system prompt and the tool definition form the cached prefix: keep both static per step.
@@ -348,6 +354,8 @@ class LLMClient:
             )
 
     def _map_error(self, exc: anthropic.AnthropicError, tool_name: str) -> StepwiseError:
+        import anthropic
+
         if isinstance(exc, anthropic.APIStatusError):
             detail = self._redact(
                 f"{tool_name}: Anthropic API returned HTTP {exc.status_code} "
@@ -367,6 +375,8 @@ class LLMClient:
         return LLMRequestError(self._redact(detail))
 
     def _error_record(self, exc: anthropic.AnthropicError) -> dict[str, Any]:
+        import anthropic
+
         record: dict[str, Any] = {"sdk_error": type(exc).__name__}
         if isinstance(exc, anthropic.APIStatusError):
             record.update(request_id=exc.request_id, type=exc.type, error_code=exc.error_code)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 import logging
 from functools import lru_cache
-
-import anthropic
-import httpx2
+from typing import TYPE_CHECKING
 
 from functions.shared.aws import client
 from functions.shared.config import settings
 from functions.shared.ledger import get_run_ledger
 from functions.shared.llm.audit import S3AuditStore
 from functions.shared.llm.client import LLMClient
-from functions.shared.llm.offline import offline_model
 from functions.shared.llm.settings import LLMSettings, llm_settings
+
+if TYPE_CHECKING:
+    import anthropic
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,23 @@ def resolve_api_key(config: LLMSettings) -> str | None:
 
 
 def build_anthropic(config: LLMSettings) -> tuple[anthropic.Anthropic, bool]:
-    """The SDK client and whether it is offline."""
+    """The SDK client and whether it is offline.
+
+    The SDK (~0.9 s) and the offline transport are imported here, on the first call, not when a step
+    module is imported: a cold start pays for them only in a step that really calls the model.
+    """
+    import anthropic
+
     api_key = resolve_api_key(config)
     if api_key is not None:
         real = anthropic.Anthropic(
             api_key=api_key, max_retries=config.sdk_max_retries, timeout=config.timeout_seconds
         )
         return real, False
+    import httpx2
+
+    from functions.shared.llm.offline import offline_model
+
     transport = httpx2.MockTransport(offline_model().handle)
     offline = anthropic.Anthropic(
         api_key=OFFLINE_API_KEY,

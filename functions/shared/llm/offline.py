@@ -12,7 +12,9 @@ import json
 import math
 import re
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ import httpx2
 DEFAULT_FIXTURES_DIR = Path(__file__).parent / "fixtures"
 #: The API's own minimum for Sonnet-class models; shorter prefixes are not cached.
 DEFAULT_MIN_CACHEABLE_TOKENS = 1024
+#: ``cache_control: {"type": "ephemeral"}`` lives 5 minutes, and every read refreshes it.
+DEFAULT_CACHE_TTL_S = 300.0
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 _INPUT_OPEN = "<input>"
@@ -85,6 +89,16 @@ class Refusal:
 
 
 ScriptedResponse = Reply | Malformed | RateLimited | Overloaded | ServerError | BadRequest | Refusal
+
+
+@dataclass(frozen=True)
+class BilledCall:
+    """One answered request's usage, as the response reported it (what the API would bill)."""
+
+    tool_name: str
+    model: str
+    usage: dict[str, Any]
+    prefix_tokens: int  # the static prefix (tools + system) of the request, cached or not
 
 
 class FixtureError(Exception):
@@ -173,6 +187,11 @@ def _system_text(system: Any) -> str:
     return "".join(_texts(system)) if system is not None else ""
 
 
+def prefix_tokens(tools: Any, system: Any) -> int:
+    """Tokens of the static prefix (tools, then system), counted the way this model bills them."""
+    return _tokens(_dumps(tools or []) + _system_text(system))
+
+
 class OfflineModel:
     """Answers ``POST /v1/messages`` deterministically. One lock guards all state."""
 
@@ -181,14 +200,19 @@ class OfflineModel:
         fixtures_dir: Path | str = DEFAULT_FIXTURES_DIR,
         *,
         min_cacheable_tokens: int = DEFAULT_MIN_CACHEABLE_TOKENS,
+        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fixtures_dir = Path(fixtures_dir)
         self.min_cacheable_tokens = min_cacheable_tokens
+        self.cache_ttl_s = cache_ttl_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._scripts: dict[str | None, deque[ScriptedResponse]] = {}
         self._fixtures: dict[str, dict[str, Any]] = {}
-        self._cached_prefixes: set[str] = set()
+        self._cached_prefixes: dict[str, float] = {}  # prefix key -> when the entry expires
         self._requests: list[dict[str, Any]] = []
+        self._billed: list[BilledCall] = []
         self._counter = 0
 
     # -- scripting ---------------------------------------------------------------------------------
@@ -213,6 +237,7 @@ class OfflineModel:
             self._fixtures.clear()
             self._cached_prefixes.clear()
             self._requests.clear()
+            self._billed.clear()
             self._counter = 0
 
     @property
@@ -220,6 +245,12 @@ class OfflineModel:
         """A copy of the parsed bodies of every request received, oldest first."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def billed(self) -> list[BilledCall]:
+        """A copy of the usage of every answered (HTTP 200) request, oldest first."""
+        with self._lock:
+            return list(self._billed)
 
     # -- transport handler -------------------------------------------------------------------------
 
@@ -341,19 +372,21 @@ class OfflineModel:
 
     def _usage(self, body: dict[str, Any], output_text: str) -> dict[str, Any]:
         tools = body.get("tools", [])
-        prefix_tokens = _tokens(_dumps(tools) + _system_text(body.get("system")))
+        prefix = prefix_tokens(tools, body.get("system"))
         message_tokens = _tokens(_dumps(body["messages"]))
         created = read = 0
-        if _has_cache_control(body) and prefix_tokens >= self.min_cacheable_tokens:
+        if _has_cache_control(body) and prefix >= self.min_cacheable_tokens:
+            # The cached prefix is tools + system (the API's order, up to the breakpoint), per model.
             key = hashlib.sha256(_dumps([body["model"], tools, body.get("system")]).encode()).hexdigest()
-            if key in self._cached_prefixes:
-                read = prefix_tokens
+            now = self._clock()
+            if now < self._cached_prefixes.get(key, now):
+                read = prefix
             else:
-                self._cached_prefixes.add(key)
-                created = prefix_tokens
+                created = prefix
+            self._cached_prefixes[key] = now + self.cache_ttl_s  # a write or a hit (re)starts the TTL
         cached = created + read
         return {
-            "input_tokens": prefix_tokens + message_tokens - cached,
+            "input_tokens": prefix + message_tokens - cached,
             "output_tokens": max(1, _tokens(output_text)),
             "cache_creation_input_tokens": created,
             "cache_read_input_tokens": read,
@@ -365,6 +398,7 @@ class OfflineModel:
         self, n: int, body: dict[str, Any], block: dict[str, Any], stop_reason: str
     ) -> httpx2.Response:
         output_text = _dumps(block["input"]) if block["type"] == "tool_use" else str(block.get("text", ""))
+        usage = self._usage(body, output_text)
         payload = {
             "id": f"msg_offline_{n}",
             "type": "message",
@@ -376,8 +410,16 @@ class OfflineModel:
             "stop_details": {"type": "refusal", "category": None, "explanation": None}
             if stop_reason == "refusal"
             else None,
-            "usage": self._usage(body, output_text),
+            "usage": usage,
         }
+        self._billed.append(
+            BilledCall(
+                tool_name=str(body["tool_choice"]["name"]),
+                model=str(body["model"]),
+                usage=usage,
+                prefix_tokens=prefix_tokens(body.get("tools", []), body.get("system")),
+            )
+        )
         return httpx2.Response(200, headers=_headers(n), content=json.dumps(payload).encode("utf-8"))
 
 
