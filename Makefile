@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## make test: lint, type-check and the whole pytest suite, offline
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest
+	STEPWISE_ASL_COVERAGE=strict $(PY) -m pytest
 
 ## make serve: the HTTP API + approval pages on http://localhost:8000 (API key from STEPWISE_API_KEY)
 serve: $(STAMP)
