@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## make test: lint, type-check and the whole pytest suite, offline
 test: $(STAMP) lint typecheck browser
-	$(PY) -m pytest
+	STEPWISE_ASL_COVERAGE=strict $(PY) -m pytest
 
 ## make browser: Debian's chromium for tests/console (playwright never downloads browsers). Best effort:
 ## without root or a package mirror the install fails quietly and the console tests skip, saying why.

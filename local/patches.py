@@ -24,8 +24,25 @@ WAIT_INTERVAL = (
     "WaitFunction",
 )
 BOTO_CLIENT_FOR = ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for")
+CALLBACK_TASK = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback",
+    "StateTaskServiceCallback",
+)
+TIMEOUT = ("moto.stepfunctions.parser.asl.component.common.timeouts.timeout", "Timeout")
+RESOURCE_CONDITION = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource",
+    "ResourceCondition",
+)
 PARSER_PACKAGE = "moto.stepfunctions.parser"
-INTERNALS = (LAMBDA_INVOKE, RETRY_TIME, WAIT_INTERVAL, BOTO_CLIENT_FOR)
+INTERNALS = (
+    LAMBDA_INVOKE,
+    RETRY_TIME,
+    WAIT_INTERVAL,
+    BOTO_CLIENT_FOR,
+    CALLBACK_TASK,
+    TIMEOUT,
+    RESOURCE_CONDITION,
+)
 
 InvokeFn = Callable[[str, bytes | str | None, dict[str, Any]], bytes]
 
@@ -63,12 +80,16 @@ class MotoPatches:
     - Retry backoff sleeps are skipped (``instant_retries``); the number of attempts is unchanged.
     - Wait states are skipped (``instant_waits``).
     - The interpreter's per-call boto clients are cached (2.3x throughput, see moto-notes).
+    - The ``TimeoutSeconds`` of ``.waitForTaskToken`` tasks becomes ``callback_timeout(state name,
+      declared seconds)``, asked each time such a state starts: moto runs timeouts in real time, and
+      an approval's is three days.
     - moto's chatty Step Functions logger is quieted.
     """
 
     invoke: InvokeFn
     instant_retries: bool = True
     instant_waits: bool = True
+    callback_timeout: Callable[[str, float], float] = lambda _state, seconds: seconds
     _undo: list[Callable[[], None]] = field(default_factory=list)
 
     def apply(self) -> None:
@@ -103,6 +124,8 @@ class MotoPatches:
             wait_cls._wait_interval = lambda _self, _env, _seconds: None
             self._undo.append(lambda: setattr(wait_cls, "_wait_interval", original_wait))
 
+        self._scale_callback_timeouts()
+
         original_client_for = resolve(BOTO_CLIENT_FOR)
         cache: dict[tuple[str, str], Any] = {}
         lock = threading.Lock()
@@ -129,6 +152,37 @@ class MotoPatches:
                 logging.CRITICAL if not __import__("os").environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG
             )
             self._undo.append(lambda lg=log, lv=level: lg.setLevel(lv))  # type: ignore[misc]
+
+    def _scale_callback_timeouts(self) -> None:
+        """Wrap the timeout of every callback task (not Lambda tasks, not the execution's own)."""
+        callback_cls, timeout_cls = resolve(CALLBACK_TASK), resolve(TIMEOUT)
+        wait_for_task_token = resolve(RESOURCE_CONDITION).WaitForTaskToken
+        effective = self.callback_timeout
+
+        class ScaledTimeout(timeout_cls):  # type: ignore[misc,valid-type]
+            def __init__(self, inner: Any, state: str) -> None:
+                self.inner, self.state = inner, state
+
+            def is_default_value(self) -> bool:
+                return bool(self.inner.is_default_value())
+
+            def _eval_seconds(self, env: Any) -> float:
+                return effective(self.state, float(self.inner._eval_seconds(env)))
+
+        had_own = "from_state_props" in callback_cls.__dict__
+        original = callback_cls.from_state_props
+
+        def from_state_props(self_: Any, state_props: Any) -> None:
+            original(self_, state_props)
+            if self_.resource.condition == wait_for_task_token and not self_.timeout.is_default_value():
+                self_.timeout = ScaledTimeout(self_.timeout, str(self_.name))
+
+        callback_cls.from_state_props = from_state_props
+        self._undo.append(
+            (lambda: setattr(callback_cls, "from_state_props", original))
+            if had_own
+            else (lambda: delattr(callback_cls, "from_state_props"))
+        )
 
     def undo(self) -> None:
         while self._undo:

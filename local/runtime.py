@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,17 @@ _BASE_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "stepwise",
 }
+
+
+#: Called with (workflow name, execution history) for every execution of a runtime, when it closes.
+ExecutionObserver = Callable[[str, list[dict[str, Any]]], None]
+_observers: list[ExecutionObserver] = []
+
+
+def observe_executions(observer: ExecutionObserver) -> Callable[[], None]:
+    """Let a test harness see every run's history (the ASL path-coverage gate); returns the undo."""
+    _observers.append(observer)
+    return lambda: _observers.remove(observer)
 
 
 def reset_caches() -> None:
@@ -82,6 +94,11 @@ class LocalRuntime:
     region: str = "us-east-1"
     log_level: str = "WARNING"
     env: dict[str, str] = field(default_factory=dict)
+    #: Multiplies the ``TimeoutSeconds`` of callback (approval) tasks as each one starts: moto
+    #: waits in real time, so e.g. ``4e-6`` turns three days into about one second.
+    callback_timeout_scale: float = 1.0
+    #: Callback states (ASL names) that time out after the given seconds instead (see ``time_out``).
+    callback_timeouts: dict[str, float] = field(default_factory=dict)
     dispatcher: Dispatcher = field(init=False)
     state_machines: dict[str, str] = field(default_factory=dict, init=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False)
@@ -110,7 +127,9 @@ class LocalRuntime:
         )
         self._mock.start()
         try:
-            self._patches = MotoPatches(invoke=self.dispatcher.invoke)
+            self._patches = MotoPatches(
+                invoke=self.dispatcher.invoke, callback_timeout=self._callback_timeout
+            )
             self._patches.apply()
             create_resources(settings())
             self._deploy()
@@ -125,6 +144,7 @@ class LocalRuntime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            self._report_executions()
             self._stop_running()
         finally:
             if self._patches is not None:
@@ -137,6 +157,13 @@ class LocalRuntime:
                 else:
                     os.environ[key] = value
             reset_caches()
+
+    def time_out(self, state: str, after_s: float = 1.0) -> None:
+        """Make callback state ``state`` fail with ``States.Timeout`` ``after_s`` seconds after it starts."""
+        self.callback_timeouts[state] = after_s
+
+    def _callback_timeout(self, state: str, declared_s: float) -> float:
+        return self.callback_timeouts.get(state, declared_s * self.callback_timeout_scale)
 
     def _set_log_level(self) -> None:
         from functions.shared.observability import logger
@@ -164,6 +191,18 @@ class LocalRuntime:
     def _set_env(self, key: str, value: str) -> None:
         self._saved_env.setdefault(key, os.environ.get(key))
         os.environ[key] = value
+
+    def _report_executions(self) -> None:
+        """Hand every execution's history (started here or through the API) to the observers."""
+        if self._mock is None or not _observers:
+            return
+        for workflow, machine_arn in self.state_machines.items():
+            pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
+            for page in pages:
+                for execution in page["executions"]:
+                    events = self.history(execution["executionArn"])
+                    for observer in list(_observers):
+                        observer(workflow, events)
 
     def _stop_running(self) -> None:
         if self._mock is None:
@@ -288,4 +327,11 @@ class LocalRuntime:
         return self._workflow(machine.removeprefix("stepwise-"))
 
 
-__all__ = ["InputRejected", "LocalRuntime", "RunResult", "validate_input"]
+__all__ = [
+    "ExecutionObserver",
+    "InputRejected",
+    "LocalRuntime",
+    "RunResult",
+    "observe_executions",
+    "validate_input",
+]

@@ -7,6 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from local.runtime import LocalRuntime
+from tests import asl_coverage
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The ASL path-coverage gate records every run any test makes (see ``tests/asl_coverage.py``)."""
+    asl_coverage.register(config)
 
 
 @pytest.fixture(autouse=True)

@@ -20,3 +20,12 @@ def test_interpreter_modules_that_create_boto_clients_are_found() -> None:
 def test_resolve_names_the_moved_path() -> None:
     with pytest.raises(AttributeError, match=r"moto internal moved: moto\.awslambda_simple\.models\.Nope"):
         patches.resolve(("moto.awslambda_simple.models", "Nope"))
+
+
+def test_callback_timeouts_can_still_be_scaled() -> None:
+    # The scaling patch wraps a callback task's ``timeout`` after ``from_state_props`` and
+    # overrides ``Timeout._eval_seconds``; a moved method would silently leave 3-day timeouts.
+    callback_cls, timeout_cls = patches.resolve(patches.CALLBACK_TASK), patches.resolve(patches.TIMEOUT)
+    assert callable(callback_cls.from_state_props)
+    assert {"_eval_seconds", "is_default_value", "_eval_body"} <= set(dir(timeout_cls))
+    assert patches.resolve(patches.RESOURCE_CONDITION).WaitForTaskToken == "waitForTaskToken"
