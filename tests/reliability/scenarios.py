@@ -92,6 +92,13 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("no_show", "failed", faults=(("send_manager_task", PERMANENT),)),
         Scenario("no_show", "approval_failed", faults=(("request_approval", PERMANENT),)),
     ],
+    "no_show_reply": [
+        # main: an inbound email, read by Claude (the example's message without a reply kind)
+        Scenario("no_show_reply", "main", {"reply": None}),
+        Scenario("no_show_reply", "link_reply"),
+        Scenario("no_show_reply", "needs_human", {"reply": None, "message": "Who is this?"}),
+        Scenario("no_show_reply", "failed", faults=(("log_reply", PERMANENT),)),
+    ],
     "referral": [
         Scenario("referral", "main"),
         Scenario("referral", "rejected", decide=reject_all),

@@ -178,7 +178,7 @@ def test_invalid_input_is_refused_with_field_errors_and_starts_nothing(
         (
             "APT-NS-201",
             "bob.lindqvist@clients.example",
-            "Yes, I will be there on Thursday at 10.",
+            "Yes, I will be there on Thursday at 10. See you then!",
             "confirmed",
         ),
         (
