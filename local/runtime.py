@@ -241,6 +241,9 @@ class LocalRuntime:
         """Poll until the run ends (or, with ``until="approval"``, waits for a person). Never hangs."""
         deadline = time.monotonic() + timeout_s
         name = execution_arn.rsplit(":", 1)[-1]
+        # Back off from 2 ms to 25 ms: each poll is a moto call that holds the GIL, and a tight loop
+        # starves the very execution thread it is waiting for.
+        pause = 0.002
         while True:
             described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
@@ -254,7 +257,8 @@ class LocalRuntime:
             if time.monotonic() > deadline:
                 timeline = "\n".join(f"  {r.state}: {r.status}" for r in self.timeline(execution_arn))
                 raise TimeoutError(f"{name} still {described['status']} after {timeout_s}s:\n{timeline}")
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.025)
 
     def _waiting_for_callback(self, execution_arn: str) -> bool:
         """The callback task's Lambda returned (``TaskSubmitted``), so a decision can be delivered.

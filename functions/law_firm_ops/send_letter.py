@@ -30,9 +30,15 @@ class SendLetterInput(BaseModel):
 def send_letter(
     payload: SendLetterInput, *, crm: CrmPort, email: EmailPort, files: FileStore, ctx: StepContext
 ) -> SentLetterRef:
-    contact = crm.get_contact(payload.identity.client_id)
-    if contact is None or contact.status != "client":
-        raise PermanentIntegrationError(f"client {payload.identity.client_id} is not a client in the CRM")
+    client_id = payload.identity.client_id
+    contact = crm.get_contact(client_id)
+    if contact is None:
+        raise PermanentIntegrationError(f"client {client_id} is not in the CRM")
+
+    def still_a_client() -> None:  # checked before the first send only: a replay returns the first result
+        if contact.status != "client":
+            raise PermanentIntegrationError(f"client {client_id} is not a client in the CRM")
+
     return send_approved_draft(
         draft=payload.letter_approval.draft,
         to=contact.email,
@@ -43,6 +49,7 @@ def send_letter(
         files=files,
         ctx=ctx,
         what="letter",
+        precondition=still_a_client,
     )
 
 

@@ -8,6 +8,7 @@ a successful send returns the first result and sends nothing. The send is the la
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -44,14 +45,21 @@ def send_approved_draft(
     ctx: StepContext,
     subject: str | None = None,
     what: str = "draft",
+    precondition: Callable[[], None] | None = None,
 ) -> SentT:
-    """Send ``draft`` to ``to`` once; ``result_model`` has message_id, to, subject, body_sha256, sent_at."""
+    """Send ``draft`` to ``to`` once; ``result_model`` has message_id, to, subject, body_sha256, sent_at.
+
+    ``precondition`` (raises to refuse) is checked only before the first send: a replay of a send
+    that happened returns its result even if the world moved on since (e.g. a compensation).
+    """
     body = files.get_text(draft.body_key)
     body_sha = sha256_text(body)
     if body_sha != draft.body_sha256:
         raise PermanentIntegrationError(f"{what} {draft.body_key} changed after it was approved")
 
     def send() -> SentT:
+        if precondition is not None:
+            precondition()
         sent = email.send(
             OutgoingEmail(
                 to=to,

@@ -20,6 +20,7 @@ from functions.shared.adapters import get_billing, get_crm, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.llm.offline import Reply, offline_model
 from local.cli import main as cli_main
+from local.dispatch import LocalLambdaContext
 from local.runtime import InputRejected, LocalRuntime, RunResult
 from tests.workflows.conftest import activities, drive, row, states
 
@@ -353,6 +354,42 @@ def test_permanent_failure_after_the_invoice_compensates_in_reverse_order_and_fa
     assert failure.kind == "onboarding_failed"
     assert "PermanentIntegrationError" in failure.summary
     assert "engagement letter was already sent" in failure.summary  # a person must follow up
+
+
+def test_a_late_replay_of_the_sent_letter_returns_the_first_send_after_the_status_was_reverted(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given a run that sent the letter, then failed and reverted the client's status to "new"
+    runtime.dispatcher.inject("gather_unbilled", "PermanentIntegrationError", times=1)
+    result = drive(runtime, WORKFLOW, intake, answer())
+    assert result.status == "FAILED"
+    sent_before = len(runtime.outbox())
+    scheduled = [
+        json.loads(event["taskScheduledEventDetails"]["parameters"])
+        for event in runtime.history(result.execution_arn)
+        if event["type"] == "TaskScheduled"
+        and "SendLetter" in event["taskScheduledEventDetails"]["parameters"]
+    ]
+    (invocation,) = scheduled
+
+    # When Lambda delivers that SendLetter invocation once more (a late duplicate)
+    from functions.law_firm_ops.send_letter import handler
+
+    context = LocalLambdaContext(
+        function_name="send_letter", memory_limit_in_mb=256, invoked_function_arn="arn", timeout_seconds=30
+    )
+    replayed = handler(invocation["Payload"], context)  # type: ignore[arg-type]
+
+    # Then it returns the first send's result, although the contact is no longer a client, and sends nothing
+    output = json.loads(
+        next(
+            e["taskSucceededEventDetails"]["output"]
+            for e in runtime.history(result.execution_arn)
+            if e["type"] == "TaskSucceeded" and "message_id" in e["taskSucceededEventDetails"]["output"]
+        )
+    )
+    assert replayed["message_id"] == output["message_id"]
+    assert len(runtime.outbox()) == sent_before
 
 
 @pytest.mark.parametrize(
