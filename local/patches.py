@@ -33,8 +33,10 @@ RESOURCE_CONDITION = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource",
     "ResourceCondition",
 )
+VALIDATE_DEFINITION = ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
+    VALIDATE_DEFINITION,
     LAMBDA_INVOKE,
     RETRY_TIME,
     WAIT_INTERVAL,
@@ -45,6 +47,9 @@ INTERNALS = (
 )
 
 InvokeFn = Callable[[str, bytes | str | None, dict[str, Any]], bytes]
+
+#: Definitions moto's parser accepted in this process (the parse is deterministic in the text).
+_VALID_DEFINITIONS: set[str] = set()
 
 
 def resolve(target: tuple[str, str]) -> Any:
@@ -83,6 +88,10 @@ class MotoPatches:
     - The ``TimeoutSeconds`` of ``.waitForTaskToken`` tasks becomes ``callback_timeout(state name,
       declared seconds)``, asked each time such a state starts: moto runs timeouts in real time, and
       an approval's is three days.
+    - A definition moto has validated once (a full ANTLR parse, about half of a runtime's start-up)
+      is not parsed again by ``CreateStateMachine``: every test's runtime registers the same ASL
+      files. Only successes are remembered, so an invalid definition is still refused every time;
+      executions still parse their definition themselves.
     - moto's chatty Step Functions logger is quieted.
     """
 
@@ -125,6 +134,7 @@ class MotoPatches:
             self._undo.append(lambda: setattr(wait_cls, "_wait_interval", original_wait))
 
         self._scale_callback_timeouts()
+        self._remember_valid_definitions()
 
         original_client_for = resolve(BOTO_CLIENT_FOR)
         cache: dict[tuple[str, str], Any] = {}
@@ -152,6 +162,19 @@ class MotoPatches:
                 logging.CRITICAL if not __import__("os").environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG
             )
             self._undo.append(lambda lg=log, lv=level: lg.setLevel(lv))  # type: ignore[misc]
+
+    def _remember_valid_definitions(self) -> None:
+        backend_cls = resolve(VALIDATE_DEFINITION)
+        original = backend_cls.__dict__["_validate_definition"]  # a staticmethod
+        validate = original.__func__
+
+        def remembering(definition: str) -> None:
+            if definition not in _VALID_DEFINITIONS:
+                validate(definition=definition)  # raises InvalidDefinition: not remembered
+                _VALID_DEFINITIONS.add(definition)
+
+        backend_cls._validate_definition = staticmethod(remembering)
+        self._undo.append(lambda: setattr(backend_cls, "_validate_definition", original))
 
     def _scale_callback_timeouts(self) -> None:
         """Wrap the timeout of every callback task (not Lambda tasks, not the execution's own)."""

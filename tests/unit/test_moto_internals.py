@@ -29,3 +29,39 @@ def test_callback_timeouts_can_still_be_scaled() -> None:
     assert callable(callback_cls.from_state_props)
     assert {"_eval_seconds", "is_default_value", "_eval_body"} <= set(dir(timeout_cls))
     assert patches.resolve(patches.RESOURCE_CONDITION).WaitForTaskToken == "waitForTaskToken"
+
+
+def test_a_valid_definition_is_parsed_once_and_an_invalid_one_is_refused_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from local import patches as patches_module
+    from local.patches import _VALID_DEFINITIONS, MotoPatches
+
+    valid = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}, "Comment": "memo probe"}'
+    invalid = '{"StartAt": "Nowhere", "States": {"Done": {"Type": "Bogus"}}}'
+    role = "arn:aws:iam::123456789012:role/sfn"
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # as LocalRuntime
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        try:
+            sfn = boto3.client("stepfunctions", region_name="us-east-1")
+            sfn.create_state_machine(name="a", definition=valid, roleArn=role)
+            assert valid in _VALID_DEFINITIONS
+            for name in ("c", "d"):
+                with pytest.raises(ClientError, match="ASLParserException"):
+                    sfn.create_state_machine(name=name, definition=invalid, roleArn=role)
+            assert invalid not in _VALID_DEFINITIONS
+            # the remembered one is not parsed again: a parser that would fail is never reached
+            parser = patches_module.resolve(("moto.stepfunctions.parser.models", "AmazonStateLanguageParser"))
+
+            def unreachable(*_: object, **__: object) -> None:
+                raise AssertionError("parsed again")
+
+            monkeypatch.setattr(parser, "parse", unreachable)
+            sfn.create_state_machine(name="b", definition=valid, roleArn=role)
+        finally:
+            patches.undo()
