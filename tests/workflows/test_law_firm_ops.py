@@ -365,10 +365,10 @@ def test_a_late_replay_of_the_sent_letter_returns_the_first_send_after_the_statu
     assert result.status == "FAILED"
     sent_before = len(runtime.outbox())
     scheduled = [
-        json.loads(event["taskScheduledEventDetails"]["parameters"])
+        json.loads(event["lambdaFunctionScheduledEventDetails"]["input"])
         for event in runtime.history(result.execution_arn)
-        if event["type"] == "TaskScheduled"
-        and "SendLetter" in event["taskScheduledEventDetails"]["parameters"]
+        if event["type"] == "LambdaFunctionScheduled"
+        and event["lambdaFunctionScheduledEventDetails"]["resource"].endswith("-send_letter")
     ]
     (invocation,) = scheduled
 
@@ -378,15 +378,14 @@ def test_a_late_replay_of_the_sent_letter_returns_the_first_send_after_the_statu
     context = LocalLambdaContext(
         function_name="send_letter", memory_limit_in_mb=256, invoked_function_arn="arn", timeout_seconds=30
     )
-    replayed = handler(invocation["Payload"], context)  # type: ignore[arg-type]
+    replayed = handler(invocation, context)  # type: ignore[arg-type]
 
     # Then it returns the first send's result, although the contact is no longer a client, and sends nothing
-    output = json.loads(
-        next(
-            e["taskSucceededEventDetails"]["output"]
-            for e in runtime.history(result.execution_arn)
-            if e["type"] == "TaskSucceeded" and "message_id" in e["taskSucceededEventDetails"]["output"]
-        )
+    output = next(
+        json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
+        for e in runtime.history(result.execution_arn)
+        if e["type"] == "LambdaFunctionSucceeded"
+        and "message_id" in e["lambdaFunctionSucceededEventDetails"]["output"]
     )
     assert replayed["message_id"] == output["message_id"]
     assert len(runtime.outbox()) == sent_before
