@@ -44,8 +44,13 @@ def answer_interview(record: ApprovalRecord) -> Decision:
 DECIDERS: dict[str, Decider] = {"case_study": answer_interview}
 
 
+#: A flow whose plain example calls no model is measured on the example that does (an email read by Claude).
+EXAMPLE_FILES: dict[str, str] = {"no_show_reply": "no_show_reply_email.json"}
+
+
 def example_input(workflow: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EXAMPLES / f"{workflow}.json").read_text(encoding="utf-8"))
+    path = EXAMPLES / EXAMPLE_FILES.get(workflow, f"{workflow}.json")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 

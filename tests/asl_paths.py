@@ -26,16 +26,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Failure events and the key of their details (``error`` names the ASL error).
+from functions.shared.timeline import TASK_FAILURE_EVENTS
+
+#: Failure events and the key of their details: a Task's (as the timeline reads them), a Map's, a Parallel's.
 FAILURE_EVENTS = {
-    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
-    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
-    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
-    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
-    "TaskFailed": "taskFailedEventDetails",
-    "TaskTimedOut": "taskTimedOutEventDetails",
-    "TaskStartFailed": "taskStartFailedEventDetails",
-    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    **TASK_FAILURE_EVENTS,
     "MapStateFailed": "mapStateFailedEventDetails",
     "ParallelStateFailed": "parallelStateFailedEventDetails",
     "MapRunFailed": "mapRunFailedEventDetails",

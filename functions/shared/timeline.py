@@ -15,13 +15,16 @@ from pydantic import BaseModel
 StepStatus = Literal["SUCCEEDED", "FAILED", "CAUGHT", "RUNNING", "WAITING"]
 
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled"}
-_FAILED = {
+#: A Task's failure events and the key of their details (whose ``error`` names the ASL error).
+TASK_FAILURE_EVENTS = {
     "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
     "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
     "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
     "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
     "TaskFailed": "taskFailedEventDetails",
     "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
 }
 _SUCCEEDED = {"LambdaFunctionSucceeded", "TaskSucceeded"}
 
@@ -84,8 +87,8 @@ def build_timeline(
             row, entered, last_failed = open_rows[current]
             if kind in _SCHEDULED:
                 row.attempts += 1
-            elif kind in _FAILED:
-                details = event.get(_FAILED[kind], {})
+            elif kind in TASK_FAILURE_EVENTS:
+                details = event.get(TASK_FAILURE_EVENTS[kind], {})
                 row.error, row.cause = details.get("error"), details.get("cause")
                 open_rows[current] = (row, entered, True)
             elif kind in _SUCCEEDED:
