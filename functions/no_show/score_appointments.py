@@ -73,7 +73,9 @@ def read_notes(
         output_model=NotesReading,
         tool_name="no_show_read_notes",
         tool_description="Record the notes' bounded risk adjustment, the recommended action and the reason.",
-        context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
+        context=LLMCallContext(
+            trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt, item=appointment.event_id
+        ),
     )
     return result.value, result.summary()
 

@@ -102,13 +102,14 @@ def _audit_keys(execution: str, step: str | None = None) -> list[str]:
 
 
 def _attempt_of(key: str) -> int:
-    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    """The attempt of ``audit/<trace>/<step>/<attempt>[-<item>].json`` (-1 if the key is not one)."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json").split("-", 1)[0]
     return int(name) if name.isdigit() else -1
 
 
 def audit_records(execution: str, step: str) -> list[dict[str, Any]]:
     """Every LLM call a step of a run made (one per attempt), oldest attempt first."""
-    keys = sorted(_audit_keys(execution, step), key=_attempt_of)
+    keys = sorted(_audit_keys(execution, step), key=lambda key: (_attempt_of(key), key))
     if not keys:
         raise ConsoleNotFound(f"no LLM call recorded for {execution}/{step}")
     store = S3AuditStore(settings().audit_bucket)

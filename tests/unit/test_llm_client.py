@@ -549,6 +549,10 @@ def test_the_audit_key_follows_trace_step_attempt_and_stays_one_path_segment_eac
     assert audit_key("run/../x", "step", 0) == "audit/run_.._x/step/0.json"
     with pytest.raises(ValueError, match="invalid audit key"):
         audit_key("..", "step", 0)
+    # and calls one attempt makes per item each get their own record
+    assert audit_key("run-0001", "score", 0, "APT/7") == "audit/run-0001/score/0-APT_7.json"
+    with pytest.raises(ValueError, match="item"):
+        audit_key("run-0001", "score", 0, "")
 
 
 def test_the_audit_record_holds_the_request_and_accounting(

@@ -15,6 +15,8 @@ from functions.no_show.models import AppointmentSignals, NotesReading
 from functions.registry import ROOT
 from functions.shared.adapters import get_calendar
 from functions.shared.approvals import ApprovalRecord, Decision
+from functions.shared.aws import client
+from functions.shared.config import settings
 from functions.shared.llm.offline import Malformed, Overloaded, Reply, offline_model
 from local import cli
 from local.runtime import InputRejected, LocalRuntime, RunResult
@@ -113,6 +115,26 @@ def test_mixed_batch_confirms_low_risk_once_and_applies_the_approved_actions(
 
 
 @pytest.mark.slow
+def test_every_notes_reading_keeps_its_own_audit_record(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given a batch where ScoreAppointments asks Claude once per appointment with notes
+    result = drive(runtime, "no_show", no_show_input, approve)
+    calls = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
+    assert len(calls) > 1
+
+    # When the run's audit objects for that step are listed
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    listed = client("s3").list_objects_v2(
+        Bucket=settings().audit_bucket, Prefix=f"audit/{name}/score_appointments/"
+    )
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+
+    # Then there is one record per call (none overwritten), each keyed by its appointment
+    assert len(keys) == len(calls)
+    assert all(key.split("/")[-1].startswith("0-APT-") for key in keys), keys
+
+
 def test_manager_rejects_and_only_the_decision_is_logged(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:

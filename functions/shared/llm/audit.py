@@ -16,14 +16,23 @@ from functions.shared.aws import client
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]")
 
 
-def audit_key(trace_id: str, step: str, attempt: int) -> str:
-    """``audit/<trace_id>/<step>/<attempt>.json``; characters outside ``[A-Za-z0-9._=-]`` become ``_``."""
+def audit_key(trace_id: str, step: str, attempt: int, item: str | None = None) -> str:
+    """``audit/<trace_id>/<step>/<attempt>[-<item>].json``; characters outside ``[A-Za-z0-9._=-]`` → ``_``.
+
+    ``item`` tells apart the calls one step attempt makes per item (e.g. one per appointment), which
+    would otherwise overwrite each other's record.
+    """
     if attempt < 0:
         raise ValueError(f"attempt must be >= 0, got {attempt}")
     parts = [_UNSAFE_KEY_CHARS.sub("_", part) for part in (trace_id, step)]
     if any(part in {"", ".", ".."} for part in parts):
         raise ValueError(f"invalid audit key parts: trace_id={trace_id!r} step={step!r}")
-    return f"audit/{parts[0]}/{parts[1]}/{attempt}.json"
+    suffix = ""
+    if item is not None:
+        if not item:
+            raise ValueError("item must not be empty")
+        suffix = "-" + _UNSAFE_KEY_CHARS.sub("_", item)
+    return f"audit/{parts[0]}/{parts[1]}/{attempt}{suffix}.json"
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:

@@ -69,6 +69,9 @@ class LLMCallContext:
     #: The workflow the budget cap and the ledger use; inside a step handler it defaults to the
     #: running step's workflow, so the steps need not pass it.
     workflow: str | None = None
+    #: Which item of the step's input this call is about, when one attempt calls once per item
+    #: (it keeps each call's audit record: ``audit/<trace>/<step>/<attempt>-<item>.json``).
+    item: str | None = None
 
     def resolved_workflow(self) -> str | None:
         if self.workflow is not None:
@@ -83,7 +86,7 @@ class LLMResult(Generic[T]):
     usage: Usage  # summed over all exchanges including re-prompts
     cost_usd: float
     latency_ms: float
-    audit_ref: str  # "s3://<bucket>/audit/<trace_id>/<step>/<attempt>.json"
+    audit_ref: str  # "s3://<bucket>/audit/<trace_id>/<step>/<attempt>[-<item>].json"
     response_sha256: str  # sha256 of the final raw response JSON
     model: str
     reprompts: int
@@ -209,7 +212,7 @@ class LLMClient:
         tool_choice: ToolChoiceToolParam = {"type": "tool", "name": tool_name}
         messages: list[MessageParam] = [{"role": "user", "content": prompt}]
         call = _CallRecord(
-            key=audit_key(context.trace_id, context.step, context.attempt),
+            key=audit_key(context.trace_id, context.step, context.attempt, context.item),
             context=context,
             workflow=workflow,
             header={
