@@ -15,11 +15,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.registry import WORKFLOWS, WorkflowSpec
 from functions.shared import asl
+from functions.shared.adapters.errors import error_code
 from functions.shared.approvals import ApprovalStore
 from functions.shared.ledger import RunLedger, get_run_ledger
 from functions.shared.observability import logger
@@ -147,9 +148,9 @@ class ExecutionService:
         """
         try:
             return self._ledger.run_cost(execution_id).to_api()
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             logger.warning(
-                "run cost unavailable", execution_id=execution_id, error=exc.response["Error"].get("Code")
+                "run cost unavailable", execution_id=execution_id, error=error_code(exc) or type(exc).__name__
             )
             return None
 

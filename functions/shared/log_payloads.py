@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Literal
 
+from functions.shared.adapters.errors import error_code
 from functions.shared.aws import client
 from functions.shared.config import settings
 
@@ -46,7 +47,7 @@ def loggable(
     try:
         client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     except Exception as exc:  # a log reference must never fail the step
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        code = error_code(exc)  # "" for anything but a ClientError (timeouts carry response=None)
         return {
             **described,
             "truncated": True,

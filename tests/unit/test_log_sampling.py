@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from pydantic import BaseModel
 
+from functions.shared import log_payloads
 from functions.shared.approvals import Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
@@ -228,6 +230,24 @@ def test_a_large_output_that_cannot_be_stored_is_truncated_with_a_marker(
     assert logged["bytes"] > 3 * INLINE_LIMIT_BYTES
     assert len(logged["preview"]) <= 1024
     assert "s3_ref" not in logged
+
+
+def test_a_large_output_whose_upload_times_out_is_truncated_not_a_step_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given S3 timing out (botocore's HTTP errors carry no response dict)
+    class TimingOut:
+        def put_object(self, **_: Any) -> None:
+            raise ReadTimeoutError(endpoint_url="https://s3.example")
+
+    monkeypatch.setattr(log_payloads, "client", lambda _service: TimingOut())
+    big = {"notes": "z" * (3 * INLINE_LIMIT_BYTES)}
+
+    # When it is made loggable, the step does not fail: the record names the error
+    logged = loggable(big, trace_id="run-9", step="draft_email", attempt=0, invocation="r", kind="output")
+
+    assert logged["truncated"] is True
+    assert logged["ref_error"] == "ReadTimeoutError"
 
 
 class Notes(BaseModel):

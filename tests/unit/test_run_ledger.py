@@ -10,12 +10,20 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from functions.registry import WORKFLOWS, Resource
 from functions.shared.aws import client
 from functions.shared.config import StepwiseSettings, settings
-from functions.shared.errors import ERROR_NAMES, BudgetExceeded, LLMFormatError, LLMRateLimitError
+from functions.shared.errors import (
+    ERROR_NAMES,
+    BudgetExceeded,
+    LLMFormatError,
+    LLMRateLimitError,
+    PermanentIntegrationError,
+    TransientIntegrationError,
+)
 from functions.shared.ledger import (
     DynamoDbRunLedger,
     InMemoryRunLedger,
@@ -129,6 +137,42 @@ def test_each_call_is_charged_to_its_run_with_the_tokens_and_cost_it_reported(
     assert ledger.total_usd(RUN) == pytest.approx(first.cost_usd + second.cost_usd)
     assert ledger.total_usd("other-run") == pytest.approx(other.cost_usd)
     assert first.cost_usd > 0
+
+
+def test_a_paid_call_whose_audit_record_fails_is_still_charged(
+    make_client: MakeClient, ledger: InMemoryRunLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an audit store that refuses every write
+    llm = make_client()
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise TransientIntegrationError("audit store down")
+
+    monkeypatch.setattr(InMemoryAuditStore, "put", refuse)
+
+    # When a call succeeds at the model but its audit record cannot be stored
+    with pytest.raises(TransientIntegrationError):
+        score(llm)
+
+    # Then the step fails (and will be retried), but the paid call is on the run's bill already
+    (charged,) = ledger.entries(RUN)
+    assert charged.outcome == "ok"
+    assert charged.usd > 0
+
+
+def test_a_ledger_that_refuses_for_good_fails_the_step_without_a_retry(make_client: MakeClient) -> None:
+    # Given a ledger the role may not write (a deployment without the grant)
+    class Forbidden(InMemoryRunLedger):
+        def record(self, entry: LedgerEntry) -> None:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "TransactWriteItems"
+            )
+
+    llm = make_client(run_ledger=Forbidden())
+
+    # Then the step fails with a permanent error: a retry would pay for the call and fail again
+    with pytest.raises(PermanentIntegrationError, match="AccessDeniedException"):
+        score(llm)
 
 
 def test_a_call_whose_answer_never_validated_is_charged_with_its_error(

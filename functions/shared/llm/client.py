@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
+from functions.shared.adapters.errors import map_client_error
 from functions.shared.errors import (
     LLMFormatError,
     LLMOverloadedError,
     LLMRateLimitError,
     LLMRefusalError,
     LLMRequestError,
+    PermanentIntegrationError,
     StepwiseError,
     TransientIntegrationError,
 )
@@ -290,8 +292,7 @@ class LLMClient:
                     response_sha256=response_sha256,
                     output=outcome.model_dump(mode="json"),
                 )
-                audit_ref = self._write(call, t0, cost)
-                self._charge(call, t0, cost, outcome="ok")
+                audit_ref = self._write_and_charge(call, t0, cost)
                 return LLMResult(
                     value=outcome,
                     usage=call.usage,
@@ -407,6 +408,13 @@ class LLMClient:
                 )
         raise error from cause
 
+    def _write_and_charge(self, call: _CallRecord, t0: float, cost: float) -> str:
+        """Audit a successful call, and charge it even if its audit record fails: it was paid for."""
+        try:
+            return self._write(call, t0, cost)
+        finally:
+            self._charge(call, t0, cost, outcome="ok")
+
     def _charge(self, call: _CallRecord, t0: float, cost: float, outcome: str) -> None:
         """Metrics for the call, then its ledger entry (if the client has a ledger)."""
         usage = call.usage
@@ -437,10 +445,12 @@ class LLMClient:
         )
         try:
             self._ledger.record(entry)
+        except (TransientIntegrationError, PermanentIntegrationError):
+            raise
         except Exception as exc:
             # Like the audit record: a call the ledger does not know about is a call no budget caps.
-            message = f"could not charge LLM call {call.key} to the run ledger: {type(exc).__name__}: {exc}"
-            raise TransientIntegrationError(message) from exc
+            # A missing grant or table is permanent: retrying would pay for the call again and fail again.
+            raise map_client_error(exc, operation=f"run ledger {call.key}") from exc
 
     def _write(self, call: _CallRecord, t0: float, cost: float) -> str:
         latency_ms = (time.perf_counter() - t0) * 1000
