@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from functions.shared.models import BusinessId, EmailAddress, FreeText, Sha256Hex, SingleLine
+from functions.shared.models import (
+    BusinessId,
+    EmailAddress,
+    FreeText,
+    Sha256Hex,
+    SingleLine,
+    reject_placeholders,
+)
 
 #: Where published case studies live in the files bucket (``<prefix><slug>.md``).
 PUBLISHED_PREFIX = "published/case-studies/"
@@ -73,11 +80,7 @@ _PLACEHOLDER_MARKERS = (
 
 
 def _no_placeholders(text: str) -> str:
-    lowered = text.lower()
-    for marker in _PLACEHOLDER_MARKERS:
-        if marker in lowered:
-            raise ValueError(f"contains the unfilled placeholder {marker!r}; write the real text")
-    return text
+    return reject_placeholders(text, _PLACEHOLDER_MARKERS)
 
 
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=220)]

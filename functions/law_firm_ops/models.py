@@ -15,7 +15,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from functions.shared.models import BusinessId, EmailAddress, FreeText, Sha256Hex, SingleLine
+from functions.shared.models import (
+    BusinessId,
+    EmailAddress,
+    FreeText,
+    Sha256Hex,
+    SingleLine,
+    reject_placeholders,
+)
 from functions.shared.ports.crm import ContactStatus
 
 MatterType = Literal["employment", "contract", "ip", "litigation", "real_estate", "other"]
@@ -180,10 +187,8 @@ class EngagementLetterDraft(BaseModel):
     @field_validator("body")
     @classmethod
     def _no_placeholders_or_amounts(cls, body: str) -> str:
+        reject_placeholders(body, _PLACEHOLDER_MARKERS)
         lowered = body.lower()
-        for marker in _PLACEHOLDER_MARKERS:
-            if marker in lowered:
-                raise ValueError(f"contains the unfilled placeholder {marker!r}; write the real text")
         if "$" in body or "usd" in lowered:
             raise ValueError("states an amount; leave fees out, the firm appends the fee schedule itself")
         return body

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from functions.shared.models import BusinessId, EmailAddress, FreeText, Sha256Hex, SingleLine
+from functions.shared.models import (
+    BusinessId,
+    EmailAddress,
+    FreeText,
+    Sha256Hex,
+    SingleLine,
+    reject_placeholders,
+)
 from functions.shared.ports.crm import ContactStatus
 
 
@@ -88,11 +95,7 @@ class EmailDraft(BaseModel):
     @field_validator("body")
     @classmethod
     def _no_placeholders(cls, body: str) -> str:
-        lowered = body.lower()
-        for marker in _PLACEHOLDER_MARKERS:
-            if marker in lowered:
-                raise ValueError(f"contains the unfilled placeholder {marker!r}; write the real text")
-        return body
+        return reject_placeholders(body, _PLACEHOLDER_MARKERS)
 
 
 class DraftRef(BaseModel):

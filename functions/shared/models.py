@@ -53,3 +53,12 @@ class CaughtError(BaseModel):
     def summary(self, limit: int = 500) -> str:
         """``Error: Cause``, bounded: what failure activities and outcomes record."""
         return f"{self.Error}: {self.Cause or ''}"[:limit]
+
+
+def reject_placeholders(text: str, markers: tuple[str, ...]) -> str:
+    """``text`` unchanged, or ValueError naming the first template leftover (the client re-prompts)."""
+    lowered = text.lower()
+    for marker in markers:
+        if marker in lowered:
+            raise ValueError(f"contains the unfilled placeholder {marker!r}; write the real text")
+    return text
