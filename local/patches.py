@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from local.signals import ExecutionSignals
+
 #: (module path, attribute) of every moto internal we touch.
 LAMBDA_INVOKE = ("moto.awslambda_simple.models", "LambdaSimpleBackend")
 RETRY_TIME = ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time")
@@ -34,9 +36,19 @@ RESOURCE_CONDITION = (
     "ResourceCondition",
 )
 VALIDATE_DEFINITION = ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend")
+ASL_PARSER = ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser")
+PREPROCESSOR = ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor")
+EXECUTION_COMMUNICATION = ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication")
+EXECUTION_WORKER = ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker")
+BOTOCORE_LOADER = ("botocore.session", "create_loader")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
     VALIDATE_DEFINITION,
+    ASL_PARSER,
+    PREPROCESSOR,
+    EXECUTION_COMMUNICATION,
+    EXECUTION_WORKER,
+    BOTOCORE_LOADER,
     LAMBDA_INVOKE,
     RETRY_TIME,
     WAIT_INTERVAL,
@@ -50,6 +62,20 @@ InvokeFn = Callable[[str, bytes | str | None, dict[str, Any]], bytes]
 
 #: Definitions moto's parser accepted in this process (the parse is deterministic in the text).
 _VALID_DEFINITIONS: set[str] = set()
+#: Definition → its ANTLR parse tree, shared by the executions of this process (read-only to them).
+_PARSE_TREES: dict[str, Any] = {}
+#: Definition → evaluation programs built from it that no execution is running now.
+_IDLE_PROGRAMS: dict[str, list[Any]] = {}
+#: More distinct definitions than this are parsed every time (tests of invalid ASL make many).
+_MAX_PARSE_TREES = 64
+_MAX_IDLE_PROGRAMS = 4
+#: The callback timeout of the runtime whose patches are applied (programs outlive a runtime).
+_callback_timeout: list[Callable[[str, float], float]] = []
+#: botocore data path → the one Loader every botocore session of this process shares.
+_LOADERS: dict[str | None, Any] = {}
+#: (region, service) → the client moto's interpreter calls integrations with, kept across runtimes.
+_INTERPRETER_CLIENTS: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
 
 
 def resolve(target: tuple[str, str]) -> Any:
@@ -84,7 +110,8 @@ class MotoPatches:
     - Lambda invocations go to ``invoke`` (the in-process dispatcher) instead of moto's echo.
     - Retry backoff sleeps are skipped (``instant_retries``); the number of attempts is unchanged.
     - Wait states are skipped (``instant_waits``).
-    - The interpreter's per-call boto clients are cached (2.3x throughput, see moto-notes).
+    - The interpreter's per-call boto clients are cached for the process (2.3x throughput, see
+      moto-notes); moto intercepts them under whichever runtime's mock is active.
     - The ``TimeoutSeconds`` of ``.waitForTaskToken`` tasks becomes ``callback_timeout(state name,
       declared seconds)``, asked each time such a state starts: moto runs timeouts in real time, and
       an approval's is three days.
@@ -92,6 +119,17 @@ class MotoPatches:
       is not parsed again by ``CreateStateMachine``: every test's runtime registers the same ASL
       files. Only successes are remembered, so an invalid definition is still refused every time;
       executions still parse their definition themselves.
+    - A definition is parsed with ANTLR once per process (110-180 ms each time, pure Python), and
+      the evaluation program moto builds from the tree (its ``Preprocessor``, another 15-30 ms) is
+      reused by the next execution once the previous one has ended. The program holds no per-run
+      state: every value lives in the execution's ``Environment`` (moto itself runs one program
+      for all the iterations of a Map), and the one patched piece, the callback timeout, asks the
+      runtime whose patches are applied now.
+    - Every botocore session shares one data loader: moto replaces boto3's default session at each
+      ``mock_aws`` start, and each new session parsed the service models' JSON again (DynamoDB,
+      S3, Step Functions…: 20-50 ms each, for every runtime and again in every step's first call).
+    - ``signals`` (when given) hears when an execution ends and when a callback state starts and
+      stops waiting for its token, so ``LocalRuntime.wait`` sleeps instead of polling.
     - moto's chatty Step Functions logger is quieted.
     """
 
@@ -99,6 +137,7 @@ class MotoPatches:
     instant_retries: bool = True
     instant_waits: bool = True
     callback_timeout: Callable[[str, float], float] = lambda _state, seconds: seconds
+    signals: ExecutionSignals | None = None
     _undo: list[Callable[[], None]] = field(default_factory=list)
 
     def apply(self) -> None:
@@ -135,19 +174,21 @@ class MotoPatches:
 
         self._scale_callback_timeouts()
         self._remember_valid_definitions()
+        self._reuse_programs()
+        self._share_botocore_loader()
+        if self.signals is not None:
+            self._announce(self.signals)
 
         original_client_for = resolve(BOTO_CLIENT_FOR)
-        cache: dict[tuple[str, str], Any] = {}
-        lock = threading.Lock()
 
         def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-            if state_credentials is not None:
-                return original_client_for(region, service, state_credentials)
-            with lock:
+            # The interpreter always passes the state's credentials and moto's ``boto_client_for``
+            # ignores them (fixed fake keys), so the client depends on (region, service) only.
+            with _LOCK:
                 key = (region, service)
-                if key not in cache:
-                    cache[key] = original_client_for(region, service)
-                return cache[key]
+                if key not in _INTERPRETER_CLIENTS:
+                    _INTERPRETER_CLIENTS[key] = original_client_for(region, service)
+                return _INTERPRETER_CLIENTS[key]
 
         for module in _parser_modules_using_boto_client():
             previous = module.boto_client_for
@@ -176,11 +217,96 @@ class MotoPatches:
         backend_cls._validate_definition = staticmethod(remembering)
         self._undo.append(lambda: setattr(backend_cls, "_validate_definition", original))
 
+    def _reuse_programs(self) -> None:
+        parser_cls, preprocessor_cls = resolve(ASL_PARSER), resolve(PREPROCESSOR)
+        worker_cls = resolve(EXECUTION_WORKER)
+        original_parse = parser_cls.__dict__["parse"]  # a staticmethod
+        parse = original_parse.__func__
+        original_entrypoint = worker_cls._get_evaluation_entrypoint
+        original_logic = worker_cls._execution_logic
+
+        def parse_once(definition: str) -> tuple[Any, Any]:
+            with _LOCK:
+                tree = _PARSE_TREES.get(definition)
+                idle = _IDLE_PROGRAMS.get(definition)
+                if tree is not None and idle:
+                    return idle.pop(), tree
+            if tree is not None:
+                return preprocessor_cls().visit(tree), tree
+            program, tree = parse(definition)  # raises ASLParserException: not remembered
+            with _LOCK:
+                if len(_PARSE_TREES) < _MAX_PARSE_TREES:
+                    _PARSE_TREES[definition] = tree
+            return program, tree
+
+        def entrypoint(self_: Any) -> Any:
+            program = original_entrypoint(self_)
+            self_.stepwise_program = program
+            return program
+
+        def execution_logic(self_: Any) -> None:
+            try:
+                original_logic(self_)
+            finally:
+                program = getattr(self_, "stepwise_program", None)
+                definition = self_._evaluation_details.state_machine_details.definition
+                with _LOCK:
+                    idle = _IDLE_PROGRAMS.setdefault(definition, [])
+                    if program is not None and definition in _PARSE_TREES and len(idle) < _MAX_IDLE_PROGRAMS:
+                        idle.append(program)
+
+        parser_cls.parse = staticmethod(parse_once)
+        worker_cls._get_evaluation_entrypoint = entrypoint
+        worker_cls._execution_logic = execution_logic
+        self._undo.append(lambda: setattr(parser_cls, "parse", original_parse))
+        self._undo.append(lambda: setattr(worker_cls, "_get_evaluation_entrypoint", original_entrypoint))
+        self._undo.append(lambda: setattr(worker_cls, "_execution_logic", original_logic))
+
+    def _share_botocore_loader(self) -> None:
+        module: Any = importlib.import_module(BOTOCORE_LOADER[0])
+        original = resolve(BOTOCORE_LOADER)
+
+        def shared_loader(search_path_string: str | None = None) -> Any:
+            with _LOCK:
+                if search_path_string not in _LOADERS:
+                    _LOADERS[search_path_string] = original(search_path_string)
+                return _LOADERS[search_path_string]
+
+        module.create_loader = shared_loader
+        self._undo.append(lambda: setattr(module, "create_loader", original))
+
+    def _announce(self, signals: ExecutionSignals) -> None:
+        """Tell ``signals`` when a run ends and when a callback state waits for its token."""
+        callback_cls, communication_cls = resolve(CALLBACK_TASK), resolve(EXECUTION_COMMUNICATION)
+        original_wait = callback_cls._eval_wait_for_task_token
+        original_terminated = communication_cls.terminated
+
+        def eval_wait_for_task_token(self_: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+            execution_arn = str(env.states.context_object.context_object_data["Execution"]["Id"])
+            state = str(self_.name)
+            signals.callback_waiting(execution_arn, state, waiting=True)
+            try:
+                return original_wait(self_, env, *args, **kwargs)
+            finally:
+                signals.callback_waiting(execution_arn, state, waiting=False)
+
+        def terminated(self_: Any) -> None:
+            try:
+                original_terminated(self_)
+            finally:
+                signals.changed()
+
+        callback_cls._eval_wait_for_task_token = eval_wait_for_task_token
+        communication_cls.terminated = terminated
+        self._undo.append(lambda: setattr(callback_cls, "_eval_wait_for_task_token", original_wait))
+        self._undo.append(lambda: setattr(communication_cls, "terminated", original_terminated))
+
     def _scale_callback_timeouts(self) -> None:
         """Wrap the timeout of every callback task (not Lambda tasks, not the execution's own)."""
         callback_cls, timeout_cls = resolve(CALLBACK_TASK), resolve(TIMEOUT)
         wait_for_task_token = resolve(RESOURCE_CONDITION).WaitForTaskToken
-        effective = self.callback_timeout
+        _callback_timeout.append(self.callback_timeout)
+        self._undo.append(lambda: _callback_timeout.remove(self.callback_timeout))
 
         class ScaledTimeout(timeout_cls):  # type: ignore[misc,valid-type]
             def __init__(self, inner: Any, state: str) -> None:
@@ -190,7 +316,8 @@ class MotoPatches:
                 return bool(self.inner.is_default_value())
 
             def _eval_seconds(self, env: Any) -> float:
-                return effective(self.state, float(self.inner._eval_seconds(env)))
+                declared = float(self.inner._eval_seconds(env))
+                return _callback_timeout[-1](self.state, declared) if _callback_timeout else declared
 
         had_own = "from_state_props" in callback_cls.__dict__
         original = callback_cls.from_state_props

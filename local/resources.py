@@ -48,8 +48,11 @@ def create_resources(config: StepwiseSettings) -> None:
     for schema in TABLES:
         _create_table(schema, getattr(config, schema.setting.value))
     s3 = client("s3")
+    region = s3.meta.region_name
+    # S3 wants the region named for every region but us-east-1 (and refuses it there).
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     for bucket in {config.files_bucket, config.audit_bucket}:
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, **location)
     key_id = client("kms").create_key(Description="stepwise approvals task-token sealing")["KeyMetadata"][
         "KeyId"
     ]

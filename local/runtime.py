@@ -32,9 +32,12 @@ from functions.shared.workflow_input import InputRejected, validate_input
 from local.dispatch import ACCOUNT, Dispatcher, function_arn
 from local.patches import MotoPatches
 from local.resources import create_resources, seed
+from local.signals import ExecutionSignals
 
 SEED_DIR = ROOT / "examples" / "seed"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+#: ``wait`` reads the status at least this often even if no change was announced.
+_RECHECK_S = 0.25
 
 _BASE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -61,11 +64,13 @@ def observe_executions(observer: ExecutionObserver) -> Callable[[], None]:
 
 
 def reset_caches() -> None:
-    """Drop every cached setting, client and adapter (they depend on the environment)."""
-    from functions.shared.aws import reset_clients
+    """Drop every cached setting, adapter and LLM client (they depend on the environment).
 
+    boto3 clients are kept (``functions.shared.aws`` keys them by region): moto intercepts every
+    client while a mock is active, whenever it was built, and building them again for each
+    runtime was ~10 ms per service, in every test's setup and in the first call of its steps.
+    """
     settings.cache_clear()
-    reset_clients()
     try:
         from functions.shared.adapters import reset_adapters
 
@@ -100,6 +105,7 @@ class LocalRuntime:
     #: Callback states (ASL names) that time out after the given seconds instead (see ``time_out``).
     callback_timeouts: dict[str, float] = field(default_factory=dict)
     dispatcher: Dispatcher = field(init=False)
+    signals: ExecutionSignals = field(default_factory=ExecutionSignals, init=False)
     state_machines: dict[str, str] = field(default_factory=dict, init=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False)
     _mock: Any = field(default=None, init=False)
@@ -128,7 +134,7 @@ class LocalRuntime:
         self._mock.start()
         try:
             self._patches = MotoPatches(
-                invoke=self.dispatcher.invoke, callback_timeout=self._callback_timeout
+                invoke=self.dispatcher.invoke, callback_timeout=self._callback_timeout, signals=self.signals
             )
             self._patches.apply()
             create_resources(settings())
@@ -238,40 +244,41 @@ class LocalRuntime:
     def wait(
         self, execution_arn: str, *, until: Literal["end", "approval"] = "end", timeout_s: float = 30.0
     ) -> dict[str, Any]:
-        """Poll until the run ends (or, with ``until="approval"``, waits for a person). Never hangs."""
+        """Wait until the run ends (or, with ``until="approval"``, waits for a person). Never hangs.
+
+        Sleeps until the interpreter announces a change (``local/signals.py``) rather than polling:
+        each poll is a moto call holding the GIL the execution thread needs. The status is still
+        read again at least every ``_RECHECK_S``, so a missed announcement costs time, not a hang.
+        """
         deadline = time.monotonic() + timeout_s
         name = execution_arn.rsplit(":", 1)[-1]
-        # Back off from 2 ms to 25 ms: each poll is a moto call that holds the GIL, and a tight loop
-        # starves the very execution thread it is waiting for.
-        pause = 0.002
         while True:
+            seen = self.signals.version
             described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
                 return described
-            if (
-                until == "approval"
-                and self._waiting_for_callback(execution_arn)
-                and self.pending_approvals(name)
-            ):
+            if until == "approval" and self._decidable(name):
                 return described
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 timeline = "\n".join(f"  {r.state}: {r.status}" for r in self.timeline(execution_arn))
                 raise TimeoutError(f"{name} still {described['status']} after {timeout_s}s:\n{timeline}")
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.025)
+            self.signals.wait_for_change(seen, min(remaining, _RECHECK_S))
 
-    def _waiting_for_callback(self, execution_arn: str) -> bool:
-        """The callback task's Lambda returned (``TaskSubmitted``), so a decision can be delivered.
+    def _decidable(self, execution_name: str) -> bool:
+        """A pending approval of this run whose callback state is waiting for its token now.
 
         moto drops a ``SendTaskSuccess`` that arrives while the ``.waitForTaskToken`` Lambda is
         still running (AWS does not); a person is never that fast, a script is.
         """
-        for event in reversed(self.history(execution_arn)):
-            if event["type"] == "TaskSubmitted":
-                return True
-            if event["type"] == "TaskScheduled":
-                return False
-        return False
+        if not self.signals.awaiting_callback(execution_name):
+            return False  # no table read while nothing waits
+        pending = self.pending_approvals(execution_name)
+        # A Map iteration's approval is recorded as "<state>/<item>"; the interpreter knows the state.
+        return any(
+            self.signals.awaiting_callback(execution_name, record.state.split("/", 1)[0])
+            for record in pending
+        )
 
     def result(self, execution_arn: str) -> RunResult:
         described = self.sfn.describe_execution(executionArn=execution_arn)

@@ -1,7 +1,9 @@
 """Lazily built, cached boto3 clients: the only place a step creates one.
 
 Built on first use (never at import), so tests and the local runtime can set up moto and the
-environment first; ``reset_clients()`` drops them when that environment changes.
+environment first; ``reset_clients()`` drops them when that environment changes. The region is part
+of the cache key, so one process can hold clients for several regions (the local runtime keeps its
+clients from one runtime to the next: building one costs ~10 ms, and moto intercepts any client).
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from botocore.config import Config
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
 
 
-@lru_cache(maxsize=32)
 def client(service_name: str) -> Any:
     """A boto3 client for ``service_name`` in the function's region."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return _client(service_name, region)
+
+
+@lru_cache(maxsize=64)
+def _client(service_name: str, region: str) -> Any:
     return boto3.client(service_name, region_name=region, config=_BOTO_CONFIG)
 
 
 def reset_clients() -> None:
-    client.cache_clear()
+    _client.cache_clear()

@@ -1,0 +1,100 @@
+"""What the local runtime keeps from one run (and one runtime) to the next, and what it must not.
+
+The harness reuses a definition's parsed program, moto's interpreter clients, boto3 clients and
+botocore's service models across runtimes, for speed (docs/performance.md). These scenarios
+check the reuse is real and that nothing of one runtime's behaviour leaks into the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from bench.happy_paths import approve, drive, example_input
+from functions.shared.aws import client
+from local import patches
+from local.runtime import LocalRuntime
+
+
+def _count_preprocessing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    preprocessor = patches.resolve(patches.PREPROCESSOR)
+    built = [0]
+    original = preprocessor.visit
+
+    def counting(self: Any, tree: Any) -> Any:
+        built[0] += 1
+        return original(self, tree)
+
+    monkeypatch.setattr(preprocessor, "visit", counting)
+    return built
+
+
+def test_a_second_run_of_a_flow_reuses_the_program_the_first_one_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a flow that has run once in this process
+    with LocalRuntime() as runtime:
+        drive(runtime, "sales_outreach", {**example_input("sales_outreach"), "lead_id": "L-300"}, approve)
+    built = _count_preprocessing(monkeypatch)
+
+    # When it runs again, in a new runtime, to the same end
+    with LocalRuntime() as runtime:
+        arn = drive(
+            runtime, "sales_outreach", {**example_input("sales_outreach"), "lead_id": "L-300"}, approve
+        )
+        result = runtime.result(arn)
+
+    # Then no program was built from the parse tree again, and the run is the same
+    assert built[0] == 0
+    assert result.status == "SUCCEEDED"
+    assert result.output is not None
+    assert result.output["status"] == "disqualified"
+
+
+def test_a_reused_program_times_out_by_the_current_runtimes_clock_not_the_one_that_built_it() -> None:
+    # Given a program built and run (approved) under a runtime with the declared 3-day approval timeout
+    with LocalRuntime() as first:
+        arn = drive(first, "sales_outreach", example_input("sales_outreach"), approve)
+        assert first.result(arn).output["status"] == "sent"  # type: ignore[index]
+
+    # When the next runtime shortens that approval to one second and nobody answers
+    with LocalRuntime() as second:
+        second.time_out("RequestApproval", after_s=1.0)
+        arn = second.start("sales_outreach", example_input("sales_outreach"))
+        ended = second.wait(arn, timeout_s=30)
+        timeline = second.result(arn).timeline
+
+    # Then the approval timed out under the second runtime's setting: nothing was sent
+    approval = next(row for row in timeline if row.state == "RequestApproval")
+    assert approval.error == "States.Timeout", [(r.state, r.status, r.error) for r in timeline]
+    assert "SendEmail" not in [row.state for row in timeline]
+    assert ended["status"] in {"SUCCEEDED", "FAILED"}
+
+
+def test_boto3_clients_and_service_models_outlive_a_runtime_but_follow_the_region() -> None:
+    with LocalRuntime() as first:
+        dynamodb = client("dynamodb")
+        loader = boto3.Session()._session.get_component("data_loader")
+    with LocalRuntime() as second:
+        # the same client still reaches the active runtime's moto (the table was created anew)
+        assert client("dynamodb") is dynamodb
+        assert second.sfn.list_state_machines()["stateMachines"]
+        assert boto3.Session()._session.get_component("data_loader") is loader
+    with LocalRuntime(region="eu-west-1"):
+        assert client("dynamodb") is not dynamodb
+        assert client("dynamodb").meta.region_name == "eu-west-1"
+    assert first is not second
+
+
+def test_an_invalid_definition_is_refused_at_every_execution_attempt() -> None:
+    # A parse failure is never remembered: only trees of accepted definitions are reused.
+    parse = patches.resolve(patches.ASL_PARSER).parse
+    with LocalRuntime(seed_dir=None):
+        for _ in range(2):
+            with pytest.raises(Exception, match="ASLParserException"):
+                patches.resolve(patches.ASL_PARSER).parse(
+                    '{"StartAt": "X", "States": {"X": {"Type": "Bogus"}}}'
+                )
+    assert patches.resolve(patches.ASL_PARSER).parse is parse
