@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test bench lint typecheck browser synth serve clean
+.PHONY: venv demo test bench lint typecheck browser py314 synth serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(PY) -m local demo
 
 ## make test: lint, type-check and the whole pytest suite, offline
-test: $(STAMP) lint typecheck browser
+test: $(STAMP) lint typecheck browser py314
 	STEPWISE_ASL_COVERAGE=strict $(PY) -m pytest
 
 ## make browser: Debian's chromium for tests/console (playwright never downloads browsers). Best effort:
@@ -31,10 +31,25 @@ browser:
 	  { (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
 	    || echo "chromium could not be installed: the browser tests in tests/console will be skipped"; }
 
+## make py314: CPython 3.14 for WebAssembly (pyodide, pinned in tools/py314/package-lock.json), which
+## precompiles the Lambda artifacts' bytecode when no native python3.14 exists. Best effort: without
+## node/npm or the npm registry the artifacts ship source only, and synth, bench and the tests say so.
+PY314 := tools/py314
+$(PY314)/node_modules/.installed: $(PY314)/package.json $(PY314)/package-lock.json
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "node/npm not found: no pyodide, the Lambda artifacts will ship without Python 3.14 bytecode"; \
+	elif (cd $(PY314) && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then \
+	  touch $@; \
+	else \
+	  echo "pyodide could not be installed (npm ci in $(PY314)): the Lambda artifacts will ship without Python 3.14 bytecode"; \
+	fi
+
+py314: $(PY314)/node_modules/.installed
+
 ## make bench: cold start, artifact sizes, state transitions, LLM cost, harness speed and warm overhead,
 ## one table with targets (never fails on a number); rewrites docs/performance.md. Builds the layers
 ## with pip (package registry) on first use. BENCH_ARGS="--suite" also times the whole test suite.
-bench: $(STAMP)
+bench: $(STAMP) py314
 	$(PY) -m bench --write docs/performance.md $(BENCH_ARGS)
 
 ## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
@@ -49,8 +64,9 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 ## make synth: the CloudFormation templates in cdk.out/, one per workflow (offline: no Docker, no AWS credentials;
-## the dependency layers are built with pip from the package registry), checked by cdk-nag
-synth: $(STAMP)
+## the dependency layers are built with pip from the package registry; every artifact is precompiled for
+## Python 3.14, see infra/packaging.py), checked by cdk-nag
+synth: $(STAMP) py314
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out $(PY) app.py
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json

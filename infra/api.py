@@ -42,7 +42,7 @@ from functions.registry import ROOT, Resource
 from functions.shared.tables import TableName
 from infra import constants
 from infra.nag import acknowledge, arn_ref, attribute_ref
-from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers
+from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
 
 #: Usage plan of the machine clients (per API key): steady requests per second and burst.
@@ -102,7 +102,7 @@ class StepwiseApi(Construct):
         self._removal_policy = removal_policy
         self._log_retention = constants.LOG_RETENTION[stage == constants.PROD_STAGE]
         self._workflows = dict(workflows)
-        code = lambda_.Code.from_asset(str(ROOT), exclude=list(constants.FUNCTION_ASSET_EXCLUDE))
+        code = code_asset(ROOT)
 
         self.api_function = self._build_function(
             constants.API_FUNCTION_ID,

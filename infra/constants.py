@@ -109,6 +109,9 @@ FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
     "cdk.json",
     "pyproject.toml",
     "requirements*.txt",
+    "tools",  # the node/pyodide precompiler (tools/py314/node_modules), a build tool
+    ".ci",
+    ".gitignore",
 )
 
 # --- HTTP API (infra/api.py) ----------------------------------------------------------------------

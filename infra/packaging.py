@@ -1,4 +1,4 @@
-"""Lambda layers with the pinned third-party dependencies, built locally (no Docker).
+"""Deployment artifacts built locally (no Docker): the dependency layers and the step-code asset.
 
 Two layers, so a step that does not call the LLM never carries ``anthropic``:
 - ``base``: Powertools (parser, tracer), pydantic, pydantic-settings — every step;
@@ -7,27 +7,42 @@ Two layers, so a step that does not call the LLM never carries ``anthropic``:
 Both are installed with ``pip install --platform manylinux2014_aarch64 --only-binary=:all:`` for
 the Lambda runtime's Python, pinned by ``requirements.txt`` (used as constraints). Packages the
 Lambda runtime already ships (boto3, botocore and their dependencies) are pruned: they are most of
-the size and would shadow the runtime's patched copies. Bundling runs at ``make synth`` /
+the size and would shadow the runtime's patched copies. The code asset is the repository minus
+``constants.FUNCTION_ASSET_EXCLUDE`` (in effect ``functions/``). Bundling runs at ``make synth`` /
 ``cdk deploy``; tests skip it (context ``aws:cdk:bundling-stacks = []``).
 
-Bytecode: ``/opt`` is read-only on Lambda, so a layer without ``.pyc`` files is compiled from source
-on every cold start. The layer is precompiled with an interpreter of the *runtime's* version (a
-``.pyc`` carries its Python version's magic number; 3.11 bytecode is ignored by 3.14), found as
-``$STEPWISE_LAMBDA_PYTHON`` or ``python3.14`` on ``PATH``. Without one the layer ships source only
-and says so: ``make bench`` reports it as a miss rather than shipping bytecode Lambda cannot use.
+Bytecode: ``/opt`` and ``/var/task`` are read-only on Lambda, so an artifact without ``.pyc`` files
+is compiled from source on every cold start. Every artifact is precompiled by an interpreter of the
+*runtime's* version (a ``.pyc`` carries its Python version's magic number; 3.11 bytecode is ignored
+by 3.14), in this order (:func:`find_precompiler`):
+
+1. a native one: ``$STEPWISE_LAMBDA_PYTHON`` or ``python3.14`` on ``PATH``;
+2. CPython 3.14 built for WebAssembly (pyodide, pinned in ``tools/py314/``, installed by
+   ``make py314``), run by node through ``tools/py314/compileall.mjs``. Bytecode does not depend
+   on the platform, only on the interpreter version, so its ``.pyc`` files are the ones Lambda's
+   python3.14 would write;
+3. none: the artifacts ship source only and say so (``make bench`` reports a miss) rather than
+   shipping bytecode Lambda cannot use.
+
+Any file that does not compile fails the build (no silently partial bytecode). None of the layers'
+modules fails today; a dependency that ships such a file (say, Python 2 test code) would need it
+pruned in ``_prune`` (the runtime could not import it either), never a silent skip.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling, RemovalPolicy
@@ -35,6 +50,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from functions.registry import ROOT
+from infra.constants import FUNCTION_ASSET_EXCLUDE
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
@@ -51,6 +67,19 @@ RUNTIME_PROVIDED: Final = frozenset(
 RUNTIME_PYTHON_ENV: Final = "STEPWISE_LAMBDA_PYTHON"
 #: Where Lambda mounts a layer's ``python/`` folder (recorded in the bytecode for tracebacks).
 LAYER_MOUNT: Final = "/opt/python"
+#: Where Lambda unpacks the function's code asset.
+CODE_MOUNT: Final = "/var/task"
+#: The ``.pyc`` magic number of each runtime version (the first two header bytes, little-endian).
+#: 3627 is CPython 3.14 final: Include/internal/pycore_magic_number.h lists "Python 3.14rc3 3627" as
+#: the last 3.14 entry before "Python 3.15a0 3650".
+PYC_MAGIC: Final[dict[str, int]] = {"3.14": 3627}
+#: PEP 552 header flags: hash-based, never checked against the source.
+UNCHECKED_HASH_FLAGS: Final = 0b01
+#: The pinned pyodide (CPython for WebAssembly) and the node driver that compiles with it.
+PY314_DIR: Final = ROOT / "tools" / "py314"
+PYODIDE_DRIVER: Final = "compileall.mjs"
+#: ``python3.14 -m compileall`` with these, quiet and on every core (the pyodide driver does the same).
+NATIVE_COMPILEALL: Final = ("-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash")
 
 log = logging.getLogger(__name__)
 
@@ -118,46 +147,113 @@ def runtime_python_version() -> str:
     return RUNTIME.name.removeprefix("python")
 
 
+def _probe_python(candidate: str) -> tuple[str, str] | None:
+    """``("3.14", "3.14.2 magic 2b0e0d0a")``: the version and what identifies its bytecode."""
+    probe = subprocess.run(  # noqa: S603 - an interpreter path we were given or found on PATH
+        [
+            candidate, "-c",
+            "import sys, importlib.util; print(f'{sys.version_info[0]}.{sys.version_info[1]}');"
+            " print(sys.version.split()[0], 'magic', importlib.util.MAGIC_NUMBER.hex())",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    lines = probe.stdout.splitlines()
+    if probe.returncode != 0 or len(lines) < 2:
+        return None
+    return lines[0].strip(), lines[1].strip()
+
+
 def find_runtime_python() -> str | None:
-    """An interpreter whose version is the Lambda runtime's, or ``None`` when this machine has none."""
+    """A native interpreter whose version is the Lambda runtime's, or ``None`` when this machine has none."""
     wanted = runtime_python_version()
     for candidate in (os.environ.get(RUNTIME_PYTHON_ENV), shutil.which(f"python{wanted}")):
         if not candidate:
             continue
-        probe = subprocess.run(  # noqa: S603 - an interpreter path we were given or found on PATH
-            [candidate, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == wanted:
+        probed = _probe_python(candidate)
+        if probed is not None and probed[0] == wanted:
             return candidate
     return None
+
+
+def pyodide_version(tool_dir: Path | None = None) -> str | None:
+    """The installed pyodide's version (``"314.0.7"``), or ``None`` when ``make py314`` has not run."""
+    manifest = (tool_dir or PY314_DIR) / "node_modules" / "pyodide" / "package.json"
+    if not manifest.is_file():
+        return None
+    version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    return version if isinstance(version, str) else None
+
+
+@dataclass(frozen=True)
+class Precompiler:
+    """An interpreter of the runtime's version that writes ``.pyc`` files, and what identifies them."""
+
+    kind: Literal["native", "pyodide"]
+    #: ``python3.14``, or ``node`` running ``tools/py314/compileall.mjs``.
+    executable: str
+    #: Goes into the asset hashes: different bytecode may come out when this changes.
+    identity: str
+
+    def command(self, target: Path, mount: str) -> list[str]:
+        """Compile every module under ``target`` as if it lived at ``mount`` (unchecked-hash pycs)."""
+        if self.kind == "native":
+            return [self.executable, *NATIVE_COMPILEALL, "-s", str(target), "-p", mount, str(target)]
+        return [self.executable, str(PY314_DIR / PYODIDE_DRIVER), f"{target}={mount}"]
+
+    def compile(self, target: Path, mount: str) -> None:
+        """Raises ``CalledProcessError`` if any module does not compile."""
+        subprocess.run(self.command(target, mount), check=True)  # noqa: S603 - our own fixed arguments
+
+
+def pyodide_precompiler() -> Precompiler | None:
+    """pyodide ``<major><minor>.x`` is CPython ``<major>.<minor>`` (314.0.7 is 3.14.2)."""
+    version = pyodide_version()
+    node = shutil.which("node")
+    driver = PY314_DIR / PYODIDE_DRIVER
+    if version is None or node is None or not driver.is_file():
+        return None
+    if version.split(".", 1)[0] != runtime_python_version().replace(".", ""):
+        return None
+    driver_digest = hashlib.sha256(driver.read_bytes()).hexdigest()[:16]
+    return Precompiler("pyodide", node, f"pyodide {version} driver {driver_digest}")
+
+
+def find_precompiler() -> Precompiler | None:
+    """Native python3.14 if there is one, else pyodide's CPython 3.14 under node, else ``None``."""
+    python = find_runtime_python()
+    if python is not None:
+        probed = _probe_python(python)
+        version = probed[1] if probed else python
+        return Precompiler("native", python, f"native {version} {' '.join(NATIVE_COMPILEALL)}")
+    return pyodide_precompiler()
 
 
 def precompile(target: Path, mount: str = LAYER_MOUNT) -> bool:
     """Write ``__pycache__/*.cpython-<runtime>.pyc`` next to every module; ``False`` if impossible here.
 
-    ``unchecked-hash``: the layer is immutable, so the interpreter never needs to stat the source to
-    validate the cache (a timestamp pyc would also depend on the mtimes the zip preserves).
+    ``unchecked-hash``: the artifact is immutable, so the interpreter never needs to stat the source
+    to validate the cache (a timestamp pyc would also depend on the mtimes the zip preserves). The
+    source path recorded in the bytecode is ``mount``, where Lambda puts the files.
     """
-    python = find_runtime_python()
-    if python is None:
+    precompiler = find_precompiler()
+    if precompiler is None:
         log.warning(
-            "no Python %s interpreter (set %s): %s ships without bytecode",
+            "no Python %s interpreter (set %s, or run `make py314` for pyodide): %s ships without bytecode",
             runtime_python_version(),
             RUNTIME_PYTHON_ENV,
             target,
         )
         return False
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [
-            python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash",
-            "-s", str(target), "-p", mount, str(target),
-        ],
-        check=True,
-    )  # fmt: skip
+    precompiler.compile(target, mount)
     return True
+
+
+def bytecode_identity() -> str:
+    """What precompiles the artifacts here (``"source-only"`` when nothing can)."""
+    precompiler = find_precompiler()
+    return precompiler.identity if precompiler else "source-only"
 
 
 def build_layer(target: Path, packages: tuple[str, ...], exclude_packages: tuple[str, ...] = ()) -> bool:
@@ -175,10 +271,10 @@ def build_layer(target: Path, packages: tuple[str, ...], exclude_packages: tuple
 
 def layer_asset_hash(construct_id: str, packages: tuple[str, ...], exclude_packages: tuple[str, ...]) -> str:
     """What is inside a layer: changes exactly when a pin, the platform, the runtime or the bytecode
-    (whether it could be precompiled) does."""
-    compiled = "pyc" if find_runtime_python() else "source-only"
+    (whether it could be precompiled, and by which compiler) does."""
     identity = [
-        construct_id, PLATFORM, RUNTIME.name, compiled, *requirement_lines(packages + exclude_packages)
+        construct_id, PLATFORM, RUNTIME.name, bytecode_identity(),
+        *requirement_lines(packages + exclude_packages),
     ]  # fmt: skip
     return hashlib.sha256("\n".join(identity).encode()).hexdigest()
 
@@ -232,3 +328,71 @@ class DependencyLayers(Construct):
                 ),
             ),
         )
+
+
+def _excluded(relative: Path) -> bool:
+    """CDK's glob exclusion as ``FUNCTION_ASSET_EXCLUDE`` uses it: a pattern matches a name at any depth."""
+    patterns = [pattern.rsplit("/", 1)[-1] for pattern in FUNCTION_ASSET_EXCLUDE]
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in patterns)
+
+
+def code_asset_files(root: Path = ROOT) -> list[Path]:
+    """The source files the step functions' code asset ships (``functions/``), sorted. Excluded
+    folders are not entered (``cdk.out``, ``.git``, ``node_modules`` hold thousands of files)."""
+    files = []
+    for folder, dirs, names in os.walk(root):
+        base = Path(folder)
+        dirs[:] = [d for d in dirs if not _excluded(Path(d)) and not (base / d).is_symlink()]
+        for name in names:
+            path = base / name
+            if not _excluded(path.relative_to(root)) and not path.is_symlink():
+                files.append(path)
+    return sorted(files)
+
+
+def build_code_asset(target: Path, root: Path = ROOT) -> bool:
+    """Copy the code asset's files into ``target`` and precompile them for ``/var/task``.
+    Returns whether bytecode was precompiled."""
+    for source in code_asset_files(root):
+        destination = target / source.relative_to(root)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    return precompile(target, CODE_MOUNT)
+
+
+@jsii.implements(ILocalBundling)
+class _CodeBundling:
+    """CDK local bundling of the code asset: the sources plus their runtime bytecode (never Docker)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        build_code_asset(Path(output_dir), self._root)
+        return True
+
+
+def code_asset_hash(root: Path = ROOT) -> str:
+    """What is inside the code asset: every shipped file (path and content), the runtime, and what
+    compiles its bytecode. The bytecode is a function of exactly these, so the hash changes when it
+    does. (Not CDK's ``AssetHashType.OUTPUT``: its fingerprint applies ``FUNCTION_ASSET_EXCLUDE``,
+    whose ``**/__pycache__`` would leave the bytecode out of the hash.)"""
+    digest = hashlib.sha256()
+    for line in (RUNTIME.name, CODE_MOUNT, bytecode_identity()):
+        digest.update(line.encode() + b"\n")
+    for path in code_asset_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_asset(root: Path = ROOT) -> lambda_.Code:
+    """The step functions' code, as every Lambda of the app deploys it (one ``Code`` per stack; CDK
+    stages and bundles it once per synth, as the hash is the same)."""
+    return lambda_.Code.from_asset(
+        str(root),
+        exclude=list(FUNCTION_ASSET_EXCLUDE),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=code_asset_hash(root),
+        bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CodeBundling(root)),
+    )

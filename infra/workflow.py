@@ -3,10 +3,10 @@
 This is the single factory for step Lambdas: every function is built by ``_build_function`` from
 its ``StepSpec`` (handler, timeout, memory, resources), so adding a step to
 ``functions/registry.py`` and to the ASL file is all it takes to deploy it. The code asset is the
-repository's ``functions/`` package; third-party dependencies come from the ``base`` layer, and
-only steps that name ``Resource.LLM`` also get the ``llm`` layer (``infra/packaging.py``). Each
-function has its own role holding only what its ``resources`` name plus writing to its own log
-group (no AWS managed policy).
+repository's ``functions/`` package with its runtime bytecode; third-party dependencies come from
+the ``base`` layer, and only steps that name ``Resource.LLM`` also get the ``llm`` layer
+(``infra/packaging.py``). Each function has its own role holding only what its ``resources`` name
+plus writing to its own log group (no AWS managed policy).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from constructs import Construct
 from functions.registry import ROOT, StepSpec, WorkflowSpec
 from infra import constants
 from infra.nag import acknowledge, arn_ref
-from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers
+from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
 
 
@@ -51,7 +51,7 @@ class Workflow(Construct):
         self._stage = stage
         self._removal_policy = removal_policy
         self._log_retention = constants.LOG_RETENTION[stage == constants.PROD_STAGE]
-        code = lambda_.Code.from_asset(str(code_root), exclude=list(constants.FUNCTION_ASSET_EXCLUDE))
+        code = code_asset(code_root)
         self.functions: Mapping[str, lambda_.Function] = MappingProxyType(
             {step.name: self._build_function(step, code) for step in spec.steps}
         )
