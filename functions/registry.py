@@ -246,12 +246,11 @@ NO_SHOW = WorkflowSpec(
             None,
         ),
         ("request_approval", _K.REVERSIBLE, _NS_APPROVAL, "cancel_approval"),
-        ("mark_rescheduled", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_event_status"),
-        (
-            "send_manager_task",
-            _K.IRREVERSIBLE,
-            frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
-            None,
+        (  # reversible calendar write (reschedule) + the approved task sent once, last
+            "apply_approved_action",
+            _K.REVERSIBLE,
+            frozenset({_R.CALENDAR_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+            "revert_event_status",
         ),
         ("log_action_taken", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
