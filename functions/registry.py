@@ -246,11 +246,13 @@ NO_SHOW = WorkflowSpec(
             None,
         ),
         ("request_approval", _K.REVERSIBLE, _NS_APPROVAL, "cancel_approval"),
-        (  # reversible calendar write (reschedule) + the approved task sent once, last
+        # irreversible once it succeeded (the approved task was sent, once, last); if it fails before
+        # sending, the ASL's Catch runs revert_event_status on its calendar write (reschedule only)
+        (
             "apply_approved_action",
-            _K.REVERSIBLE,
+            _K.IRREVERSIBLE,
             frozenset({_R.CALENDAR_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
-            "revert_event_status",
+            None,
         ),
         ("log_action_taken", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),

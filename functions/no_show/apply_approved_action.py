@@ -16,6 +16,8 @@ Failure semantics (unchanged from the two steps it replaces):
   ``InvalidInputError``) are caught in the ASL by RevertStatusAfterFailure, which puts the status
   back (the compensation of the calendar write); any other error leaves the calendar as the task
   the manager may have received describes it, and is recorded.
+- Registered as irreversible, like SendManagerTask was: once it succeeded the task is out, so a
+  later failure in the iteration (LogActionTaken) is recorded, never undone.
 """
 
 from __future__ import annotations
