@@ -246,11 +246,12 @@ NO_SHOW = WorkflowSpec(
             None,
         ),
         ("request_approval", _K.REVERSIBLE, _NS_APPROVAL, "cancel_approval"),
-        ("mark_rescheduled", _K.REVERSIBLE, frozenset({_R.CALENDAR_TABLE}), "revert_event_status"),
+        # irreversible once it succeeded (the approved task was sent, once, last); if it fails before
+        # sending, the ASL's Catch runs revert_event_status on its calendar write (reschedule only)
         (
-            "send_manager_task",
+            "apply_approved_action",
             _K.IRREVERSIBLE,
-            frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+            frozenset({_R.CALENDAR_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
             None,
         ),
         ("log_action_taken", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from functions.no_show.activity import record_outcome
-from functions.no_show.models import (
-    AppointmentOutcome,
-    ApprovalDecision,
-    EventStatusChange,
-    IterationInput,
-    SentEmailRef,
-)
+from functions.no_show.models import AppliedAction, AppointmentOutcome, ApprovalDecision, IterationInput
 from functions.shared.adapters import get_crm
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
@@ -17,14 +11,13 @@ from functions.shared.step_handler import StepContext, step_handler
 
 class ActionInput(IterationInput):
     approval: ApprovalDecision
-    task: SentEmailRef
-    calendar_status: EventStatusChange | None = None
+    applied: AppliedAction
 
 
 def log_action_taken(payload: ActionInput, *, crm: CrmPort, ctx: StepContext) -> AppointmentOutcome:
-    item, approval = payload.appointment, payload.approval
-    moved = payload.calendar_status is not None and payload.calendar_status.changed
-    detail = f"{item.recommended_action} approved by {approval.approver}; task sent to {payload.task.to}"
+    item, approval, task = payload.appointment, payload.approval, payload.applied.task
+    moved = payload.applied.calendar_status is not None and payload.applied.calendar_status.changed
+    detail = f"{item.recommended_action} approved by {approval.approver}; task sent to {task.to}"
     if moved:
         detail += "; calendar status rescheduled"
     return record_outcome(
@@ -36,7 +29,7 @@ def log_action_taken(payload: ActionInput, *, crm: CrmPort, ctx: StepContext) ->
             "action": item.recommended_action,
             "approved_by": approval.approver,
             "edited": approval.edited,
-            "message_id": payload.task.message_id,
+            "message_id": task.message_id,
         },
         outcome=AppointmentOutcome(
             event_id=item.event_id,
@@ -45,7 +38,7 @@ def log_action_taken(payload: ActionInput, *, crm: CrmPort, ctx: StepContext) ->
             status="action_applied",
             action=item.recommended_action,
             detail=detail[:500],
-            message_id=payload.task.message_id,
+            message_id=task.message_id,
             decided_by=approval.approver,
         ),
     )

@@ -1,6 +1,6 @@
 """Models of the no-show flow: the execution input and what each step adds to the state.
 
-The top-level state holds the day's signals and the scored list; the ``Map`` state iterates over
+The top-level state holds the day's signals and the routed lists; each ``Map`` state iterates over
 small items (event id, contact id, score, route, recommended action) so a day with many
 appointments stays far below the 256 KiB payload limit. Free text (the calendar notes, the LLM's
 reasons, the manager's task text) lives in the calendar or in file storage, referenced by key +
@@ -18,7 +18,8 @@ from functions.shared.models import EmailAddress, Sha256Hex
 
 #: What the manager may be asked to approve for a high-risk appointment.
 RecommendedAction = Literal["call", "reschedule", "overbook"]
-#: Which path the Map iteration takes; decided by code in ``scoring.route_for``, never by the model.
+#: Which list (and so which Map) an appointment goes to; decided by code in ``scoring.route_for``,
+#: never by the model.
 Route = Literal["confirm", "escalate", "already_confirmed"]
 #: The calendar statuses an appointment the flow handles can be in.
 OpenStatus = Literal["scheduled", "confirmed"]
@@ -88,7 +89,7 @@ class NotesReading(BaseModel):
 
 
 class MapItem(BaseModel):
-    """One item of ``$.scored.items``: what a Map iteration receives (kept small on purpose)."""
+    """One appointment of a routed list in ``$.scored``: what a Map iteration receives (kept small)."""
 
     event_id: str
     contact_id: str
@@ -106,9 +107,18 @@ class ReportRef(BaseModel):
 
 
 class Scored(BaseModel):
-    """``$.scored``: the Map's items (automatic actions first) and the report reference."""
+    """``$.scored``: the appointments routed by code, one list per path, and the report reference.
 
-    items: list[MapItem]
+    Routing here, once per run, instead of a ``Choice`` at the start of every Map iteration saves a
+    billed state transition per appointment: each list is the input of its own Map
+    (``to_confirm`` → RequestConfirmations, ``to_escalate`` → HandleEscalations), and the
+    already-confirmed appointments, which need nothing, enter no Map at all (SummarizeBatch reports
+    them). Each list keeps the start order.
+    """
+
+    to_confirm: list[MapItem]
+    to_escalate: list[MapItem]
+    already_confirmed: list[MapItem]
     report: ReportRef
     llm: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -166,7 +176,7 @@ class ApprovalDecision(BaseModel):
 
 
 class SentEmailRef(BaseModel):
-    """``$.sent`` / ``$.task``: proof of the one email this iteration sent."""
+    """``$.sent`` / ``$.applied.task``: proof of the one email this iteration sent."""
 
     message_id: str
     to: EmailAddress
@@ -176,12 +186,20 @@ class SentEmailRef(BaseModel):
 
 
 class EventStatusChange(BaseModel):
-    """``$.calendar_status``: the calendar status this iteration set, and the one to restore."""
+    """A calendar status this iteration set (``$.applied.calendar_status``) or restored
+    (``$.calendar_status``, the compensation's result), and the one it had before."""
 
     event_id: str
     previous_status: OpenStatus
     status: Literal["rescheduled", "scheduled", "confirmed"]
     changed: bool
+
+
+class AppliedAction(BaseModel):
+    """``$.applied``: what ApplyApprovedAction did: the calendar change (``reschedule`` only) and the task."""
+
+    calendar_status: EventStatusChange | None = None
+    task: SentEmailRef
 
 
 OutcomeStatus = Literal[

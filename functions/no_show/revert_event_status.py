@@ -1,8 +1,10 @@
-"""RevertEventStatus (compensation of MarkRescheduled): restore the status the appointment had.
+"""RevertEventStatus (compensation of ApplyApprovedAction's calendar write): restore the status.
 
-Idempotent by construction: it only moves the status from "rescheduled" back to the saved one;
-if nothing was changed (the call/overbook path, or already restored), or a person changed the
-event meanwhile, it leaves the calendar alone.
+ApplyApprovedAction failed, so the state holds no result of it: whether its write landed is
+unknown. For a ``reschedule`` the status goes back from "rescheduled" to the one the appointment
+was scored with (``$.appointment.status``, the checkpoint), conditionally, so it is idempotent by
+construction: if the write never landed, was already restored, or a person changed the event
+meanwhile, the calendar is left alone. Other actions never touch the calendar: nothing to do.
 """
 
 from __future__ import annotations
@@ -13,31 +15,23 @@ from functions.shared.ports.calendar import CalendarConflict, CalendarPort
 from functions.shared.step_handler import StepContext, step_handler
 
 
-class RevertInput(IterationInput):
-    calendar_status: EventStatusChange | None = None
-
-
-def revert_event_status(payload: RevertInput, *, calendar: CalendarPort) -> EventStatusChange:
-    change = payload.calendar_status
+def revert_event_status(payload: IterationInput, *, calendar: CalendarPort) -> EventStatusChange:
     item = payload.appointment
-    if change is None or not change.changed or change.status != "rescheduled":
+    if item.recommended_action != "reschedule":
         return EventStatusChange(
             event_id=item.event_id, previous_status=item.status, status=item.status, changed=False
         )
     restored = True
     try:
-        calendar.set_status(change.event_id, change.previous_status, expected="rescheduled")
-    except CalendarConflict:
-        current = calendar.get_event(change.event_id)
-        restored = current is not None and current.status == change.previous_status
+        calendar.set_status(item.event_id, item.status, expected="rescheduled")
+    except CalendarConflict:  # never landed, restored by an earlier attempt, or a person moved it
+        current = calendar.get_event(item.event_id)
+        restored = current is not None and current.status == item.status
     return EventStatusChange(
-        event_id=change.event_id,
-        previous_status=change.previous_status,
-        status=change.previous_status,
-        changed=restored,
+        event_id=item.event_id, previous_status=item.status, status=item.status, changed=restored
     )
 
 
-@step_handler(RevertInput)
-def handler(payload: RevertInput, ctx: StepContext) -> EventStatusChange:
+@step_handler(IterationInput)
+def handler(payload: IterationInput, ctx: StepContext) -> EventStatusChange:
     return revert_event_status(payload, calendar=get_calendar())

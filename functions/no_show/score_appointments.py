@@ -4,8 +4,8 @@ For each appointment: the deterministic probability from ``scoring`` (documented
 logistic scale), then, when the booking has notes, one LLM call that reads them and answers a
 validated ``NotesReading`` (adjustment in [-0.2, 0.2], an action from a fixed list, a reason).
 Code combines the two and picks the route; the model never chooses who is contacted or
-escalated by itself. The full report (points, reasons) goes to file storage; the state keeps the
-small Map items (automatic actions first) and the report's key + sha256.
+escalated by itself. The full report (points, reasons) goes to file storage; the state keeps one
+small list per route (the input of that route's Map) and the report's key + sha256.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functions.no_show.models import (
     MapItem,
     NotesReading,
     ReportRef,
+    Route,
     Scored,
     ScoreLine,
     ScoringReport,
@@ -116,19 +117,25 @@ def score_appointments(
     key = f"no_show/{ctx.execution}/{ctx.state}-{ctx.attempt}.json"
     files.put_text(key, text)
     statuses = {a.event_id: a.status for a in payload.signals.appointments}
-    ordered = sorted(lines, key=lambda line: scoring.ROUTE_ORDER[line.route])  # stable: start order kept
-    items = [
-        MapItem(
-            event_id=line.event_id,
-            contact_id=line.contact_id,
-            status=statuses[line.event_id],
-            score=line.score,
-            route=line.route,
-            recommended_action=line.recommended_action,
+    routed: dict[Route, list[MapItem]] = {"confirm": [], "escalate": [], "already_confirmed": []}
+    for line in lines:  # start order, within each list
+        routed[line.route].append(
+            MapItem(
+                event_id=line.event_id,
+                contact_id=line.contact_id,
+                status=statuses[line.event_id],
+                score=line.score,
+                route=line.route,
+                recommended_action=line.recommended_action,
+            )
         )
-        for line in ordered
-    ]
-    return Scored(items=items, report=ReportRef(key=key, sha256=sha256_text(text)), llm=summaries)
+    return Scored(
+        to_confirm=routed["confirm"],
+        to_escalate=routed["escalate"],
+        already_confirmed=routed["already_confirmed"],
+        report=ReportRef(key=key, sha256=sha256_text(text)),
+        llm=summaries,
+    )
 
 
 @step_handler(ScoreInput)

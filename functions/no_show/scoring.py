@@ -84,7 +84,3 @@ def route_for(score: float, *, confirmed: bool, threshold: float) -> Route:
     if score >= threshold:
         return "escalate"
     return "already_confirmed" if confirmed else "confirm"
-
-
-#: Map order: automatic actions first, so no confirmation waits behind a manager's decision.
-ROUTE_ORDER: dict[Route, int] = {"confirm": 0, "already_confirmed": 1, "escalate": 2}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from functions.no_show import scoring
 from functions.no_show.models import AppointmentSignals, NotesReading
 from functions.registry import ROOT
-from functions.shared.adapters import get_calendar
+from functions.shared.adapters import get_calendar, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
@@ -109,9 +110,37 @@ def test_mixed_batch_confirms_low_risk_once_and_applies_the_approved_actions(
     assert [a.kind for a in activities("NS-200")] == ["no_show_action_approved"]
     assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
     assert activities("NS-100") == []
-    # and the Map ran one iteration per appointment, each step once
-    assert states(result).count("RouteAppointment") == 5
+    # and each routed list had its own Map: one iteration per appointment that needs work, each
+    # step once, and the already-confirmed appointment entered no Map at all
+    assert states(result) == [
+        "CollectSignals",
+        "ScoreAppointments",
+        "RequestConfirmations",
+        *["SendConfirmationRequest", "LogConfirmationRequested"] * 2,
+        "HandleEscalations",
+        *["RequestManagerApproval", "ApplyApprovedAction", "LogActionTaken"] * 2,
+        "SummarizeBatch",
+    ]
     assert all(r.attempts <= 1 for r in result.timeline)
+
+
+@pytest.mark.slow
+def test_happy_path_bills_its_steps_plus_the_two_maps_and_no_routing_state(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the example batch (two to confirm, one already confirmed, a call and a reschedule)
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # When the execution history's entered states are counted (Standard workflows bill each one)
+    entered = Counter(
+        event["type"].removesuffix("StateEntered")
+        for event in runtime.history(result.execution_arn)
+        if event["type"].endswith("StateEntered")
+    )
+
+    # Then the only states beyond the Lambda steps are the two Maps: no Choice or Pass per item
+    assert result.status == "SUCCEEDED"
+    assert entered == Counter({"Task": 13, "Map": 2})
 
 
 @pytest.mark.slow
@@ -181,6 +210,26 @@ def test_one_appointment_failing_permanently_does_not_fail_the_batch(
 
 
 @pytest.mark.slow
+def test_a_failure_that_cannot_be_recorded_still_counts_as_failed(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given Carol's confirmation request fails, and so does writing that failure to the CRM
+    runtime.dispatcher.inject("send_confirmation_request", "PermanentIntegrationError", times=1)
+    runtime.dispatcher.inject("RecordConfirmationFailure", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the batch still succeeded, and her outcome says failed with the original error
+    assert result.status == "SUCCEEDED"
+    carol = outcomes(result)["APT-NS-301"]
+    assert (carol["status"], carol["error"]) == ("failed", "PermanentIntegrationError")
+    assert carol["detail"] == "the failure could not be recorded in the CRM"
+    assert activities("NS-300") == []
+    assert result.output is not None
+    assert (result.output["failed"], result.output["confirmation_requested"]) == (1, 1)
+
+
+@pytest.mark.slow
 def test_transient_failure_is_retried_and_each_client_gets_one_request(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
@@ -216,10 +265,12 @@ def test_crash_after_the_send_is_retried_without_a_second_email(
 def test_failed_task_after_reschedule_restores_the_calendar_and_records_the_failure(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
-    # Given the manager task for Dan's appointment (the reschedule) cannot be sent
+    # Given the approved task text for Dan's appointment (the reschedule) changes in file storage
+    # after the manager approved it, so ApplyApprovedAction marks the calendar, then refuses to send
     def decide(record: ApprovalRecord) -> Decision:
         if record.state.endswith("APT-NS-401"):
-            runtime.dispatcher.inject("SendManagerTask", "PermanentIntegrationError", times=1)
+            files = get_files()
+            files.put_text(record.draft.body_key, files.get_text(record.draft.body_key) + "\nP.S. tampered")
         return approve(record)
 
     result = drive(runtime, "no_show", no_show_input, decide)
@@ -233,17 +284,42 @@ def test_failed_task_after_reschedule_restores_the_calendar_and_records_the_fail
         "PermanentIntegrationError",
         "reschedule",
     )
+    assert "changed after it was approved" in dan["detail"]
     assert outcomes(result)["APT-NS-201"]["status"] == "action_applied"
-    assert states(result)[-5:] == [
-        "MarkRescheduled",
-        "SendManagerTask",
+    assert states(result)[-4:] == [
+        "ApplyApprovedAction",
         "RevertStatusAfterFailure",
         "RecordAppointmentFailure",
         "SummarizeBatch",
     ]
+    assert [t["to"] for t in manager_tasks(runtime)] == [MANAGER]  # Bob's call task only
     assert result.output is not None
     assert (result.output["escalated"], result.output["failed"]) == (2, 1)
     assert [a.kind for a in activities("NS-400")] == ["no_show_check_failed"]
+
+
+@pytest.mark.slow
+def test_a_crash_after_the_approved_action_is_retried_without_a_second_task(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given ApplyApprovedAction marks Dan's appointment and sends the task, then dies before
+    # reporting (Lambda.Unknown), the first time it runs for the reschedule
+    def decide(record: ApprovalRecord) -> Decision:
+        if record.state.endswith("APT-NS-401"):
+            runtime.dispatcher.inject("ApplyApprovedAction", "Lambda.Unknown", times=1, when="after")
+        return approve(record)
+
+    result = drive(runtime, "no_show", no_show_input, decide)
+
+    # Then the retry found the status already "rescheduled" and the send already done: one task
+    # each, the calendar moved once, and the action applied
+    assert result.status == "SUCCEEDED"
+    assert [r.attempts for r in rows(result, "ApplyApprovedAction")] == [1, 2]
+    assert [t["to"] for t in manager_tasks(runtime)] == [MANAGER, MANAGER]
+    assert calendar_status("APT-NS-401") == "rescheduled"
+    dan = outcomes(result)["APT-NS-401"]
+    assert (dan["status"], dan["action"]) == ("action_applied", "reschedule")
+    assert dan["detail"].endswith("calendar status rescheduled")
 
 
 @pytest.mark.slow
@@ -433,7 +509,7 @@ def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unch
     assert "APT-NS-401" in json.dumps(reads[2]["messages"])
     dan = outcomes(result)["APT-NS-401"]
     assert (dan["status"], dan["action"]) == ("action_applied", "overbook")
-    assert "MarkRescheduled" not in states(result)
+    assert states(result).count("ApplyApprovedAction") == 2
     assert calendar_status("APT-NS-401") == "scheduled"
     tasks = manager_tasks(runtime)
     assert [t["to"] for t in tasks] == [MANAGER, MANAGER]
