@@ -113,8 +113,12 @@ def suite_seconds(run_suite: bool, given: float | None) -> tuple[float | None, s
     """The suite's wall time and where it comes from: measured (``--suite``), given, or the env."""
     if run_suite:
         started = time.perf_counter()
-        command = [sys.executable, "-m", "pytest", "-q", "-n", "2"]
-        completed = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)  # noqa: S603
+        # What ``make test`` runs (pyproject's addopts add -q; a second -q would drop the summary line).
+        command = [sys.executable, "-m", "pytest", "-n", "2"]
+        env = {**os.environ, "STEPWISE_ASL_COVERAGE": "strict"}
+        completed = subprocess.run(  # noqa: S603
+            command, cwd=ROOT, check=False, capture_output=True, text=True, env=env
+        )
         seconds = time.perf_counter() - started
         summaries = [line for line in completed.stdout.splitlines() if " passed" in line or " failed" in line]
         last = summaries[-1].strip("= ") if summaries else "no summary line"

@@ -6,8 +6,13 @@ when a moto upgrade moves one. Each patch is applied by :class:`MotoPatches` and
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import importlib
+import io
+import json
 import logging
+import os
 import pkgutil
 import threading
 import time
@@ -41,6 +46,18 @@ PREPROCESSOR = ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocesso
 EXECUTION_COMMUNICATION = ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication")
 EXECUTION_WORKER = ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker")
 BOTOCORE_LOADER = ("botocore.session", "create_loader")
+REQUEST_SIGNER = ("botocore.signers", "RequestSigner")
+JSON_PATH_PARSE = ("moto.stepfunctions.parser.asl.utils.json_path", "parse")
+RESULT_PATH_PARSE = ("moto.stepfunctions.parser.asl.component.common.path.result_path", "parse")
+RESPONSE_METHOD_NAMES = ("moto.core.responses", "method_names_from_class")
+LAMBDA_TASK_INVOKE = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "_invoke_lambda_function",
+)
+BACKEND_URLS = ("moto.core.base_backend", "BaseBackend")
+UPDATE_EXPRESSION_PARSER = ("moto.dynamodb.parsing.expressions", "UpdateExpressionParser")
+DYNAMODB_BACKEND = ("moto.dynamodb.models", "DynamoDBBackend")
+DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
     VALIDATE_DEFINITION,
@@ -49,7 +66,16 @@ INTERNALS = (
     EXECUTION_COMMUNICATION,
     EXECUTION_WORKER,
     BOTOCORE_LOADER,
+    REQUEST_SIGNER,
+    JSON_PATH_PARSE,
+    RESULT_PATH_PARSE,
+    RESPONSE_METHOD_NAMES,
     LAMBDA_INVOKE,
+    LAMBDA_TASK_INVOKE,
+    BACKEND_URLS,
+    UPDATE_EXPRESSION_PARSER,
+    DYNAMODB_BACKEND,
+    DYNAMODB_TABLE,
     RETRY_TIME,
     WAIT_INTERVAL,
     BOTO_CLIENT_FOR,
@@ -103,11 +129,35 @@ def _parser_modules_using_boto_client() -> list[ModuleType]:
     return found
 
 
+#: Lambda's (and moto's) cap on a synchronous invocation's response.
+_MAX_RESPONSE_BYTES = 6_291_556
+#: (backend class, the settings its URLs depend on) → moto's URL table for it.
+_URL_TABLES: dict[tuple[type, str | None, str | None], Any] = {}
+#: moto's S3 treats a request without an Authorization header as anonymous (403 on a private bucket).
+_SIGNED_SERVICES = frozenset({"s3", "s3-outposts", "s3express"})
+#: Within one ``TransactWriteItems``: id(table) → (table, its snapshot for the rollback).
+_TABLE_SNAPSHOTS: contextvars.ContextVar[dict[int, tuple[Any, Any]] | None] = contextvars.ContextVar(
+    "stepwise_table_snapshots", default=None
+)
+_MEMOIZED: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def _memoized(function: Callable[..., Any]) -> Callable[..., Any]:
+    """One cache per original function for the process, so runtimes share what was computed."""
+    with _LOCK:
+        if function not in _MEMOIZED:
+            _MEMOIZED[function] = functools.lru_cache(maxsize=1024)(function)
+        return _MEMOIZED[function]
+
+
 @dataclass
 class MotoPatches:
     """Apply and undo the local runtime's patches.
 
-    - Lambda invocations go to ``invoke`` (the in-process dispatcher) instead of moto's echo.
+    - Lambda invocations go to ``invoke`` (the in-process dispatcher) instead of moto's echo; a
+      Lambda task of the interpreter calls it directly rather than through a boto3 client and
+      moto's Lambda API (same response: status 200, ``FunctionError`` when the handler raised,
+      the JSON payload; Lambda's 6 MB response cap kept), 8% of an execution.
     - Retry backoff sleeps are skipped (``instant_retries``); the number of attempts is unchanged.
     - Wait states are skipped (``instant_waits``).
     - The interpreter's per-call boto clients are cached for the process (2.3x throughput, see
@@ -128,6 +178,21 @@ class MotoPatches:
     - Every botocore session shares one data loader: moto replaces boto3's default session at each
       ``mock_aws`` start, and each new session parsed the service models' JSON again (DynamoDB,
       S3, Step Functions…: 20-50 ms each, for every runtime and again in every step's first call).
+    - Requests are not SigV4-signed: moto never checks a signature and takes the account and
+      region from the URL, ``MOTO_ACCOUNT_ID`` or its default, never from the signature; signing
+      was 30% of a DynamoDB call's cost here. S3 requests and presigned URLs are still signed:
+      moto's S3 answers an unsigned request as an anonymous one.
+    - A JSONPath is parsed once per process (moto built a new jsonpath-ng parser, with its yacc
+      tables, for every path it evaluated: 6% of an execution), and moto's per-request list of a
+      response class's methods (``inspect.getmembers``, 7% of a call) is computed once per class.
+      A backend's URL table is built once per class (moto rebuilt it for every request, and for S3
+      reloaded ``moto.s3.urls`` each time: 4.5% of an execution); it still follows the two
+      settings it depends on, ``MOTO_S3_CUSTOM_ENDPOINTS`` and ``MOTO_ENABLE_ISO_REGIONS``.
+    - DynamoDB: an update expression is parsed once per process (moto parsed it twice per call;
+      its validator works on a deep copy of the tree, so the cached tree is never changed), and
+      ``TransactWriteItems`` snapshots each table once for its rollback, not once per item
+      (moto deep-copied the whole table for every item of the transaction; the copies were
+      identical, all taken before the first write).
     - ``signals`` (when given) hears when an execution ends and when a callback state starts and
       stops waiting for its token, so ``LocalRuntime.wait`` sleeps instead of polling.
     - moto's chatty Step Functions logger is quieted.
@@ -157,6 +222,7 @@ class MotoPatches:
 
         backend.invoke = invoke
         self._undo.append(lambda: setattr(backend, "invoke", original_invoke))
+        self._invoke_lambda_tasks_directly(dispatch)
 
         if self.instant_retries:
             module: Any = importlib.import_module(RETRY_TIME[0])
@@ -176,6 +242,10 @@ class MotoPatches:
         self._remember_valid_definitions()
         self._reuse_programs()
         self._share_botocore_loader()
+        self._skip_request_signing()
+        self._build_url_tables_once()
+        self._speed_up_dynamodb()
+        self._memoize_lookups()
         if self.signals is not None:
             self._announce(self.signals)
 
@@ -199,9 +269,7 @@ class MotoPatches:
             log = logging.getLogger(name)
             level = log.level
             # The interpreter logs every caught error as an exception; the timeline reports them.
-            log.setLevel(
-                logging.CRITICAL if not __import__("os").environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG
-            )
+            log.setLevel(logging.CRITICAL if not os.environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG)
             self._undo.append(lambda lg=log, lv=level: lg.setLevel(lv))  # type: ignore[misc]
 
     def _remember_valid_definitions(self) -> None:
@@ -274,6 +342,104 @@ class MotoPatches:
 
         module.create_loader = shared_loader
         self._undo.append(lambda: setattr(module, "create_loader", original))
+
+    def _invoke_lambda_tasks_directly(self, dispatch: InvokeFn) -> None:
+        module: Any = importlib.import_module(LAMBDA_TASK_INVOKE[0])
+        original = resolve(LAMBDA_TASK_INVOKE)
+
+        def invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+            headers: dict[str, Any] = {}
+            payload = dispatch(str(parameters["FunctionName"]), parameters.get("Payload"), headers)
+            if len(payload) > _MAX_RESPONSE_BYTES:
+                headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                        f"({_MAX_RESPONSE_BYTES} bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                ).encode()
+            response: dict[str, Any] = {"StatusCode": 200}
+            response["Payload"] = module._from_payload(io.BytesIO(payload))
+            if "x-amz-function-error" in headers:
+                response["FunctionError"] = headers["x-amz-function-error"]
+            return response
+
+        module._invoke_lambda_function = invoke_lambda_function
+        self._undo.append(lambda: setattr(module, "_invoke_lambda_function", original))
+
+    def _build_url_tables_once(self) -> None:
+        backend_cls = resolve(BACKEND_URLS)
+        original = backend_cls.__dict__["urls"]  # a property
+
+        def urls(self_: Any) -> Any:
+            key = (
+                type(self_),
+                os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"),
+                os.environ.get("MOTO_ENABLE_ISO_REGIONS"),
+            )
+            table = _URL_TABLES.get(key)
+            if table is None:
+                table = _URL_TABLES[key] = original.fget(self_)
+            return table
+
+        backend_cls.urls = property(urls)
+        self._undo.append(lambda: setattr(backend_cls, "urls", original))
+
+    def _skip_request_signing(self) -> None:
+        signer_cls = resolve(REQUEST_SIGNER)
+        original = signer_cls.sign
+
+        def sign(self_: Any, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> Any:
+            signing_type = args[1] if len(args) > 1 else kwargs.get("signing_type", "standard")
+            if signing_type == "standard" and self_.signing_name not in _SIGNED_SERVICES:
+                return None  # presign-url / presign-post still sign: the URL is the product
+            return original(self_, operation_name, request, *args, **kwargs)
+
+        signer_cls.sign = sign
+        self._undo.append(lambda: setattr(signer_cls, "sign", original))
+
+    def _memoize_lookups(self) -> None:
+        for target in (JSON_PATH_PARSE, RESULT_PATH_PARSE, RESPONSE_METHOD_NAMES):
+            module: Any = importlib.import_module(target[0])
+            original = resolve(target)
+            # Parsed JSONPaths are read-only trees (``find``/``update_or_create`` do not change
+            # them), and a class's methods do not change while the runtime is up.
+            module_attr = target[1]
+            setattr(module, module_attr, _memoized(original))
+            self._undo.append(lambda m=module, a=module_attr, o=original: setattr(m, a, o))  # type: ignore[misc]
+
+    def _speed_up_dynamodb(self) -> None:
+        parser_cls = resolve(UPDATE_EXPRESSION_PARSER)
+        original_make = parser_cls.__dict__["make"]  # a classmethod
+        make = _memoized(original_make.__func__)
+        parser_cls.make = classmethod(make)
+        self._undo.append(lambda: setattr(parser_cls, "make", original_make))
+
+        backend_cls, table_cls = resolve(DYNAMODB_BACKEND), resolve(DYNAMODB_TABLE)
+        models: Any = importlib.import_module(DYNAMODB_BACKEND[0])
+        original_transact = backend_cls.transact_write_items
+        original_copy = models.copy
+
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            snapshots = _TABLE_SNAPSHOTS.get()
+            if snapshots is None or memo is not None or not isinstance(value, table_cls):
+                return original_copy.deepcopy(value, memo)
+            if id(value) not in snapshots:
+                snapshots[id(value)] = (value, original_copy.deepcopy(value))
+            return snapshots[id(value)][1]
+
+        def transact_write_items(self_: Any, transact_items: Any) -> Any:
+            token = _TABLE_SNAPSHOTS.set({})
+            try:
+                return original_transact(self_, transact_items)
+            finally:
+                _TABLE_SNAPSHOTS.reset(token)
+
+        models.copy = SimpleNamespace(deepcopy=deepcopy, copy=original_copy.copy)
+        backend_cls.transact_write_items = transact_write_items
+        self._undo.append(lambda: setattr(models, "copy", original_copy))
+        self._undo.append(lambda: setattr(backend_cls, "transact_write_items", original_transact))
 
     def _announce(self, signals: ExecutionSignals) -> None:
         """Tell ``signals`` when a run ends and when a callback state waits for its token."""

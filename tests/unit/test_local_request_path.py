@@ -1,0 +1,218 @@
+"""The local runtime's shortcuts through boto3 and moto keep what a caller can observe.
+
+Each patch in ``local/patches.py`` that makes a call cheaper (no SigV4 signature, the
+interpreter's Lambda tasks called directly, URL tables and update expressions built once,
+one table snapshot per transaction) is checked here against the behaviour it must keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from local.patches import BACKEND_URLS, MotoPatches, resolve
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+@pytest.fixture
+def patched() -> Iterator[MotoPatches]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # as LocalRuntime
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        try:
+            yield patches
+        finally:
+            patches.undo()
+
+
+def _sent_headers(client: Any) -> list[dict[str, str]]:
+    seen: list[dict[str, str]] = []
+    client.meta.events.register("before-send", lambda request, **_: seen.append(dict(request.headers)))
+    return seen
+
+
+def test_api_calls_go_unsigned_but_s3_and_presigned_urls_are_signed(patched: MotoPatches) -> None:
+    dynamodb, s3 = boto3.client("dynamodb", region_name=REGION), boto3.client("s3", region_name=REGION)
+    dynamodb_headers, s3_headers = _sent_headers(dynamodb), _sent_headers(s3)
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}})
+    s3.create_bucket(Bucket="private-files")
+    s3.put_object(Bucket="private-files", Key="k", Body=b"body")
+
+    assert dynamodb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}}
+    assert s3.get_object(Bucket="private-files", Key="k")["Body"].read() == b"body"  # not anonymous
+    assert all("Authorization" not in headers for headers in dynamodb_headers)
+    assert all("Authorization" in headers for headers in s3_headers)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "private-files", "Key": "k"})
+    assert "X-Amz-Signature=" in url or "Signature=" in url
+
+
+def test_signing_comes_back_when_the_patches_are_undone() -> None:
+    with mock_aws():
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        patches.undo()
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        headers = _sent_headers(dynamodb)
+        dynamodb.list_tables()
+    assert "Authorization" in headers[0]
+
+
+def _run_one_task(invoke_result: bytes, *, function_error: bool = False) -> dict[str, Any]:
+    def invoke(name: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+        assert name.endswith(":function:probe")
+        assert json.loads(body) == {"n": 1}
+        if function_error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return invoke_result
+
+    definition = {
+        "StartAt": "Probe",
+        "States": {
+            "Probe": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:probe",
+                "End": True,
+            }
+        },
+    }
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        patches = MotoPatches(invoke=invoke)
+        patches.apply()
+        try:
+            sfn = boto3.client("stepfunctions", region_name=REGION)
+            machine = sfn.create_state_machine(name="probe", definition=json.dumps(definition), roleArn=ROLE)
+            arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"n": 1}')[
+                "executionArn"
+            ]
+            for _ in range(2000):
+                described = sfn.describe_execution(executionArn=arn)
+                if described["status"] != "RUNNING":
+                    return dict(described)
+                time.sleep(0.005)
+            raise AssertionError("the probe execution did not end")
+        finally:
+            patches.undo()
+
+
+def test_a_lambda_task_gets_the_handlers_payload() -> None:
+    described = _run_one_task(b'{"ok": true, "items": [1, 2]}')
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"ok": True, "items": [1, 2]}
+
+
+def test_a_handler_error_fails_the_task_with_its_error_type() -> None:
+    described = _run_one_task(b'{"errorType": "LeadNotFound", "errorMessage": "L-404"}', function_error=True)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "LeadNotFound"
+    assert "L-404" in described["cause"]
+
+
+def test_a_response_over_lambdas_6_mb_cap_fails_like_lambda() -> None:
+    described = _run_one_task(json.dumps({"blob": "x" * 6_300_000}).encode())
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Function.ResponseSizeTooLarge"
+
+
+def test_url_tables_are_built_once_and_follow_the_s3_endpoint_setting(
+    patched: MotoPatches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends["123456789012"]["aws"]
+    assert resolve(BACKEND_URLS).urls.fget(backend) is backend.urls  # the same table, not rebuilt
+    monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", "https://files.example.test")
+    assert any("files.example.test" in url for url in backend.urls)
+    monkeypatch.delenv("MOTO_S3_CUSTOM_ENDPOINTS")
+    assert not any("files.example.test" in url for url in backend.urls)
+    assert os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS") is None
+
+
+def _table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_a_cancelled_transaction_leaves_every_item_of_the_table_as_it_was(patched: MotoPatches) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    _table(dynamodb)
+    dynamodb.put_item(TableName="ledger", Item={"pk": {"S": "total"}, "usd": {"N": "1"}})
+    add = "SET usd = usd + :d"
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "call-1"}}}},
+                {
+                    "Update": {
+                        "TableName": "ledger",
+                        "Key": {"pk": {"S": "total"}},
+                        "UpdateExpression": add,
+                        "ExpressionAttributeValues": {":d": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "ledger",
+                        "Key": {"pk": {"S": "budget"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    items = dynamodb.scan(TableName="ledger")["Items"]
+    assert items == [{"pk": {"S": "total"}, "usd": {"N": "1"}}]
+
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "call-2"}}}},
+            {
+                "Update": {
+                    "TableName": "ledger",
+                    "Key": {"pk": {"S": "total"}},
+                    "UpdateExpression": add,
+                    "ExpressionAttributeValues": {":d": {"N": "2"}},
+                }
+            },
+        ]
+    )
+    stored = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="ledger")["Items"]}
+    assert set(stored) == {"total", "call-2"}
+    assert stored["total"]["usd"] == {"N": "3"}
+
+
+def test_a_reused_update_expression_applies_to_each_item_and_a_bad_one_is_refused_each_time(
+    patched: MotoPatches,
+) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    _table(dynamodb)
+    for pk, amount in (("a", "1"), ("b", "5"), ("a", "2")):
+        dynamodb.update_item(
+            TableName="ledger",
+            Key={"pk": {"S": pk}},
+            UpdateExpression="SET n = if_not_exists(n, :z) + :d",
+            ExpressionAttributeValues={":z": {"N": "0"}, ":d": {"N": amount}},
+        )
+    stored = {item["pk"]["S"]: item["n"]["N"] for item in dynamodb.scan(TableName="ledger")["Items"]}
+    assert stored == {"a": "3", "b": "5"}
+    for _ in range(2):
+        with pytest.raises(ClientError, match="ValidationException"):
+            dynamodb.update_item(TableName="ledger", Key={"pk": {"S": "a"}}, UpdateExpression="SET = broken")
