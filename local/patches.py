@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import pkgutil
 import threading
 import time
@@ -58,6 +59,7 @@ BACKEND_URLS = ("moto.core.base_backend", "BaseBackend")
 UPDATE_EXPRESSION_PARSER = ("moto.dynamodb.parsing.expressions", "UpdateExpressionParser")
 DYNAMODB_BACKEND = ("moto.dynamodb.models", "DynamoDBBackend")
 DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
+UPDATE_VALIDATOR_COPY = ("moto.dynamodb.parsing.validators", "deepcopy")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
     VALIDATE_DEFINITION,
@@ -76,6 +78,7 @@ INTERNALS = (
     UPDATE_EXPRESSION_PARSER,
     DYNAMODB_BACKEND,
     DYNAMODB_TABLE,
+    UPDATE_VALIDATOR_COPY,
     RETRY_TIME,
     WAIT_INTERVAL,
     BOTO_CLIENT_FOR,
@@ -139,6 +142,9 @@ _SIGNED_SERVICES = frozenset({"s3", "s3-outposts", "s3express"})
 _TABLE_SNAPSHOTS: contextvars.ContextVar[dict[int, tuple[Any, Any]] | None] = contextvars.ContextVar(
     "stepwise_table_snapshots", default=None
 )
+#: id(parsed update expression) → (the tree, its pickle): the validator's copies come from there.
+_TREE_PICKLES: dict[int, tuple[Any, bytes]] = {}
+_MAX_TREE_PICKLES = 2048
 _MEMOIZED: dict[Callable[..., Any], Callable[..., Any]] = {}
 
 
@@ -189,7 +195,8 @@ class MotoPatches:
       reloaded ``moto.s3.urls`` each time: 4.5% of an execution); it still follows the two
       settings it depends on, ``MOTO_S3_CUSTOM_ENDPOINTS`` and ``MOTO_ENABLE_ISO_REGIONS``.
     - DynamoDB: an update expression is parsed once per process (moto parsed it twice per call;
-      its validator works on a deep copy of the tree, so the cached tree is never changed), and
+      its validator works on a copy of the tree, so the cached tree is never changed; that copy
+      is unpickled from the tree's pickle, 4.5x faster than ``deepcopy`` and the same objects), and
       ``TransactWriteItems`` snapshots each table once for its rollback, not once per item
       (moto deep-copied the whole table for every item of the transaction; the copies were
       identical, all taken before the first write).
@@ -413,8 +420,29 @@ class MotoPatches:
         parser_cls = resolve(UPDATE_EXPRESSION_PARSER)
         original_make = parser_cls.__dict__["make"]  # a classmethod
         make = _memoized(original_make.__func__)
-        parser_cls.make = classmethod(make)
+
+        def make_once(cls: Any, expression_str: str) -> Any:
+            tree = make(cls, expression_str)
+            with _LOCK:
+                if id(tree) not in _TREE_PICKLES:
+                    if len(_TREE_PICKLES) >= _MAX_TREE_PICKLES:
+                        _TREE_PICKLES.clear()  # a miss only costs moto's own deepcopy
+                    _TREE_PICKLES[id(tree)] = (tree, pickle.dumps(tree))
+            return tree
+
+        validators: Any = importlib.import_module(UPDATE_VALIDATOR_COPY[0])
+        original_deepcopy = resolve(UPDATE_VALIDATOR_COPY)
+
+        def copy_tree(value: Any, memo: Any = None) -> Any:
+            pickled = _TREE_PICKLES.get(id(value))
+            if memo is None and pickled is not None and pickled[0] is value:
+                return pickle.loads(pickled[1])  # noqa: S301 - our own pickle of moto's parse tree
+            return original_deepcopy(value, memo)
+
+        parser_cls.make = classmethod(make_once)
+        validators.deepcopy = copy_tree
         self._undo.append(lambda: setattr(parser_cls, "make", original_make))
+        self._undo.append(lambda: setattr(validators, "deepcopy", original_deepcopy))
 
         backend_cls, table_cls = resolve(DYNAMODB_BACKEND), resolve(DYNAMODB_TABLE)
         models: Any = importlib.import_module(DYNAMODB_BACKEND[0])

@@ -6,6 +6,7 @@ the prompt and raw responses go to the audit store, and failures become the type
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -146,6 +147,21 @@ class _Exchange:
         self.record.update(fields)
 
 
+@functools.lru_cache(maxsize=256)
+def _input_schema_json(output_model: type[BaseModel]) -> str:
+    return json.dumps(output_model.model_json_schema())
+
+
+def _input_schema(output_model: type[BaseModel]) -> dict[str, Any]:
+    """The tool's JSON schema, generated once per model class (pydantic takes ~1 ms per call).
+
+    A fresh dict each time, so nothing downstream can change what the next call sends: the tool
+    definition is part of the cached prompt prefix and must stay byte-identical.
+    """
+    schema: dict[str, Any] = json.loads(_input_schema_json(output_model))
+    return schema
+
+
 class LLMClient:
     """Structured LLM calls for the workflow steps. Thread-safe (holds no per-call state).
 
@@ -209,7 +225,7 @@ class LLMClient:
         tool: ToolParam = {
             "name": tool_name,
             "description": tool_description,
-            "input_schema": output_model.model_json_schema(),
+            "input_schema": _input_schema(output_model),
         }
         tool_choice: ToolChoiceToolParam = {"type": "tool", "name": tool_name}
         messages: list[MessageParam] = [{"role": "user", "content": prompt}]
