@@ -488,7 +488,11 @@ class MotoPatches:
             try:
                 original_terminated(self_)
             finally:
-                signals.changed()
+                execution = getattr(self_, "execution", None)
+                if execution is not None:
+                    signals.execution_ended(str(execution.exec_arn))
+                else:
+                    signals.changed()
 
         callback_cls._eval_wait_for_task_token = eval_wait_for_task_token
         communication_cls.terminated = terminated

@@ -252,11 +252,17 @@ class LocalRuntime:
         """
         deadline = time.monotonic() + timeout_s
         name = execution_arn.rsplit(":", 1)[-1]
+        described: dict[str, Any] = {}
+        described_at = 0.0
         while True:
             seen = self.signals.version
-            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                return described
+            # The status is read at the start, when the interpreter announced this run's end, and
+            # at least every _RECHECK_S: a callback state starting or stopping is no reason to.
+            if not described or self.signals.has_ended(name) or time.monotonic() - described_at >= _RECHECK_S:
+                described = self.sfn.describe_execution(executionArn=execution_arn)
+                described_at = time.monotonic()
+                if described["status"] in TERMINAL:
+                    return described
             if until == "approval" and self._decidable(name):
                 return described
             remaining = deadline - time.monotonic()

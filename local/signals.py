@@ -23,6 +23,8 @@ class ExecutionSignals:
     _version: int = 0
     #: (execution name, state name) → callback waits in progress (a Map may run one state per item).
     _awaiting: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Names of the executions whose end the interpreter announced.
+    _ended: set[str] = field(default_factory=set)
 
     @property
     def version(self) -> int:
@@ -34,6 +36,17 @@ class ExecutionSignals:
         with self._changed:
             self._version += 1
             self._changed.notify_all()
+
+    def execution_ended(self, execution_arn: str) -> None:
+        with self._changed:
+            self._ended.add(execution_arn.rsplit(":", 1)[-1])
+            self._version += 1
+            self._changed.notify_all()
+
+    def has_ended(self, execution_name: str) -> bool:
+        """The interpreter announced this execution's end (its final status is readable now)."""
+        with self._changed:
+            return execution_name in self._ended
 
     def callback_waiting(self, execution_arn: str, state: str, waiting: bool) -> None:
         key = (execution_arn.rsplit(":", 1)[-1], state)

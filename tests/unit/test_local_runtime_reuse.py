@@ -15,6 +15,7 @@ import pytest
 from bench.happy_paths import approve, drive, example_input
 from functions.shared.aws import client
 from local import patches
+from local import runtime as runtime_module
 from local.runtime import LocalRuntime
 
 
@@ -98,3 +99,24 @@ def test_an_invalid_definition_is_refused_at_every_execution_attempt() -> None:
                     '{"StartAt": "X", "States": {"X": {"Type": "Bogus"}}}'
                 )
     assert patches.resolve(patches.ASL_PARSER).parse is parse
+
+
+def test_waiting_for_a_run_reads_its_status_when_it_starts_and_ends_not_at_each_callback_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a run that stops for one approval (its callback state starts and stops waiting), and
+    # no periodic re-read within the test (a missed announcement would show as a 30 s wait and a
+    # fourth read)
+    monkeypatch.setattr(runtime_module, "_RECHECK_S", 30.0)
+    with LocalRuntime() as runtime:
+        described: list[str] = []
+        runtime.sfn.meta.events.register(
+            "before-call.sfn.DescribeExecution", lambda **_: described.append("read")
+        )
+        # When a script answers the approval as soon as it can and waits for the end
+        arn = drive(runtime, "sales_outreach", example_input("sales_outreach"), approve)
+        reads = len(described)
+        # Then the run succeeded, and its status was read when each of the two waits started and
+        # once more when the interpreter announced the end: not on each callback change
+        assert runtime.result(arn).output["status"] == "sent"  # type: ignore[index]
+        assert reads == 3
