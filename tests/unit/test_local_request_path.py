@@ -152,23 +152,25 @@ def _table(dynamodb: Any) -> None:
     )
 
 
+_ADD_TWO_TO_TOTAL = {
+    "Update": {
+        "TableName": "ledger",
+        "Key": {"pk": {"S": "total"}},
+        "UpdateExpression": "SET usd = usd + :d",
+        "ExpressionAttributeValues": {":d": {"N": "2"}},
+    }
+}
+
+
 def test_a_cancelled_transaction_leaves_every_item_of_the_table_as_it_was(patched: MotoPatches) -> None:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     _table(dynamodb)
     dynamodb.put_item(TableName="ledger", Item={"pk": {"S": "total"}, "usd": {"N": "1"}})
-    add = "SET usd = usd + :d"
     with pytest.raises(ClientError, match="TransactionCanceled"):
         dynamodb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "call-1"}}}},
-                {
-                    "Update": {
-                        "TableName": "ledger",
-                        "Key": {"pk": {"S": "total"}},
-                        "UpdateExpression": add,
-                        "ExpressionAttributeValues": {":d": {"N": "2"}},
-                    }
-                },
+                _ADD_TWO_TO_TOTAL,
                 {
                     "ConditionCheck": {
                         "TableName": "ledger",
@@ -184,14 +186,7 @@ def test_a_cancelled_transaction_leaves_every_item_of_the_table_as_it_was(patche
     dynamodb.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "call-2"}}}},
-            {
-                "Update": {
-                    "TableName": "ledger",
-                    "Key": {"pk": {"S": "total"}},
-                    "UpdateExpression": add,
-                    "ExpressionAttributeValues": {":d": {"N": "2"}},
-                }
-            },
+            _ADD_TWO_TO_TOTAL,
         ]
     )
     stored = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="ledger")["Items"]}
