@@ -6,6 +6,7 @@ when a moto upgrade moves one. Each patch is applied by :class:`MotoPatches` and
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import importlib
@@ -15,6 +16,7 @@ import logging
 import os
 import pickle
 import pkgutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +62,8 @@ UPDATE_EXPRESSION_PARSER = ("moto.dynamodb.parsing.expressions", "UpdateExpressi
 DYNAMODB_BACKEND = ("moto.dynamodb.models", "DynamoDBBackend")
 DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
 UPDATE_VALIDATOR_COPY = ("moto.dynamodb.parsing.validators", "deepcopy")
+DYNAMODB_MODELS_COPY = ("moto.dynamodb.models", "copy")
+LAMBDA_FROM_PAYLOAD = (LAMBDA_TASK_INVOKE[0], "_from_payload")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
     VALIDATE_DEFINITION,
@@ -79,6 +83,8 @@ INTERNALS = (
     DYNAMODB_BACKEND,
     DYNAMODB_TABLE,
     UPDATE_VALIDATOR_COPY,
+    DYNAMODB_MODELS_COPY,
+    LAMBDA_FROM_PAYLOAD,
     RETRY_TIME,
     WAIT_INTERVAL,
     BOTO_CLIENT_FOR,
@@ -132,8 +138,9 @@ def _parser_modules_using_boto_client() -> list[ModuleType]:
     return found
 
 
-#: Lambda's (and moto's) cap on a synchronous invocation's response.
-_MAX_RESPONSE_BYTES = 6_291_556
+#: moto's cap on a synchronous invocation's response (``sys.getsizeof`` of the payload), kept so a
+#: Lambda task and a direct ``lambda.invoke`` fail at the same size (AWS: 6,291,556 bytes).
+_MAX_RESPONSE_SIZE = 6_000_000
 #: (backend class, the settings its URLs depend on) → moto's URL table for it.
 _URL_TABLES: dict[tuple[type, str | None, str | None], Any] = {}
 #: moto's S3 treats a request without an Authorization header as anonymous (403 on a private bucket).
@@ -163,7 +170,7 @@ class MotoPatches:
     - Lambda invocations go to ``invoke`` (the in-process dispatcher) instead of moto's echo; a
       Lambda task of the interpreter calls it directly rather than through a boto3 client and
       moto's Lambda API (same response: status 200, ``FunctionError`` when the handler raised,
-      the JSON payload; Lambda's 6 MB response cap kept), 8% of an execution.
+      the JSON payload; moto's 6 MB response cap kept), 8% of an execution.
     - Retry backoff sleeps are skipped (``instant_retries``); the number of attempts is unchanged.
     - Wait states are skipped (``instant_waits``).
     - The interpreter's per-call boto clients are cached for the process (2.3x throughput, see
@@ -184,10 +191,11 @@ class MotoPatches:
     - Every botocore session shares one data loader: moto replaces boto3's default session at each
       ``mock_aws`` start, and each new session parsed the service models' JSON again (DynamoDB,
       S3, Step Functions…: 20-50 ms each, for every runtime and again in every step's first call).
-    - Requests are not SigV4-signed: moto never checks a signature and takes the account and
-      region from the URL, ``MOTO_ACCOUNT_ID`` or its default, never from the signature; signing
-      was 30% of a DynamoDB call's cost here. S3 requests and presigned URLs are still signed:
-      moto's S3 answers an unsigned request as an anonymous one.
+    - Requests carry a stand-in ``Authorization`` header instead of a SigV4 signature (signing
+      was 30% of a DynamoDB call's cost here): moto never checks a signature, and the header still
+      names the access key (moto's account for it, e.g. after ``AssumeRole``) and the region (which
+      moto reads from it for services whose URL does not name one, e.g. SQS). S3 requests and
+      presigned URLs are still really signed: the S3 signer also sets payload headers moto reads.
     - A JSONPath is parsed once per process (moto built a new jsonpath-ng parser, with its yacc
       tables, for every path it evaluated: 6% of an execution), and moto's per-request list of a
       response class's methods (``inspect.getmembers``, 7% of a call) is computed once per class.
@@ -232,12 +240,13 @@ class MotoPatches:
         self._invoke_lambda_tasks_directly(dispatch)
 
         if self.instant_retries:
-            module: Any = importlib.import_module(RETRY_TIME[0])
+            retrier: Any = importlib.import_module(RETRY_TIME[0])
             original_time = resolve(RETRY_TIME)
-            module.time = SimpleNamespace(
+            retrier.time = SimpleNamespace(
                 sleep=lambda _seconds: None, time=time.time, monotonic=time.monotonic
             )
-            self._undo.append(lambda: setattr(module, "time", original_time))
+            # Bound now: a later loop of this method reuses names (it once undid the wrong module).
+            self._undo.append(lambda m=retrier, t=original_time: setattr(m, "time", t))  # type: ignore[misc]
 
         if self.instant_waits:
             wait_cls = resolve(WAIT_INTERVAL)
@@ -269,7 +278,7 @@ class MotoPatches:
 
         for module in _parser_modules_using_boto_client():
             previous = module.boto_client_for
-            module.boto_client_for = cached_client_for
+            setattr(module, "boto_client_for", cached_client_for)  # noqa: B010 - a module attribute
             self._undo.append(lambda m=module, p=previous: setattr(m, "boto_client_for", p))  # type: ignore[misc]
 
         for name in ("moto.stepfunctions.parser", "moto.stepfunctions"):
@@ -357,12 +366,12 @@ class MotoPatches:
         def invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
             headers: dict[str, Any] = {}
             payload = dispatch(str(parameters["FunctionName"]), parameters.get("Payload"), headers)
-            if len(payload) > _MAX_RESPONSE_BYTES:
+            if sys.getsizeof(payload) > _MAX_RESPONSE_SIZE:  # moto's own check in LambdaResponse.invoke
                 headers["x-amz-function-error"] = "Unhandled"
                 payload = json.dumps(
                     {
                         "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                        f"({_MAX_RESPONSE_BYTES} bytes).",
+                        "(6291556 bytes).",
                         "errorType": "Function.ResponseSizeTooLarge",
                     }
                 ).encode()
@@ -399,9 +408,23 @@ class MotoPatches:
 
         def sign(self_: Any, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> Any:
             signing_type = args[1] if len(args) > 1 else kwargs.get("signing_type", "standard")
-            if signing_type == "standard" and self_.signing_name not in _SIGNED_SERVICES:
-                return None  # presign-url / presign-post still sign: the URL is the product
-            return original(self_, operation_name, request, *args, **kwargs)
+            if signing_type != "standard" or self_.signing_name in _SIGNED_SERVICES:
+                return original(self_, operation_name, request, *args, **kwargs)  # URLs are the product
+            credentials = self_._credentials
+            if credentials is None:
+                return None  # an UNSIGNED client sends no Authorization header either way
+            region = (args[0] if args else kwargs.get("region_name")) or self_.region_name
+            service = kwargs.get("signing_name") or self_.signing_name
+            access_key = credentials.get_frozen_credentials().access_key
+            # What moto reads from a signature: the access key (its account) and the scope's region
+            # (the region of services whose URL does not name it, e.g. SQS). Not a valid signature.
+            if "Authorization" in request.headers:
+                del request.headers["Authorization"]
+            request.headers["Authorization"] = (
+                f"AWS4-HMAC-SHA256 Credential={access_key}/20000101/{region}/{service}/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            )
+            return None
 
         signer_cls.sign = sign
         self._undo.append(lambda: setattr(signer_cls, "sign", original))
@@ -427,7 +450,9 @@ class MotoPatches:
                 if id(tree) not in _TREE_PICKLES:
                     if len(_TREE_PICKLES) >= _MAX_TREE_PICKLES:
                         _TREE_PICKLES.clear()  # a miss only costs moto's own deepcopy
-                    _TREE_PICKLES[id(tree)] = (tree, pickle.dumps(tree))
+                    # A very long expression cannot be pickled: the validator uses moto's deepcopy.
+                    with contextlib.suppress(RecursionError):
+                        _TREE_PICKLES[id(tree)] = (tree, pickle.dumps(tree))
             return tree
 
         validators: Any = importlib.import_module(UPDATE_VALIDATOR_COPY[0])

@@ -785,3 +785,28 @@ def test_an_empty_secret_is_an_error_not_a_silent_fallback_to_offline(
     # Then it fails loudly
     with pytest.raises(factory.LLMConfigurationError, match="holds no Anthropic API key"):
         factory.get_llm_client()
+
+
+def test_the_tool_schema_is_pydantics_a_fresh_copy_each_call_and_a_per_call_model_is_not_kept() -> None:
+    import gc
+    import weakref
+
+    from pydantic import BaseModel, create_model
+
+    from functions.shared.llm.client import _input_schema
+
+    class Answer(BaseModel):
+        label: str
+        confidence: float
+
+    first = _input_schema(Answer)
+    assert first == Answer.model_json_schema()
+    first["properties"]["label"]["type"] = "integer"  # a caller changing what it got
+    assert _input_schema(Answer) == Answer.model_json_schema()
+
+    bound: type[BaseModel] = create_model("Bound", minutes=(int, ...))
+    assert _input_schema(bound)["required"] == ["minutes"]
+    gone = weakref.ref(bound)
+    del bound
+    gc.collect()
+    assert gone() is None

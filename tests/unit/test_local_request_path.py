@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +19,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.patches import BACKEND_URLS, MotoPatches, resolve
+from local.patches import BACKEND_URLS, INTERNALS, MotoPatches, _parser_modules_using_boto_client, resolve
 
 REGION = "us-east-1"
+_REAL_SIGNATURE = re.compile(r"Signature=[0-9a-f]{64}$")
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 
 
@@ -37,11 +39,17 @@ def patched() -> Iterator[MotoPatches]:
 
 def _sent_headers(client: Any) -> list[dict[str, str]]:
     seen: list[dict[str, str]] = []
-    client.meta.events.register("before-send", lambda request, **_: seen.append(dict(request.headers)))
+
+    def record(request: Any, **_: Any) -> None:
+        seen.append({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+
+    client.meta.events.register("before-send", record)
     return seen
 
 
-def test_api_calls_go_unsigned_but_s3_and_presigned_urls_are_signed(patched: MotoPatches) -> None:
+def test_api_calls_carry_a_stand_in_signature_but_s3_and_presigned_urls_are_signed(
+    patched: MotoPatches,
+) -> None:
     dynamodb, s3 = boto3.client("dynamodb", region_name=REGION), boto3.client("s3", region_name=REGION)
     dynamodb_headers, s3_headers = _sent_headers(dynamodb), _sent_headers(s3)
     dynamodb.create_table(
@@ -56,21 +64,65 @@ def test_api_calls_go_unsigned_but_s3_and_presigned_urls_are_signed(patched: Mot
 
     assert dynamodb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}}
     assert s3.get_object(Bucket="private-files", Key="k")["Body"].read() == b"body"  # not anonymous
-    assert all("Authorization" not in headers for headers in dynamodb_headers)
-    assert all("Authorization" in headers for headers in s3_headers)
+    stand_in = [headers["Authorization"] for headers in dynamodb_headers]
+    access_key = dynamodb._request_signer._credentials.access_key
+    assert all(value.endswith("Signature=0") for value in stand_in)
+    assert all(
+        f"Credential={access_key}/20000101/{REGION}/dynamodb/aws4_request" in value for value in stand_in
+    )
+    assert all(_REAL_SIGNATURE.search(headers["Authorization"]) for headers in s3_headers)
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "private-files", "Key": "k"})
     assert "X-Amz-Signature=" in url or "Signature=" in url
 
 
-def test_signing_comes_back_when_the_patches_are_undone() -> None:
+def test_a_service_whose_url_names_no_region_still_gets_the_callers_region(patched: MotoPatches) -> None:
+    sqs = boto3.client("sqs", region_name="eu-west-2")
+    url = sqs.create_queue(QueueName="replies")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert arn.startswith("arn:aws:sqs:eu-west-2:")
+
+
+def test_assumed_role_credentials_still_act_in_the_role_s_account(patched: MotoPatches) -> None:
+    role = "arn:aws:iam::111111111111:role/stepwise-probe"
+    assumed = boto3.client("sts", region_name=REGION).assume_role(RoleArn=role, RoleSessionName="probe")
+    keys = assumed["Credentials"]
+    other_account = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+    created = other_account.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert ":111111111111:table/t" in created["TableDescription"]["TableArn"]
+
+
+def test_undo_puts_back_every_patched_internal() -> None:
+    def snapshot() -> dict[tuple[str, str], Any]:
+        taken: dict[tuple[str, str], Any] = {}
+        for target in INTERNALS:
+            value = resolve(target)
+            taken[target] = dict(vars(value)) if isinstance(value, type) else value
+        for module in _parser_modules_using_boto_client():
+            taken[(module.__name__, "boto_client_for")] = module.boto_client_for
+        return taken
+
     with mock_aws():
+        before = snapshot()
         patches = MotoPatches(invoke=lambda *_: b"{}")
         patches.apply()
+        assert snapshot() != before
         patches.undo()
+        assert snapshot() == before
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         headers = _sent_headers(dynamodb)
         dynamodb.list_tables()
-    assert "Authorization" in headers[0]
+    assert _REAL_SIGNATURE.search(headers[0]["Authorization"])  # a real SigV4 signature again
 
 
 def _run_one_task(invoke_result: bytes, *, function_error: bool = False) -> dict[str, Any]:

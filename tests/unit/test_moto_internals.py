@@ -65,3 +65,15 @@ def test_a_valid_definition_is_parsed_once_and_an_invalid_one_is_refused_every_t
             sfn.create_state_machine(name="b", definition=valid, roleArn=role)
         finally:
             patches.undo()
+
+
+def test_request_signing_is_still_called_the_way_the_stand_in_signature_expects() -> None:
+    # ``_skip_request_signing`` reads signing_type as the second optional positional argument
+    # and the signer's credentials, region and signing name from these attributes.
+    import inspect
+
+    signer_cls = patches.resolve(patches.REQUEST_SIGNER)
+    parameters = list(inspect.signature(signer_cls.sign).parameters)
+    assert parameters[:5] == ["self", "operation_name", "request", "region_name", "signing_type"]
+    assert {"region_name", "signing_name"} <= set(dir(signer_cls))
+    assert "self._credentials" in inspect.getsource(signer_cls.__init__)

@@ -6,11 +6,11 @@ the prompt and raw responses go to the audit store, and failures become the type
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,9 +147,9 @@ class _Exchange:
         self.record.update(fields)
 
 
-@functools.lru_cache(maxsize=256)
-def _input_schema_json(output_model: type[BaseModel]) -> str:
-    return json.dumps(output_model.model_json_schema())
+#: Output model → its JSON schema, serialized. Weak keys: some steps build a model per call
+#: (``propose_entries`` binds its bounds), and those must not be kept alive by the cache.
+_SCHEMAS: weakref.WeakKeyDictionary[type[BaseModel], str] = weakref.WeakKeyDictionary()
 
 
 def _input_schema(output_model: type[BaseModel]) -> dict[str, Any]:
@@ -158,7 +158,10 @@ def _input_schema(output_model: type[BaseModel]) -> dict[str, Any]:
     A fresh dict each time, so nothing downstream can change what the next call sends: the tool
     definition is part of the cached prompt prefix and must stay byte-identical.
     """
-    schema: dict[str, Any] = json.loads(_input_schema_json(output_model))
+    serialized = _SCHEMAS.get(output_model)
+    if serialized is None:
+        serialized = _SCHEMAS[output_model] = json.dumps(output_model.model_json_schema())
+    schema: dict[str, Any] = json.loads(serialized)
     return schema
 
 
