@@ -30,6 +30,7 @@ from functions.shared.config import settings
 from functions.shared.timeline import StepRun, build_timeline
 from functions.shared.workflow_input import InputRejected, validate_input
 from local.dispatch import ACCOUNT, Dispatcher, function_arn
+from local.heap import freeze_long_lived_objects
 from local.patches import MotoPatches
 from local.resources import create_resources, seed
 from local.signals import ExecutionSignals
@@ -144,6 +145,7 @@ class LocalRuntime:
         except BaseException:
             self.__exit__(None, None, None)
             raise
+        freeze_long_lived_objects()
         return self
 
     def __exit__(
