@@ -195,7 +195,8 @@ class MotoPatches:
       was 30% of a DynamoDB call's cost here): moto never checks a signature, and the header still
       names the access key (moto's account for it, e.g. after ``AssumeRole``) and the region (which
       moto reads from it for services whose URL does not name one, e.g. SQS). S3 requests and
-      presigned URLs are still really signed: the S3 signer also sets payload headers moto reads.
+      presigned URLs are still really signed: an unsigned S3 call got moto's anonymous answer (403
+      on a private bucket), and S3's signer also sets the payload-hash header moto reads.
     - A JSONPath is parsed once per process (moto built a new jsonpath-ng parser, with its yacc
       tables, for every path it evaluated: 6% of an execution), and moto's per-request list of a
       response class's methods (``inspect.getmembers``, 7% of a call) is computed once per class.
