@@ -64,6 +64,7 @@ DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
 UPDATE_VALIDATOR_COPY = ("moto.dynamodb.parsing.validators", "deepcopy")
 DYNAMODB_MODELS_COPY = ("moto.dynamodb.models", "copy")
 LAMBDA_FROM_PAYLOAD = (LAMBDA_TASK_INVOKE[0], "_from_payload")
+JSON_RESPONSE_SERIALIZER = ("moto.core.serialize", "BaseJSONSerializer")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 INTERNALS = (
     VALIDATE_DEFINITION,
@@ -85,6 +86,7 @@ INTERNALS = (
     UPDATE_VALIDATOR_COPY,
     DYNAMODB_MODELS_COPY,
     LAMBDA_FROM_PAYLOAD,
+    JSON_RESPONSE_SERIALIZER,
     RETRY_TIME,
     WAIT_INTERVAL,
     BOTO_CLIENT_FOR,
@@ -143,6 +145,8 @@ def _parser_modules_using_boto_client() -> list[ModuleType]:
 _MAX_RESPONSE_SIZE = 6_000_000
 #: (backend class, the settings its URLs depend on) → moto's URL table for it.
 _URL_TABLES: dict[tuple[type, str | None, str | None], Any] = {}
+#: Services whose ``AttributeValue`` shape is DynamoDB's (a union of ten differently named members).
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 #: moto's S3 treats a request without an Authorization header as anonymous (403 on a private bucket).
 _SIGNED_SERVICES = frozenset({"s3", "s3-outposts", "s3express"})
 #: Within one ``TransactWriteItems``: id(table) → (table, its snapshot for the rollback).
@@ -208,7 +212,11 @@ class MotoPatches:
       is unpickled from the tree's pickle, 4.5x faster than ``deepcopy`` and the same objects), and
       ``TransactWriteItems`` snapshots each table once for its rollback, not once per item
       (moto deep-copied the whole table for every item of the transaction; the copies were
-      identical, all taken before the first write).
+      identical, all taken before the first write). And an attribute value (``{"S": "x"}``) is
+      serialized through its one member: moto's generic serializer tried all ten members of
+      ``AttributeValue`` with six alias lookups each, for every attribute of every returned item
+      (over half of a ``GetItem`` of a 14-attribute item). The other nine cannot match a
+      one-key dict: no alias of theirs is a member name.
     - ``signals`` (when given) hears when an execution ends and when a callback state starts and
       stops waiting for its token, so ``LocalRuntime.wait`` sleeps instead of polling.
     - moto's chatty Step Functions logger is quieted.
@@ -262,6 +270,7 @@ class MotoPatches:
         self._skip_request_signing()
         self._build_url_tables_once()
         self._speed_up_dynamodb()
+        self._serialize_attribute_values_directly()
         self._memoize_lookups()
         if self.signals is not None:
             self._announce(self.signals)
@@ -494,6 +503,32 @@ class MotoPatches:
         backend_cls.transact_write_items = transact_write_items
         self._undo.append(lambda: setattr(models, "copy", original_copy))
         self._undo.append(lambda: setattr(backend_cls, "transact_write_items", original_transact))
+
+    def _serialize_attribute_values_directly(self) -> None:
+        serializer_cls = resolve(JSON_RESPONSE_SERIALIZER)
+        original_structure = serializer_cls.__dict__["_serialize_type_structure"]
+
+        def serialize_structure(self_: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+            member_shape = (
+                shape.members.get(next(iter(value)))
+                if shape.name == "AttributeValue"
+                and type(value) is dict
+                and len(value) == 1
+                and self_.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
+                and not getattr(self_._value_picker, "response_transformers", None)
+                else None
+            )
+            if member_shape is None:
+                original_structure(self_, serialized, value, shape, key)
+                return
+            wrapper = self_.MAP_TYPE() if key else serialized
+            member_shape.parent = shape  # as moto's loop sets it
+            self_._serialize_structure_member(wrapper, value, member_shape, next(iter(value)))
+            if key:
+                self_._default_serialize(serialized, wrapper, shape, key)
+
+        serializer_cls._serialize_type_structure = serialize_structure
+        self._undo.append(lambda: setattr(serializer_cls, "_serialize_type_structure", original_structure))
 
     def _announce(self, signals: ExecutionSignals) -> None:
         """Tell ``signals`` when a run ends and when a callback state waits for its token."""

@@ -263,3 +263,59 @@ def test_a_reused_update_expression_applies_to_each_item_and_a_bad_one_is_refuse
     for _ in range(2):
         with pytest.raises(ClientError, match="ValidationException"):
             dynamodb.update_item(TableName="ledger", Key={"pk": {"S": "a"}}, UpdateExpression="SET = broken")
+
+
+_EVERY_ATTRIBUTE_TYPE = {
+    "pk": {"S": "item-1"},
+    "count": {"N": "42"},
+    "blob": {"B": b"\x00\x01binary"},
+    "names": {"SS": ["ada", "grace"]},
+    "scores": {"NS": ["1", "2.5"]},
+    "blobs": {"BS": [b"a", b"\xff"]},
+    "nested": {"M": {"inner": {"S": "x"}, "list": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+    "empty_map": {"M": {}},
+    "empty_list": {"L": []},
+    "nothing": {"NULL": True},
+    "flag": {"BOOL": True},
+    "empty_string": {"S": ""},
+}
+
+
+def _response_bodies() -> list[bytes]:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    bodies: list[bytes] = []
+    dynamodb.meta.events.register(
+        "after-call", lambda http_response, **_: bodies.append(http_response.content)
+    )
+    _table(dynamodb)
+    dynamodb.put_item(TableName="ledger", Item=_EVERY_ATTRIBUTE_TYPE)
+    dynamodb.get_item(TableName="ledger", Key={"pk": {"S": "item-1"}})
+    dynamodb.scan(TableName="ledger")
+    dynamodb.query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "item-1"}},
+    )
+    dynamodb.update_item(
+        TableName="ledger",
+        Key={"pk": {"S": "item-1"}},
+        UpdateExpression="SET #c = #c + :one",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )
+    return [body for body in bodies if b"item-1" in body]
+
+
+def test_attribute_values_serialize_to_the_same_bytes_as_moto_s_generic_serializer() -> None:
+    with mock_aws():
+        plain = _response_bodies()
+    with mock_aws():
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        try:
+            shortcut = _response_bodies()
+        finally:
+            patches.undo()
+    assert len(plain) == 4
+    assert shortcut == plain
