@@ -269,7 +269,8 @@ class MotoPatches:
         self._share_botocore_loader()
         self._skip_request_signing()
         self._build_url_tables_once()
-        self._speed_up_dynamodb()
+        self._parse_update_expressions_once()
+        self._snapshot_tables_once_per_transaction()
         self._serialize_attribute_values_directly()
         self._memoize_lookups()
         if self.signals is not None:
@@ -449,7 +450,7 @@ class MotoPatches:
             setattr(module, module_attr, _memoized(original))
             self._undo.append(lambda m=module, a=module_attr, o=original: setattr(m, a, o))  # type: ignore[misc]
 
-    def _speed_up_dynamodb(self) -> None:
+    def _parse_update_expressions_once(self) -> None:
         parser_cls = resolve(UPDATE_EXPRESSION_PARSER)
         original_make = parser_cls.__dict__["make"]  # a classmethod
         make = _memoized(original_make.__func__)
@@ -479,6 +480,7 @@ class MotoPatches:
         self._undo.append(lambda: setattr(parser_cls, "make", original_make))
         self._undo.append(lambda: setattr(validators, "deepcopy", original_deepcopy))
 
+    def _snapshot_tables_once_per_transaction(self) -> None:
         backend_cls, table_cls = resolve(DYNAMODB_BACKEND), resolve(DYNAMODB_TABLE)
         models: Any = importlib.import_module(DYNAMODB_BACKEND[0])
         original_transact = backend_cls.transact_write_items
@@ -509,21 +511,21 @@ class MotoPatches:
         original_structure = serializer_cls.__dict__["_serialize_type_structure"]
 
         def serialize_structure(self_: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+            member_key = next(iter(value)) if type(value) is dict and len(value) == 1 else None
             member_shape = (
-                shape.members.get(next(iter(value)))
-                if shape.name == "AttributeValue"
-                and type(value) is dict
-                and len(value) == 1
+                shape.members.get(member_key)
+                if member_key is not None
+                and shape.name == "AttributeValue"
                 and self_.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
                 and not getattr(self_._value_picker, "response_transformers", None)
                 else None
             )
-            if member_shape is None:
+            if member_key is None or member_shape is None:
                 original_structure(self_, serialized, value, shape, key)
                 return
             wrapper = self_.MAP_TYPE() if key else serialized
             member_shape.parent = shape  # as moto's loop sets it
-            self_._serialize_structure_member(wrapper, value, member_shape, next(iter(value)))
+            self_._serialize_structure_member(wrapper, value, member_shape, member_key)
             if key:
                 self_._default_serialize(serialized, wrapper, shape, key)
 

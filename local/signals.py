@@ -34,14 +34,12 @@ class ExecutionSignals:
 
     def changed(self) -> None:
         with self._changed:
-            self._version += 1
-            self._changed.notify_all()
+            self._bump()
 
     def execution_ended(self, execution_arn: str) -> None:
         with self._changed:
             self._ended.add(execution_arn.rsplit(":", 1)[-1])
-            self._version += 1
-            self._changed.notify_all()
+            self._bump()
 
     def has_ended(self, execution_name: str) -> bool:
         """The interpreter announced this execution's end (its final status is readable now)."""
@@ -54,8 +52,7 @@ class ExecutionSignals:
             self._awaiting[key] += 1 if waiting else -1
             if self._awaiting[key] <= 0:
                 del self._awaiting[key]
-            self._version += 1
-            self._changed.notify_all()
+            self._bump()
 
     def awaiting_callback(self, execution_name: str, state: str | None = None) -> bool:
         """A callback state of this execution (``state``, or any) is waiting for its token now."""
@@ -64,6 +61,11 @@ class ExecutionSignals:
                 name == execution_name and (state is None or state == waiting_state)
                 for name, waiting_state in self._awaiting
             )
+
+    def _bump(self) -> None:
+        """A new version, and every waiter woken (the caller holds ``_changed``)."""
+        self._version += 1
+        self._changed.notify_all()
 
     def wait_for_change(self, seen_version: int, timeout_s: float) -> bool:
         """Sleep until something changed since ``seen_version`` (True) or ``timeout_s`` passed."""

@@ -52,12 +52,7 @@ def test_api_calls_carry_a_stand_in_signature_but_s3_and_presigned_urls_are_sign
 ) -> None:
     dynamodb, s3 = boto3.client("dynamodb", region_name=REGION), boto3.client("s3", region_name=REGION)
     dynamodb_headers, s3_headers = _sent_headers(dynamodb), _sent_headers(s3)
-    dynamodb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _table(dynamodb, "t")
     dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}})
     s3.create_bucket(Bucket="private-files")
     s3.put_object(Bucket="private-files", Key="k", Body=b"body")
@@ -93,12 +88,7 @@ def test_assumed_role_credentials_still_act_in_the_role_s_account(patched: MotoP
         aws_secret_access_key=keys["SecretAccessKey"],
         aws_session_token=keys["SessionToken"],
     )
-    created = other_account.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    created = _table(other_account, "t")
     assert ":111111111111:table/t" in created["TableDescription"]["TableArn"]
 
 
@@ -195,13 +185,14 @@ def test_url_tables_are_built_once_and_follow_the_s3_endpoint_setting(
     assert os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS") is None
 
 
-def _table(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName="ledger",
+def _table(dynamodb: Any, name: str = "ledger") -> dict[str, Any]:
+    created: dict[str, Any] = dynamodb.create_table(
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return created
 
 
 _ADD_TWO_TO_TOTAL = {
