@@ -57,9 +57,8 @@ def example_input(workflow: str) -> dict[str, Any]:
 def drive(runtime: LocalRuntime, workflow: str, payload: dict[str, Any], decide: Decider) -> str:
     """Start a run, answer each approval, wait for the end; the execution ARN."""
     arn = runtime.start(workflow, payload)
-    name = arn.rsplit(":", 1)[-1]
-    while runtime.wait(arn, until="approval", timeout_s=120)["status"] == "RUNNING":
-        for record in runtime.pending_approvals(name):
+    while pending := runtime.approvals_to_decide(arn, timeout_s=120):
+        for record in pending:
             runtime.decide(record, decide(record))
     return arn
 

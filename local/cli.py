@@ -137,12 +137,8 @@ def drive(
 ) -> RunResult:
     """Start a run and answer its approvals as ``args.decision`` says, until it ends or waits."""
     arn = runtime.start(workflow, payload, name=getattr(args, "name", None))
-    name = arn.rsplit(":", 1)[-1]
-    while True:
-        described = runtime.wait(arn, until="approval")
-        if described["status"] != "RUNNING":
-            return runtime.result(arn)
-        for record in runtime.pending_approvals(name):
+    while pending := runtime.approvals_to_decide(arn):
+        for record in pending:
             link = runtime.approvals().link(record)
             print(f"  approval requested from {record.approver}: {record.action}\n    link: {link}", file=out)
             if args.decision is None:
@@ -150,6 +146,7 @@ def drive(
             decided = runtime.decide(record, _decision(args, runtime, record.draft.body_key))
             edited = " (with edits)" if decided.edit_diff else ""
             print(f"  {decided.decided_by} decided: {decided.status.lower()}{edited}", file=out)
+    return runtime.result(arn)
 
 
 def report(result: RunResult, out: TextIO, *, timeline: bool = True) -> int:

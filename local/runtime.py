@@ -252,6 +252,18 @@ class LocalRuntime:
         each poll is a moto call holding the GIL the execution thread needs. The status is still
         read again at least every ``_RECHECK_S``, so a missed announcement costs time, not a hang.
         """
+        return self._wait(execution_arn, until, timeout_s)[0]
+
+    def approvals_to_decide(self, execution_arn: str, *, timeout_s: float = 30.0) -> list[ApprovalRecord]:
+        """Wait for approvals of this run a person can decide now; [] once the run has ended.
+
+        ``wait(until="approval")`` then ``pending_approvals`` read the table twice for one answer.
+        """
+        return self._wait(execution_arn, "approval", timeout_s)[1]
+
+    def _wait(
+        self, execution_arn: str, until: Literal["end", "approval"], timeout_s: float
+    ) -> tuple[dict[str, Any], list[ApprovalRecord]]:
         deadline = time.monotonic() + timeout_s
         name = execution_arn.rsplit(":", 1)[-1]
         described: dict[str, Any] = {}
@@ -264,29 +276,29 @@ class LocalRuntime:
                 described = self.sfn.describe_execution(executionArn=execution_arn)
                 described_at = time.monotonic()
                 if described["status"] in TERMINAL:
-                    return described
-            if until == "approval" and self._decidable(name):
-                return described
+                    return described, []
+            if until == "approval" and (decidable := self._decidable(name)):
+                return described, decidable
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timeline = "\n".join(f"  {r.state}: {r.status}" for r in self.timeline(execution_arn))
                 raise TimeoutError(f"{name} still {described['status']} after {timeout_s}s:\n{timeline}")
             self.signals.wait_for_change(seen, min(remaining, _RECHECK_S))
 
-    def _decidable(self, execution_name: str) -> bool:
-        """A pending approval of this run whose callback state is waiting for its token now.
+    def _decidable(self, execution_name: str) -> list[ApprovalRecord]:
+        """The pending approvals of this run whose callback state is waiting for its token now.
 
         moto drops a ``SendTaskSuccess`` that arrives while the ``.waitForTaskToken`` Lambda is
         still running (AWS does not); a person is never that fast, a script is.
         """
         if not self.signals.awaiting_callback(execution_name):
-            return False  # no table read while nothing waits
-        pending = self.pending_approvals(execution_name)
+            return []  # no table read while nothing waits
         # A Map iteration's approval is recorded as "<state>/<item>"; the interpreter knows the state.
-        return any(
-            self.signals.awaiting_callback(execution_name, record.state.split("/", 1)[0])
-            for record in pending
-        )
+        return [
+            record
+            for record in self.pending_approvals(execution_name)
+            if self.signals.awaiting_callback(execution_name, record.state.split("/", 1)[0])
+        ]
 
     def result(self, execution_arn: str) -> RunResult:
         described = self.sfn.describe_execution(executionArn=execution_arn)

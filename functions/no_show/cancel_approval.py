@@ -33,7 +33,7 @@ def cancel_approval(payload: CancelInput, *, approvals: ApprovalService, ctx: St
         for record in approvals.store.for_execution(ctx.execution)
         if record.state == key
         and record.status == "PENDING"
-        and approvals.store.transition(record.approval_id, status)
+        and approvals.store.transition(record.approval_id, status) is not None
     ]
     return ApprovalsClosed(status=status, closed=closed)
 

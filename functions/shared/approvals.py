@@ -258,8 +258,9 @@ class ApprovalStore:
         *,
         expected: ApprovalStatus = "PENDING",
         **fields: str | None,
-    ) -> bool:
-        """``expected`` (PENDING) → ``to`` atomically; False when the status was something else."""
+    ) -> ApprovalRecord | None:
+        """``expected`` (PENDING) → ``to`` atomically: the record as it is now, None when the status
+        was something else (the update returns it, so a caller needs no second read)."""
         names = {"#s": "status"}
         values: dict[str, Any] = {":p": {"S": expected}, ":to": {"S": to}}
         sets = ["#s = :to"]
@@ -270,19 +271,20 @@ class ApprovalStore:
             values[f":v{index}"] = {"S": value}
             sets.append(f"#f{index} = :v{index}")
         try:
-            client("dynamodb").update_item(
+            updated = client("dynamodb").update_item(
                 TableName=self._table,
                 Key={"approval_id": {"S": approval_id}},
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="#s = :p",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if exc.response["Error"].get("Code") == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return _from_item(updated["Attributes"])
 
 
 def _to_item(record: ApprovalRecord) -> dict[str, Any]:
@@ -439,14 +441,15 @@ class ApprovalService:
             )
         to: ApprovalStatus = "APPROVED" if decision.decision == "approve" else "REJECTED"
         decided_at = _iso(_now())
-        if not self.store.transition(
+        updated = self.store.transition(
             approval_id,
             to,
             decided_by=approver,
             decided_at=decided_at,
             comment=decision.comment,
             edit_diff=diff,
-        ):
+        )
+        if updated is None:
             raise AlreadyDecided(f"approval {approval_id} was decided concurrently")
         try:
             self._deliver(record, to, decision, edited_draft, approver)
@@ -458,9 +461,7 @@ class ApprovalService:
             # KMS or Step Functions failed: give the decision back so the approver can retry.
             self.store.transition(approval_id, "PENDING", expected=to)
             raise
-        updated = self.store.get(approval_id)
-        assert updated is not None
-        return updated
+        return updated  # delivering changes the run, not the record
 
     def _deliver(
         self,
@@ -501,7 +502,7 @@ class ApprovalService:
         """Mark every still-pending approval of a run ``to`` (EXPIRED/CANCELLED); their links die."""
         closed = []
         for record in self.store.for_execution(execution):
-            if record.status == "PENDING" and self.store.transition(record.approval_id, to):
+            if record.status == "PENDING" and self.store.transition(record.approval_id, to) is not None:
                 closed.append(record.approval_id)
         return closed
 
@@ -558,8 +559,9 @@ class ApprovalService:
 
     def expire(self, record: ApprovalRecord) -> bool:
         """Nobody decided in time: the default decision (reject) resumes the run as ``ApprovalExpired``."""
-        if not self.store.transition(
-            record.approval_id, "EXPIRED", decided_by="sla", decided_at=_iso(_now())
+        if (
+            self.store.transition(record.approval_id, "EXPIRED", decided_by="sla", decided_at=_iso(_now()))
+            is None
         ):
             return False
         token = self._vault.open(record.sealed_token, _token_context(record))

@@ -128,9 +128,8 @@ def drive(runtime: LocalRuntime, scenario: Scenario, *, timeout_s: float = 60.0)
     for step, error in scenario.faults:
         runtime.dispatcher.inject(step, error, times=1)
     arn = runtime.start(scenario.workflow, scenario.payload())
-    name = arn.rsplit(":", 1)[-1]
-    while runtime.wait(arn, until="approval", timeout_s=timeout_s)["status"] == "RUNNING":
-        for record in runtime.pending_approvals(name):
+    while pending := runtime.approvals_to_decide(arn, timeout_s=timeout_s):
+        for record in pending:
             runtime.decide(record, scenario.decide(record))
     return runtime.result(arn)
 

@@ -120,3 +120,20 @@ def test_waiting_for_a_run_reads_its_status_when_it_starts_and_ends_not_at_each_
         # once more when the interpreter announced the end: not on each callback change
         assert runtime.result(arn).output["status"] == "sent"  # type: ignore[index]
         assert reads == 3
+
+
+def test_a_script_answering_an_approval_finds_it_with_one_read_of_the_approvals_table() -> None:
+    # Given a sales outreach run that stops for the email's approval
+    with LocalRuntime() as runtime:
+        scans: list[str] = []
+        client("dynamodb").meta.events.register("before-call.dynamodb.Scan", lambda **_: scans.append("scan"))
+        arn = runtime.start("sales_outreach", example_input("sales_outreach"))
+        # When a script asks for what it can decide
+        pending = runtime.approvals_to_decide(arn, timeout_s=60)
+        # Then it gets the approval after one read (waiting, then listing, read the table twice)
+        assert [record.state for record in pending] == ["RequestApproval"]
+        assert scans == ["scan"]
+        # And once the approval is decided and the run has ended, there is nothing left to decide
+        runtime.decide(pending[0], approve(pending[0]))
+        assert runtime.approvals_to_decide(arn, timeout_s=60) == []
+        assert runtime.result(arn).output["status"] == "sent"  # type: ignore[index]

@@ -28,9 +28,7 @@ def reject(record: ApprovalRecord) -> Decision:
 def drive(runtime: LocalRuntime, workflow: str, payload: dict[str, Any], decide: Decider | None) -> RunResult:
     """Start a run, answer each approval with ``decide``, return the finished run."""
     arn = runtime.start(workflow, payload)
-    name = arn.rsplit(":", 1)[-1]
-    while runtime.wait(arn, until="approval")["status"] == "RUNNING":
-        pending = runtime.pending_approvals(name)
+    while pending := runtime.approvals_to_decide(arn):
         assert decide is not None, f"run is waiting for an approval: {pending}"
         for record in pending:
             runtime.decide(record, decide(record))
