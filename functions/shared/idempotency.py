@@ -11,12 +11,16 @@ to every replay. Choices (see ``../shared/reliability-notes.md``):
   result that belongs to different data;
 - the record outlives the whole retry window (``idempotency_ttl_seconds``, default 7 days);
 - the in-progress expiry follows the Lambda's remaining time (``register_lambda_context``);
-- the persistence layer is built per call with the cached client, never at import time, and with
-  a ``key_prefix`` per step so concurrent steps in one process never share mutable state.
+- the persistence layer is built on first use, never at import time, once per step (its
+  ``key_prefix``) and client: concurrent steps in one process never share its one per-call
+  attribute (the prefix), and building one registers a User-Agent hook on the client (Powertools'
+  ``register_feature_to_client``), so a layer per call gave every later request of a warm Lambda
+  one more hook to run and one more ``PT/idempotency`` in its User-Agent, without end.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -62,15 +66,16 @@ def run_once(
     lambda_context = current_lambda_context.get()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
+    key_prefix = f"{workflow}.{step}"
+    persistence = _persistence_layer(
+        settings().idempotency_table, key_prefix, config.expires_after_seconds, client("dynamodb")
     )
 
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="request",
         persistence_store=persistence,
         config=config,
-        key_prefix=f"{workflow}.{step}",
+        key_prefix=key_prefix,
     )
     def _effect(request: dict[str, Any]) -> dict[str, Any]:
         return effect().model_dump(mode="json")
@@ -79,3 +84,14 @@ def run_once(
         request={"execution": execution, "step": step, "business_key": business_key, "pinned": dict(pinned)}
     )
     return result_model.model_validate(stored)
+
+
+@functools.lru_cache(maxsize=256)
+def _persistence_layer(
+    table: str, key_prefix: str, expires_after_seconds: int, dynamodb: Any
+) -> DynamoDBPersistenceLayer:
+    """The step's persistence layer; Powertools configures it from the first call's config only,
+    and every other field of that config is the same on every call."""
+    del key_prefix  # a key of the cache: one layer per step (see the module docstring)
+    del expires_after_seconds  # a key of the cache: the layer keeps the first config's expiry
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
