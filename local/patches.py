@@ -64,6 +64,8 @@ DYNAMODB_BACKEND = ("moto.dynamodb.models", "DynamoDBBackend")
 DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
 DYNAMODB_TYPE = ("moto.dynamodb.models.dynamo_type", "DynamoType")
 UPDATE_VALIDATOR_COPY = ("moto.dynamodb.parsing.validators", "deepcopy")
+EXPRESSION_TRAVERSER = ("moto.dynamodb.parsing.ast_nodes", "DepthFirstTraverser")
+EXPRESSION_NODE = ("moto.dynamodb.parsing.ast_nodes", "Node")
 DYNAMODB_MODELS_COPY = ("moto.dynamodb.models", "copy")
 LAMBDA_FROM_PAYLOAD = (LAMBDA_TASK_INVOKE[0], "_from_payload")
 JSON_RESPONSE_SERIALIZER = ("moto.core.serialize", "BaseJSONSerializer")
@@ -87,6 +89,8 @@ INTERNALS = (
     DYNAMODB_TABLE,
     DYNAMODB_TYPE,
     UPDATE_VALIDATOR_COPY,
+    EXPRESSION_TRAVERSER,
+    EXPRESSION_NODE,
     DYNAMODB_MODELS_COPY,
     LAMBDA_FROM_PAYLOAD,
     JSON_RESPONSE_SERIALIZER,
@@ -288,8 +292,11 @@ class MotoPatches:
       settings it depends on, ``MOTO_S3_CUSTOM_ENDPOINTS`` and ``MOTO_ENABLE_ISO_REGIONS``.
     - DynamoDB: an update expression is parsed once per process (moto parsed it twice per call;
       its validator works on a copy of the tree, so the cached tree is never changed; that copy
-      is unpickled from the tree's pickle, 4.5x faster than ``deepcopy`` and the same objects), and
-      a cancelled ``TransactWriteItems`` is undone item by item: the items its operations name
+      is unpickled from the tree's pickle, 4.5x faster than ``deepcopy`` and the same objects).
+      Its validator walks the tree ten times, and at every node rebuilt the processor's map of
+      node types and ran abstract-class ``isinstance`` checks: the walk now looks each node type
+      up once per processor class (same order, same functions; the ledger's 9-action update is
+      20% cheaper). A cancelled ``TransactWriteItems`` is undone item by item: the items its operations name
       are copied before it runs and put back if it fails. moto deep-copied every table the
       transaction touches, once per operation, so a call's cost grew with the table (60 ms at
       1,000 items: a local server got slower all day as its ledger grew). A table with a stream,
@@ -353,6 +360,7 @@ class MotoPatches:
         self._skip_request_signing()
         self._build_url_tables_once()
         self._parse_update_expressions_once()
+        self._traverse_expression_trees_by_type()
         self._undo_transactions_item_by_item()
         self._query_one_partition()
         self._serialize_attribute_values_directly()
@@ -563,6 +571,40 @@ class MotoPatches:
         validators.deepcopy = copy_tree
         self._undo.append(lambda: setattr(parser_cls, "make", original_make))
         self._undo.append(lambda: setattr(validators, "deepcopy", original_deepcopy))
+
+    def _traverse_expression_trees_by_type(self) -> None:
+        traverser_cls, node_cls = resolve(EXPRESSION_TRAVERSER), resolve(EXPRESSION_NODE)
+        original = traverser_cls.traverse_node_recursively
+        is_node: dict[type, bool] = {}
+        #: (traverser class, node class) → the processing map's key for that node, or None.
+        handled_as: dict[tuple[type, type], Any] = {}
+
+        def traverse(self_: Any, node: Any, child_id: int = -1) -> Any:
+            node_type = type(node)
+            if node_type not in is_node:
+                is_node[node_type] = issubclass(node_type, node_cls)
+            if not is_node[node_type]:
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for index, child in enumerate(node.children):
+                    self_.pre_processing_of_child(node, index)
+                    traverse(self_, child, index)
+            key = (type(self_), node_type)
+            if key not in handled_as:
+                handled_as[key] = next((k for k in self_._processing_map() if issubclass(node_type, k)), None)
+            if handled_as[key] is not None:
+                processing = self_.__dict__.get("_stepwise_processing")
+                if processing is None:
+                    processing = self_.__dict__["_stepwise_processing"] = self_._processing_map()
+                node = processing[handled_as[key]](node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        traverser_cls.traverse_node_recursively = traverse
+        self._undo.append(lambda: setattr(traverser_cls, "traverse_node_recursively", original))
 
     def _undo_transactions_item_by_item(self) -> None:
         backend_cls, table_cls = resolve(DYNAMODB_BACKEND), resolve(DYNAMODB_TABLE)
