@@ -109,6 +109,37 @@ def time_flow(flow: Flow, executions: int) -> FlowTiming:
     return FlowTiming(flow, execution_s, setup_s, statuses)
 
 
+#: Executions of the 3-step flow on one runtime, as a local server or the console runs them.
+LONG_LIVED_EXECUTIONS = 200
+
+
+def long_lived_drift(executions: int = LONG_LIVED_EXECUTIONS) -> Measurement:
+    """How much slower the last ten of ``executions`` runs on one runtime are than the first ten.
+
+    Every run adds records (ledger, activities, idempotency, history): a runtime whose calls cost
+    more as its tables grow gets slower all day. The lead is the same each time, so its activity
+    partition does grow, as a busy contact's would.
+    """
+    flow = FLOWS[1]  # the disqualification, waited for without approvals
+    timings = []
+    with LocalRuntime(env=OFFLINE) as runtime:
+        for _ in range(executions):
+            started = time.perf_counter()
+            arn = runtime.start(flow.workflow, flow.payload())
+            described = runtime.wait(arn, timeout_s=120)
+            timings.append(time.perf_counter() - started)
+            if described["status"] != "SUCCEEDED":
+                raise RuntimeError(f"{arn} ended {described['status']}")
+    first, last = statistics.median(timings[:10]) * 1000, statistics.median(timings[-10:]) * 1000
+    return Measurement(
+        "harness",
+        f"{flow.workflow} disqualified on one runtime: last 10 of {executions} / first 10",
+        last / first,
+        "x",
+        note=f"median {first:.1f} ms -> {last:.1f} ms per execution",
+    )
+
+
 def suite_seconds(run_suite: bool, given: float | None) -> tuple[float | None, str]:
     """The suite's wall time and where it comes from: measured (``--suite``), given, or the env."""
     if run_suite:
@@ -153,6 +184,7 @@ def measure(
                 note=note,
             )
         )
+    rows.append(long_lived_drift())
     seconds, source = suite_seconds(run_suite, given_suite_s)
     if seconds is None:
         rows.append(
