@@ -10,6 +10,7 @@ the 100 ms target is held against the 7-step one.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -128,8 +129,9 @@ def long_lived_drift(executions: int = LONG_LIVED_EXECUTIONS) -> Measurement:
             arn = runtime.start(flow.workflow, flow.payload())
             described = runtime.wait(arn, timeout_s=120)
             timings.append(time.perf_counter() - started)
-            if described["status"] != "SUCCEEDED":
-                raise RuntimeError(f"{arn} ended {described['status']}")
+            outcome = json.loads(described.get("output") or "{}").get("status")
+            if described["status"] != "SUCCEEDED" or outcome != flow.expected_status:
+                raise RuntimeError(f"{arn} ended {described['status']} ({outcome})")
     first, last = statistics.median(timings[:10]) * 1000, statistics.median(timings[-10:]) * 1000
     return Measurement(
         "harness",

@@ -63,6 +63,7 @@ UPDATE_EXPRESSION_PARSER = ("moto.dynamodb.parsing.expressions", "UpdateExpressi
 DYNAMODB_BACKEND = ("moto.dynamodb.models", "DynamoDBBackend")
 DYNAMODB_TABLE = ("moto.dynamodb.models.table", "Table")
 DYNAMODB_TYPE = ("moto.dynamodb.models.dynamo_type", "DynamoType")
+DYNAMODB_NOT_FOUND = ("moto.dynamodb.exceptions", "ResourceNotFoundException")
 UPDATE_VALIDATOR_COPY = ("moto.dynamodb.parsing.validators", "deepcopy")
 EXPRESSION_TRAVERSER = ("moto.dynamodb.parsing.ast_nodes", "DepthFirstTraverser")
 EXPRESSION_NODE = ("moto.dynamodb.parsing.ast_nodes", "Node")
@@ -88,6 +89,7 @@ INTERNALS = (
     DYNAMODB_BACKEND,
     DYNAMODB_TABLE,
     DYNAMODB_TYPE,
+    DYNAMODB_NOT_FOUND,
     UPDATE_VALIDATOR_COPY,
     EXPRESSION_TRAVERSER,
     EXPRESSION_NODE,
@@ -191,16 +193,17 @@ def _item_backups(
     None (moto's whole-table copy) when a table has a stream (a table copy also takes back the
     stream records) or a key cannot be read the way moto reads it (moto will refuse the call).
     """
-    dynamo_type = resolve(DYNAMODB_TYPE)
+    dynamo_type, not_found = resolve(DYNAMODB_TYPE), resolve(DYNAMODB_NOT_FOUND)
     backups: list[_ItemBackup] = []
     try:
         for operation in transact_items:
             if len(operation) != 1:
                 return None
             ((kind, op),) = operation.items()
-            table = backend.tables.get(op.get("TableName"))
-            if table is None:
-                continue  # moto cancels the transaction: ResourceNotFound changes nothing
+            try:
+                table = backend.get_table(op.get("TableName"))  # a name or an ARN, as moto reads it
+            except not_found:
+                continue  # moto cancels the transaction; that operation writes nothing
             if table.stream_shard is not None:
                 return None
             key = op["Item"] if kind == "Put" else op["Key"]
@@ -657,9 +660,11 @@ class MotoPatches:
                 return [partition]
             return sorted(partition.values(), key=lambda item: item.range_key)
 
-        # moto's backend passes the index name by position: find where it is once.
+        # moto's backend passes the index name by position: find where it is once (the signature
+        # follows ``__wrapped__`` through a runtime's patch applied inside another's).
         index_at = list(inspect.signature(original_query).parameters).index("index_name") - 2
 
+        @functools.wraps(original_query)
         def query(self_: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
             index_name = args[index_at] if len(args) > index_at else kwargs.get("index_name")
             if index_name or hash_key is None:

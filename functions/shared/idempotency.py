@@ -56,13 +56,7 @@ def run_once(
 
     ``pinned`` holds the values that must be the same on every replay (JSON-safe).
     """
-    config = IdempotencyConfig(
-        event_key_jmespath="[execution, step, business_key]",
-        payload_validation_jmespath="pinned",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings().idempotency_ttl_seconds,
-        hash_function="sha256",
-    )
+    config = _config(settings().idempotency_ttl_seconds)
     lambda_context = current_lambda_context.get()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
@@ -86,12 +80,27 @@ def run_once(
     return result_model.model_validate(stored)
 
 
+def _config(expires_after_seconds: int) -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[execution, step, business_key]",
+        payload_validation_jmespath="pinned",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=expires_after_seconds,
+        hash_function="sha256",
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _persistence_layer(
     table: str, key_prefix: str, expires_after_seconds: int, dynamodb: Any
 ) -> DynamoDBPersistenceLayer:
-    """The step's persistence layer; Powertools configures it from the first call's config only,
-    and every other field of that config is the same on every call."""
-    del key_prefix  # a key of the cache: one layer per step (see the module docstring)
-    del expires_after_seconds  # a key of the cache: the layer keeps the first config's expiry
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+    """The step's persistence layer, configured before anyone gets it.
+
+    Powertools configures a layer from the first call's config only, and marks it configured
+    before it sets the fields: a second thread's first call could otherwise use a half-configured
+    layer (md5 keys, no pinned-field validation). Every field of that config is the same on every
+    call; the in-progress expiry comes from each call's own config (its Lambda context).
+    """
+    layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+    layer.configure(_config(expires_after_seconds), key_prefix=key_prefix)
+    return layer

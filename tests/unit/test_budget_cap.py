@@ -35,9 +35,8 @@ def capped(request: pytest.FixtureRequest) -> Iterator[LocalRuntime]:
 def run_to_end(runtime: LocalRuntime, workflow: str, payload: dict[str, Any]) -> RunResult:
     """Start a run and approve every approval it asks for."""
     arn = runtime.start(workflow, payload)
-    name = arn.rsplit(":", 1)[-1]
-    while runtime.wait(arn, until="approval")["status"] == "RUNNING":
-        for record in runtime.pending_approvals(name):
+    while pending := runtime.approvals_to_decide(arn):
+        for record in pending:
             runtime.decide(record, Decision(decision="approve", comment="ok"))
     return runtime.result(arn)
 

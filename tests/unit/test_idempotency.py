@@ -68,3 +68,21 @@ def test_a_warm_process_sends_the_same_user_agent_on_its_hundredth_effect_as_on_
     assert hooks_after <= hooks_before + 1  # the step's layer, built once
     assert len(set(agents)) == 1
     assert agents[-1].count("PT/idempotency") == 1
+
+
+def test_the_layer_a_step_is_handed_is_already_configured_for_sha256_keys_and_pinned_fields() -> None:
+    """Powertools marks a layer configured before it sets the fields: a second thread's first
+    call must never get one halfway (md5 keys over the whole request, nothing pinned)."""
+    import hashlib
+
+    from functions.shared.idempotency import _persistence_layer
+
+    with LocalRuntime():
+        layer = _persistence_layer(
+            "stepwise-idempotency", "sales_outreach.send_email", 3600, client("dynamodb")
+        )
+        assert layer.configured
+        assert layer.hash_function is hashlib.sha256
+        assert layer.payload_validation_enabled
+        assert layer.event_key_jmespath == "[execution, step, business_key]"
+        assert layer.expires_after_seconds == 3600

@@ -314,12 +314,25 @@ def test_a_cancelled_transaction_on_a_range_key_table_puts_back_what_it_updated_
 def test_a_table_with_a_stream_is_still_put_back_whole_when_its_transaction_is_cancelled(
     patched: MotoPatches,
 ) -> None:
+    """A copy of the items would leave the stream records of the cancelled writes behind."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     before = _accounts(
         dynamodb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     )
+
+    def stream_records() -> list[str]:
+        # moto 5.2.5 answers DynamoDB Streams' DescribeStream with 404: read its shard directly.
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table("accounts")
+        assert table.stream_shard is not None
+        return [record.record["eventName"] for record in table.stream_shard.items]
+
+    recorded = stream_records()
     _update_put_delete_then_fail(dynamodb)
     assert _items(dynamodb, "accounts") == before
+    assert stream_records() == recorded == ["INSERT"] * 4
 
 
 def test_a_transaction_copies_the_items_it_names_not_the_table_they_are_in(
@@ -378,6 +391,13 @@ def test_a_transaction_naming_one_item_twice_or_a_missing_table_changes_nothing(
                 {"Put": {"TableName": "no-such-table", "Item": {"pk": {"S": "x"}}}},
             ]
         )
+    with pytest.raises(ClientError, match="TransactionCanceled"):  # moto's backend sees this one
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _ADD_TO_ACME_A,
+                {"Delete": {"TableName": "no-such-table", "Key": {"pk": {"S": "x"}}}},
+            ]
+        )
     with pytest.raises(ClientError, match="ValidationException"):  # a key without its sort key
         dynamodb.transact_write_items(
             TransactItems=[
@@ -386,6 +406,32 @@ def test_a_transaction_naming_one_item_twice_or_a_missing_table_changes_nothing(
             ]
         )
     assert _items(dynamodb, "accounts") == before
+
+
+def test_a_cancelled_transaction_undoes_an_operation_that_names_its_table_by_arn(
+    patched: MotoPatches,
+) -> None:
+    """AWS rolls back every operation; moto itself only copied tables it found by name."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    before = _accounts(dynamodb)
+    arn = dynamodb.describe_table(TableName="accounts")["Table"]["TableArn"]
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(
+            TransactItems=[{"Update": {**_ADD_TO_ACME_A["Update"], "TableName": arn}}, _MISSING_BUDGET]
+        )
+    assert _items(dynamodb, "accounts") == before
+
+
+def test_a_runtimes_patches_still_apply_inside_another_runtimes(patched: MotoPatches) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    _accounts(dynamodb)
+    inner = MotoPatches(invoke=lambda *_: b"{}")
+    inner.apply()
+    try:
+        assert [item["sk"]["S"] for item in dynamodb.query(**_QUERIES[0])["Items"]] == ["a", "b", "c"]
+    finally:
+        inner.undo()
+    assert len(dynamodb.query(**_QUERIES[0])["Items"]) == 3
 
 
 _QUERIES: list[dict[str, Any]] = [

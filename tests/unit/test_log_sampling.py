@@ -296,8 +296,8 @@ def test_a_sampled_step_with_a_large_output_logs_a_reference_and_an_unsampled_on
 
 def _run(runtime: LocalRuntime, payload: dict[str, Any], name: str) -> dict[str, Any]:
     arn = runtime.start("sales_outreach", payload, name=name)
-    while runtime.wait(arn, until="approval")["status"] == "RUNNING":
-        for record in runtime.pending_approvals(name):
+    while pending := runtime.approvals_to_decide(arn):
+        for record in pending:
             runtime.decide(record, Decision(decision="approve", comment="ok"))
     return runtime.wait(arn)
 
