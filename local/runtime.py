@@ -252,27 +252,30 @@ class LocalRuntime:
         each poll is a moto call holding the GIL the execution thread needs. The status is still
         read again at least every ``_RECHECK_S``, so a missed announcement costs time, not a hang.
         """
-        return self._wait(execution_arn, until, timeout_s)[0]
+        return self._wait(execution_arn, until, timeout_s, describe_first=True)[0]
 
     def approvals_to_decide(self, execution_arn: str, *, timeout_s: float = 30.0) -> list[ApprovalRecord]:
         """Wait for approvals of this run a person can decide now; [] once the run has ended.
 
-        ``wait(until="approval")`` then ``pending_approvals`` read the table twice for one answer.
+        ``wait(until="approval")`` then ``pending_approvals`` read the table twice for one answer,
+        and read the run's status first although nothing here returns it: the status is read
+        when the interpreter announces the end (or every ``_RECHECK_S``, should it not).
         """
-        return self._wait(execution_arn, "approval", timeout_s)[1]
+        return self._wait(execution_arn, "approval", timeout_s, describe_first=False)[1]
 
     def _wait(
-        self, execution_arn: str, until: Literal["end", "approval"], timeout_s: float
+        self, execution_arn: str, until: Literal["end", "approval"], timeout_s: float, *, describe_first: bool
     ) -> tuple[dict[str, Any], list[ApprovalRecord]]:
         deadline = time.monotonic() + timeout_s
         name = execution_arn.rsplit(":", 1)[-1]
-        described: dict[str, Any] = {}
-        described_at = 0.0
+        described: dict[str, Any] = {"status": "RUNNING"}
+        described_at = 0.0 if describe_first else time.monotonic()
         while True:
             seen = self.signals.version
-            # The status is read at the start, when the interpreter announced this run's end, and
-            # at least every _RECHECK_S: a callback state starting or stopping is no reason to.
-            if not described or self.signals.has_ended(name) or time.monotonic() - described_at >= _RECHECK_S:
+            # The status is read at the start (for ``wait``), when the interpreter announced this
+            # run's end, and at least every _RECHECK_S: a callback state starting or stopping is
+            # no reason to.
+            if self.signals.has_ended(name) or time.monotonic() - described_at >= _RECHECK_S:
                 described = self.sfn.describe_execution(executionArn=execution_arn)
                 described_at = time.monotonic()
                 if described["status"] in TERMINAL:
