@@ -246,6 +246,19 @@ def test_a_cancelled_transaction_leaves_every_item_of_the_table_as_it_was(patche
     assert stored["total"]["usd"] == {"N": "3"}
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> list[object]:
+    """The instances ``cls.method`` is called on from now on (the method still runs)."""
+    calls: list[object] = []
+    original = getattr(cls, method)
+
+    def counting(self: object, *args: Any) -> Any:
+        calls.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(cls, method, counting)
+    return calls
+
+
 _MISSING_BUDGET = {
     "ConditionCheck": {
         "TableName": "accounts",
@@ -345,14 +358,7 @@ def test_a_transaction_copies_the_items_it_names_not_the_table_they_are_in(
     _accounts(dynamodb)
     for index in range(300):
         dynamodb.put_item(TableName="accounts", Item={"pk": {"S": f"lead-{index}"}, "sk": {"S": "a"}})
-    copies: list[Item] = []
-    original = Item.__deepcopy__
-
-    def counting(self: Item, memo: Any) -> Item:
-        copies.append(self)
-        return original(self, memo)
-
-    monkeypatch.setattr(Item, "__deepcopy__", counting)
+    copies = _count_calls(monkeypatch, Item, "__deepcopy__")
     _update_put_delete_then_fail(dynamodb)  # five operations, two of them on existing items
     cancelled = len(copies)
     copies.clear()
@@ -536,14 +542,7 @@ def test_a_query_of_a_tables_own_key_answers_as_moto_does_page_by_page_and_reads
         patches.apply()
         try:
             assert _query_everything(dynamodb) == as_moto_answers
-            compared: list[object] = []
-            original_eq = DynamoType.__eq__
-
-            def counting_eq(self: DynamoType, other: DynamoType) -> bool:
-                compared.append(self)
-                return original_eq(self, other)
-
-            monkeypatch.setattr(DynamoType, "__eq__", counting_eq)
+            compared = _count_calls(monkeypatch, DynamoType, "__eq__")
             dynamodb.query(**_QUERIES[0])
         finally:
             patches.undo()
