@@ -299,10 +299,10 @@ class MotoPatches:
       Its validator walks the tree ten times, and at every node rebuilt the processor's map of
       node types and ran abstract-class ``isinstance`` checks: the walk now looks each node type
       up once per processor class (same order, same functions; the ledger's 9-action update is
-      20% cheaper). A cancelled ``TransactWriteItems`` is undone item by item: the items its operations name
-      are copied before it runs and put back if it fails. moto deep-copied every table the
-      transaction touches, once per operation, so a call's cost grew with the table (60 ms at
-      1,000 items: a local server got slower all day as its ledger grew). A table with a stream,
+      20% cheaper). A cancelled ``TransactWriteItems`` is undone item by item: the items its
+      operations name are copied before it runs and put back if it fails. moto deep-copied every
+      table the transaction touches, once per operation, so a call's cost grew with the table
+      (60 ms at 1,000 items: a local server got slower all day as its ledger grew). A table with a stream,
       or a key moto will refuse, still gets moto's whole-table copy, once per table. A query of a
       table's own key reads that key's partition: moto sorted every item of the table and kept
       those with the key (an index query still reads them all, as moto does). And an attribute
@@ -626,16 +626,13 @@ class MotoPatches:
             return undo.tables[id(value)][1]
 
         def transact_write_items(self_: Any, transact_items: Any) -> Any:
-            token = _TRANSACTION_UNDO.set(
-                _TransactionUndo(items=_item_backups(self_, transact_items, original_copy.deepcopy))
-            )
+            undo = _TransactionUndo(items=_item_backups(self_, transact_items, original_copy.deepcopy))
+            token = _TRANSACTION_UNDO.set(undo)
             try:
                 return original_transact(self_, transact_items)
             except BaseException:
-                undo = _TRANSACTION_UNDO.get()
-                if undo is not None and undo.items is not None:
-                    for backup in reversed(undo.items):
-                        backup.restore()
+                for backup in reversed(undo.items or []):
+                    backup.restore()
                 raise
             finally:
                 _TRANSACTION_UNDO.reset(token)
