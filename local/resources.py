@@ -26,7 +26,11 @@ def _create_table(schema: TableSchema, name: str) -> None:
             attributes.add(index.sort_key)
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
         indexes.append(
-            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+            {
+                "IndexName": index.name,
+                "KeySchema": index_keys,
+                "Projection": {"ProjectionType": index.projection},
+            }
         )
     kwargs: dict[str, Any] = {
         "TableName": name,

@@ -1,7 +1,7 @@
 """FindDormantClients (pure): the referrer's company's clients that went quiet.
 
 A referral is a good moment to reconnect with the referrer's colleagues who stopped engaging.
-Candidates are the CRM contacts of the referrer's company (normalised company name) with status
+Candidates are the CRM contacts of the referrer's company (``CrmPort.find_contacts``) with status
 "client" or "dormant", never the referrer, the referred person or anyone flagged do-not-contact.
 One is dormant when its status is "dormant", or when its latest CRM activity (or, without any
 activity, its profile's last update) is older than ``dormant_after_days``. The first one (longest
@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.referral.directory import ContactDirectory, at_company, get_directory
 from functions.referral.models import Dormant, Person, ReferredContact
 from functions.shared.adapters import get_crm
 from functions.shared.ports.crm import Contact, CrmPort, parse_timestamp
@@ -38,14 +37,12 @@ def _last_touch(crm: CrmPort, contact: Contact) -> str:
     return max(history, key=lambda a: parse_timestamp(a.at)).at
 
 
-def find_dormant_clients(
-    payload: DormantInput, *, crm: CrmPort, directory: ContactDirectory, now: datetime | None = None
-) -> Dormant:
+def find_dormant_clients(payload: DormantInput, *, crm: CrmPort, now: datetime | None = None) -> Dormant:
     now = now or datetime.now(UTC)
     skip = {payload.referrer.contact_id, payload.referred.contact_id}
     considered: list[str] = []
     dormant: list[tuple[datetime, str, Contact, str, str]] = []
-    for contact in at_company(directory, payload.referrer.company):
+    for contact in crm.find_contacts(company=payload.referrer.company):
         if contact.contact_id in skip or contact.do_not_contact or contact.status not in CLIENT_STATUSES:
             continue
         considered.append(contact.contact_id)
@@ -73,4 +70,4 @@ def find_dormant_clients(
 
 @step_handler(DormantInput)
 def handler(payload: DormantInput, ctx: StepContext) -> Dormant:
-    return find_dormant_clients(payload, crm=get_crm(), directory=get_directory())
+    return find_dormant_clients(payload, crm=get_crm())

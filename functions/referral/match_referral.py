@@ -3,8 +3,9 @@
 1. Exact: the CRM's email lookup (``find_contact_by_email``). A hit is a duplicate, unless it is
    the contact an earlier failed run of a referral created and rolled back (then it is revived).
 2. Fuzzy: contacts of the same company (normalised name), the same company email domain or the
-   same person name are candidates; the model decides whether one of them is the referred person
-   ("Northwind Freight Ltd." vs "Northwind Freight", "Pat" vs "Patrick").
+   same person name are candidates (``CrmPort.find_contacts``, an index lookup); the model decides
+   whether one of them is the referred person ("Northwind Freight Ltd." vs "Northwind Freight",
+   "Pat" vs "Patrick").
 
 The model only answers which candidate (by id, validated against the ids it was given) or
 "none", and how sure it is; this code picks the decision: a duplicate needs a named candidate with
@@ -17,10 +18,10 @@ import json
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.referral.directory import ContactDirectory, get_directory, possible_duplicates
 from functions.referral.models import Candidate, Match, match_model, referred_contact_id
 from functions.referral.prompts import ENTITY_MATCH_SYSTEM
 from functions.shared.adapters import get_crm
+from functions.shared.contact_keys import email_domain
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.models import EmailAddress
 from functions.shared.ports.crm import Contact, CrmPort
@@ -28,6 +29,8 @@ from functions.shared.step_handler import StepContext, step_handler
 
 ROLLED_BACK_KIND = "referral_rolled_back"
 DUPLICATE_CONFIDENCE = {"high", "medium"}
+#: Candidates shown to the model at most (the first by contact id): keeps the prompt bounded.
+MAX_CANDIDATES = 10
 
 
 class MatchInput(BaseModel):
@@ -46,14 +49,13 @@ def _rolled_back(crm: CrmPort, contact: Contact) -> bool:
     return bool(history) and history[-1].kind == ROLLED_BACK_KIND
 
 
-def match_referral(
-    request: MatchInput,
-    *,
-    crm: CrmPort,
-    directory: ContactDirectory,
-    llm: LLMClient,
-    ctx: StepContext,
-) -> Match:
+def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) -> list[Contact]:
+    """Contacts that might be this person: same company, same company email domain, or same name."""
+    found = crm.find_contacts(company=company, email_domain=email_domain(email), name=name)
+    return found[:MAX_CANDIDATES]
+
+
+def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: StepContext) -> Match:
     new_id = referred_contact_id(request.referred_email)
     existing = crm.find_contact_by_email(request.referred_email)
     if existing is not None:
@@ -77,7 +79,7 @@ def match_referral(
             reasons=f"{request.referred_email} is already contact {existing.contact_id} ({existing.status})",
         )
     found = possible_duplicates(
-        directory, name=request.referred_name, email=request.referred_email, company=request.referred_company
+        crm, name=request.referred_name, email=request.referred_email, company=request.referred_company
     )
     candidates = [Candidate.model_validate(c.model_dump(include=set(Candidate.model_fields))) for c in found]
     if not candidates:
@@ -124,4 +126,4 @@ def match_referral(
 
 @step_handler(MatchInput)
 def handler(request: MatchInput, ctx: StepContext) -> Match:
-    return match_referral(request, crm=get_crm(), directory=get_directory(), llm=get_llm_client(), ctx=ctx)
+    return match_referral(request, crm=get_crm(), llm=get_llm_client(), ctx=ctx)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 
 class TableName(StrEnum):
@@ -23,6 +24,9 @@ class GlobalIndex:
     name: str
     partition_key: str
     sort_key: str | None = None
+    #: "ALL" copies every attribute into the index; "KEYS_ONLY" only the table's and index's keys
+    #: (cheaper to write, for lookups whose hits are then read from the table).
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,18 @@ class TableSchema:
 
 
 TABLES: tuple[TableSchema, ...] = (
-    # Single-table CRM: pk "CONTACT#<id>", sk "PROFILE" | "DEAL#<id>" | "ACTIVITY#<iso-ts>#<id>";
-    # gsi1 finds a contact by normalised email ("EMAIL#<email>").
+    # Single-table CRM: pk "CONTACT#<id>", sk "PROFILE" | "DEAL#<id>" | "ACTIVITY#<iso-ts>#<id>" |
+    # "LOOKUP#<kind>"; gsi1 finds a contact by normalised email ("EMAIL#<email>"), gsi2 by company,
+    # name or email domain ("COMPANY#<first word>" | "NAME#<name>" | "DOMAIN#<domain>", see
+    # dynamodb_crm: one index for the three, since CloudFormation adds one index per update).
     TableSchema(
         TableName.CRM,
         partition_key="pk",
         sort_key="sk",
-        indexes=(GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),),
+        indexes=(
+            GlobalIndex("gsi1", "gsi1pk", "gsi1sk"),
+            GlobalIndex("gsi2", "gsi2pk", "gsi2sk", projection="KEYS_ONLY"),
+        ),
     ),
     # gsi_execution lists a run's approvals (to supersede or cancel the pending ones).
     TableSchema(

@@ -16,9 +16,9 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from functions.shared.adapters import get_crm, reset_adapters
+from functions.shared.adapters import crm_reindex, get_crm, reset_adapters
 from functions.shared.adapters.dynamodb_crm import DynamoDbCrm
-from functions.shared.adapters.dynamodb_items import deserialize
+from functions.shared.adapters.dynamodb_items import deserialize, serialize
 from functions.shared.adapters.errors import map_client_error
 from functions.shared.adapters.memory import InMemoryCrm
 from functions.shared.aws import client
@@ -128,6 +128,90 @@ def test_contact_rejects_an_invalid_email() -> None:
     # Given / When / Then: an address without a domain dot is refused by the model
     with pytest.raises(ValidationError):
         make_contact(email="ada@localhost")
+
+
+# -- finding contacts by company, name or email domain ----------------------------------------------
+
+
+def _people(crm: CrmPort) -> None:
+    for contact in [
+        make_contact("c-1", "ada@analytical.example", name="Ada Lovelace", company="Analytical Engines Ltd"),
+        make_contact(
+            "c-2", "charles@analytical.example", name="Charles Babbage", company="analytical engines"
+        ),
+        make_contact("c-3", "ada.l@gmail.com", name="ADA  lovelace", company="Poetry Society"),
+        make_contact("c-4", "grace@navy.example", name="Grace Hopper", company="Analytical"),
+        make_contact("c-5", "alan@bletchley.example", name="Alan Turing", company="Analytic Engines"),
+        make_contact("c-6", "joan@gmail.com", name="Joan Clarke", company="The Ltd."),  # no company key
+    ]:
+        crm.put_contact(contact)
+
+
+def test_find_contacts_by_company_matches_normalised_names_and_longer_names(crm: CrmPort) -> None:
+    # Given contacts at "Analytical Engines Ltd", "analytical engines", "Analytical" and "Analytic Engines"
+    _people(crm)
+
+    # When contacts are found by company
+    engines = crm.find_contacts(company="ANALYTICAL ENGINES, Inc.")
+    analytical = crm.find_contacts(company="Analytical")
+
+    # Then suffixes, case and punctuation are ignored, one name may extend the other, and
+    # a different first word ("Analytic") or nothing but suffixes never matches
+    assert [c.contact_id for c in engines] == ["c-1", "c-2", "c-4"]
+    assert [c.contact_id for c in analytical] == ["c-1", "c-2", "c-4"]
+    assert [c.contact_id for c in crm.find_contacts(company="Analytical Instruments")] == ["c-4"]
+    assert crm.find_contacts(company="Ltd") == []
+    assert engines[0] == make_contact(
+        "c-1", "ada@analytical.example", name="Ada Lovelace", company="Analytical Engines Ltd"
+    )
+
+
+def test_find_contacts_by_name_or_domain_and_any_of_several_keys(crm: CrmPort) -> None:
+    # Given the same people
+    _people(crm)
+
+    # When contacts are found by name, by email domain, by both, and by nothing
+    by_name = crm.find_contacts(name="ada lovelace")
+    by_domain = crm.find_contacts(email_domain="Analytical.example")
+    either = crm.find_contacts(name="Grace Hopper", email_domain="bletchley.example", company="nobody here")
+
+    # Then names compare normalised, domains case-insensitively, several keys are a union,
+    # a public mailbox domain matches nobody and no key finds nothing
+    assert [c.contact_id for c in by_name] == ["c-1", "c-3"]
+    assert [c.contact_id for c in by_domain] == ["c-1", "c-2"]
+    assert [c.contact_id for c in either] == ["c-4", "c-5"]
+    assert crm.find_contacts(email_domain="gmail.com") == []
+    assert crm.find_contacts() == []
+
+
+def test_find_contacts_follows_a_change_of_company(crm: CrmPort) -> None:
+    # Given a contact who moves from one company to another
+    _people(crm)
+    moved = make_contact(
+        "c-2", "charles@difference.example", name="Charles Babbage", company="Difference Ltd"
+    )
+    crm.put_contact(moved)
+
+    # When both companies are searched
+    old = crm.find_contacts(company="Analytical Engines")
+    new = crm.find_contacts(company="difference")
+
+    # Then the contact is only found at the new one, and not by the old domain either
+    assert [c.contact_id for c in old] == ["c-1", "c-4"]
+    assert new == [moved]
+    assert [c.contact_id for c in crm.find_contacts(email_domain="analytical.example")] == ["c-1"]
+
+
+def test_find_contacts_returns_the_current_status(crm: CrmPort) -> None:
+    # Given a contact whose status changes after it was written
+    _people(crm)
+    crm.set_status("c-4", "do_not_contact")
+
+    # When it is found by company
+    [found] = [c for c in crm.find_contacts(company="analytical") if c.contact_id == "c-4"]
+
+    # Then the status and flag are today's (a find never returns a stale profile)
+    assert (found.status, found.do_not_contact) == ("do_not_contact", True)
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -290,11 +374,187 @@ def test_dynamodb_item_layout_matches_the_table_contract(moto_aws: None) -> None
     by_sk = {item["sk"]: item for item in map(deserialize, items)}
 
     # Then the keys follow the documented single-table layout
-    assert set(by_sk) == {"PROFILE", "DEAL#d-1", "ACTIVITY#2024-05-01T10:00:00.000000Z#a-1", "ACTIVITYID#a-1"}
+    assert set(by_sk) == {
+        "PROFILE",
+        "LOOKUP#COMPANY",
+        "LOOKUP#NAME",
+        "LOOKUP#DOMAIN",
+        "DEAL#d-1",
+        "ACTIVITY#2024-05-01T10:00:00.000000Z#a-1",
+        "ACTIVITYID#a-1",
+    }
     assert {item["pk"] for item in by_sk.values()} == {"CONTACT#c-1"}
     profile = by_sk["PROFILE"]
     assert (profile["gsi1pk"], profile["gsi1sk"]) == ("EMAIL#ada@example.com", "CONTACT#c-1")
+    lookups = {sk: (by_sk[sk]["gsi2pk"], by_sk[sk]["gsi2sk"]) for sk in by_sk if sk.startswith("LOOKUP#")}
+    assert lookups == {
+        "LOOKUP#COMPANY": ("COMPANY#analytical", "analytical engines"),
+        "LOOKUP#NAME": ("NAME#ada lovelace", "ada lovelace"),
+        "LOOKUP#DOMAIN": ("DOMAIN#example.com", "example.com"),
+    }
+    assert set(by_sk["LOOKUP#NAME"]) == {"pk", "sk", "gsi2pk", "gsi2sk"}  # keys only: nothing to keep current
     assert "industry" not in profile  # None attributes are not stored
+
+
+def _put_old_profile(contact: Contact) -> None:
+    """A profile as versions before the lookup index wrote it: the item alone, no LOOKUP# items."""
+    item = {
+        "pk": f"CONTACT#{contact.contact_id}",
+        "sk": "PROFILE",
+        "gsi1pk": f"EMAIL#{contact.email.lower()}",
+        "gsi1sk": f"CONTACT#{contact.contact_id}",
+        **contact.model_dump(exclude_none=True),
+    }
+    client("dynamodb").put_item(TableName=settings().crm_table, Item=serialize(item))
+
+
+def test_find_contacts_rechecks_index_hits_on_the_profile(moto_aws: None) -> None:
+    # Given a contact, and index entries that no longer say the truth: one left by a profile that
+    # has since changed company, one for a contact that does not exist
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    crm.put_contact(make_contact("c-1", company="Zeta Holdings"))
+    for contact_id in ("c-1", "c-ghost"):
+        stale = {
+            "pk": f"CONTACT#{contact_id}",
+            "sk": "LOOKUP#COMPANY",
+            "gsi2pk": "COMPANY#acme",
+            "gsi2sk": "acme",
+        }
+        client("dynamodb").put_item(TableName=settings().crm_table, Item=serialize(stale))
+
+    # When contacts at Acme are found
+    found = crm.find_contacts(company="Acme")
+
+    # Then neither stale entry becomes a result: hits are matched again on the profile as read now
+    assert found == []
+    assert [c.contact_id for c in crm.find_contacts(company="zeta")] == []  # its own entry was overwritten
+
+
+def test_find_contacts_finds_very_long_names_through_the_cut_index_key(moto_aws: None) -> None:
+    # Given two contacts whose company names differ only after 1,000 characters
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    crm.put_contact(make_contact("c-1", "a@one.example", company="acme " + "x" * 1200))
+    crm.put_contact(make_contact("c-2", "b@two.example", company="acme " + "x" * 1100 + " y"))
+
+    # When one of them is searched by its full company name
+    found = crm.find_contacts(company="acme " + "x" * 1200)
+
+    # Then the cut index key finds both candidates and the full comparison keeps the right one
+    assert [c.contact_id for c in found] == ["c-1"]
+
+
+def test_find_contacts_retries_keys_batch_get_left_unprocessed(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three contacts at one company, and a BatchGetItem that processes one key per call
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    for n in range(3):
+        crm.put_contact(make_contact(f"c-{n}", f"p{n}@acme.example", company="Acme"))
+    ddb = client("dynamodb")
+    real = ddb.batch_get_item
+    requests: list[int] = []
+
+    def one_at_a_time(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        requests.append(len(request["Keys"]))
+        first, rest = request["Keys"][:1], request["Keys"][1:]
+        response: dict[str, Any] = real(RequestItems={table: {**request, "Keys": first}})
+        response["UnprocessedKeys"] = {table: {**request, "Keys": rest}} if rest else {}
+        return response
+
+    monkeypatch.setattr(ddb, "batch_get_item", one_at_a_time)
+    monkeypatch.setattr("functions.shared.adapters.dynamodb_crm.time.sleep", lambda _: None)
+
+    # When they are found by company
+    found = crm.find_contacts(company="acme")
+
+    # Then every key was asked again until read
+    assert [c.contact_id for c in found] == ["c-0", "c-1", "c-2"]
+    assert requests == [3, 2, 1]
+
+
+def test_find_contacts_gives_up_on_keys_left_unprocessed_with_a_transient_error(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a BatchGetItem that never processes anything (throttled for good)
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    crm.put_contact(make_contact("c-1", company="Acme"))
+    ddb = client("dynamodb")
+    monkeypatch.setattr(
+        ddb, "batch_get_item", lambda RequestItems: {"Responses": {}, "UnprocessedKeys": RequestItems}
+    )
+    monkeypatch.setattr("functions.shared.adapters.dynamodb_crm.time.sleep", lambda _: None)
+
+    # When contacts are found, then the step sees a retryable error instead of a short list
+    with pytest.raises(TransientIntegrationError, match="unprocessed"):
+        crm.find_contacts(company="acme")
+
+
+def test_reindex_makes_contacts_stored_before_the_index_findable(moto_aws: None) -> None:
+    # Given two profiles written by an older version (no lookup items) and one written now
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    _put_old_profile(make_contact("c-1", "ada@analytical.example", company="Analytical Engines"))
+    _put_old_profile(make_contact("c-2", "ada.l@gmail.com", company="Analytical Engines"))
+    crm.put_contact(
+        make_contact("c-3", "grace@analytical.example", name="Grace Hopper", company="Analytical")
+    )
+    assert [c.contact_id for c in crm.find_contacts(company="analytical")] == ["c-3"]
+
+    # When the reindex runs, twice
+    written = crm.reindex_lookups()
+    again = crm.reindex_lookups()
+
+    # Then every contact is found by its company, name and domain, and a second run changes nothing
+    assert (written, again) == (3, 3)
+    assert [c.contact_id for c in crm.find_contacts(company="analytical")] == ["c-1", "c-2", "c-3"]
+    assert [c.contact_id for c in crm.find_contacts(name="ada lovelace")] == ["c-1", "c-2"]
+    assert [c.contact_id for c in crm.find_contacts(email_domain="analytical.example")] == ["c-1", "c-3"]
+    lookups = [
+        i
+        for i in client("dynamodb").scan(TableName=settings().crm_table)["Items"]
+        if i["sk"]["S"].startswith("LOOKUP#")
+    ]
+    assert len(lookups) == 3 + 2 + 3  # c-2's gmail.com address has no domain lookup
+
+
+def test_reindex_skips_a_contact_changed_while_it_ran(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an old profile that moves to another company between the reindex's read and its write
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    _put_old_profile(make_contact("c-1", company="Analytical Engines"))
+    ddb = client("dynamodb")
+    real = ddb.transact_write_items
+    moved = make_contact("c-1", company="Difference Ltd")
+
+    def move_first(TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        monkeypatch.setattr(ddb, "transact_write_items", real)
+        crm.put_contact(moved)  # the concurrent update, with its own lookups
+        response: dict[str, Any] = real(TransactItems=TransactItems)
+        return response
+
+    monkeypatch.setattr(ddb, "transact_write_items", move_first)
+
+    # When the reindex runs
+    written = crm.reindex_lookups()
+
+    # Then the concurrent update's lookups stand: nothing stale was written over them
+    assert written == 0
+    assert crm.find_contacts(company="analytical") == []
+    assert crm.find_contacts(company="difference") == [moved]
+
+
+def test_reindex_command_reports_what_it_wrote(moto_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given an old profile
+    _put_old_profile(make_contact("c-1", company="Analytical Engines"))
+
+    # When the reindex command runs on the CRM table
+    code = crm_reindex.main(["--table", settings().crm_table])
+
+    # Then it says how many contacts it indexed, and the contact is findable
+    assert code == 0
+    assert capsys.readouterr().out.strip() == f"{settings().crm_table}: lookup items written for 1 contact(s)"
+    assert [c.contact_id for c in get_crm().find_contacts(company="analytical engines")] == ["c-1"]
 
 
 def test_get_crm_builds_the_dynamodb_adapter_once(moto_aws: None) -> None:

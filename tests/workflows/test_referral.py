@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from functions.referral.directory import StaticDirectory, company_key, possible_duplicates
 from functions.referral.find_dormant_clients import DormantInput, find_dormant_clients
+from functions.referral.match_referral import MAX_CANDIDATES, possible_duplicates
 from functions.referral.models import (
     REWARD_APPROVAL_THRESHOLD_CENTS,
     EntityMatch,
@@ -29,6 +29,9 @@ from functions.shared import asl
 from functions.shared.adapters import get_billing, get_crm
 from functions.shared.adapters.memory import InMemoryCrm
 from functions.shared.approvals import ApprovalRecord, Decision
+from functions.shared.aws import client
+from functions.shared.config import settings
+from functions.shared.contact_keys import company_key
 from functions.shared.llm.offline import Malformed, offline_model
 from functions.shared.ports.crm import Activity, Contact
 from local.cli import main
@@ -83,6 +86,42 @@ def only_reengagement(record: ApprovalRecord) -> Decision:
 
 
 # --- scenarios on the local runtime ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_referral_reads_candidates_and_colleagues_from_the_crm_index_never_a_scan(
+    runtime: LocalRuntime, referral_input: dict[str, Any]
+) -> None:
+    # Given every DynamoDB Scan and Query the run makes is recorded
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        calls.append((event_name.rsplit(".", 1)[-1], dict(params)))
+
+    events = client("dynamodb").meta.events
+    events.register("provide-client-params.dynamodb.Scan", record)
+    events.register("provide-client-params.dynamodb.Query", record)
+    try:
+        # When the referral runs to the end
+        result = drive(runtime, WORKFLOW, referral_input, approve)
+    finally:
+        events.unregister("provide-client-params.dynamodb.Scan", record)
+        events.unregister("provide-client-params.dynamodb.Query", record)
+
+    # Then it found the Orchid Labs candidate and the dormant Kestrel client through the lookup
+    # index, and never scanned the CRM table (a scan's cost grows with the whole CRM)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output is not None
+    assert result.output["reengaged_contact_id"] == "RF-110"
+    crm_table = settings().crm_table
+    assert [p for op, p in calls if op == "Scan" and p["TableName"] == crm_table] == []
+    lookups = {
+        p["ExpressionAttributeValues"][":key"]["S"]
+        for op, p in calls
+        if op == "Query" and p.get("IndexName") == "gsi2"
+    }
+    assert "COMPANY#orchid" in lookups  # MatchReferral's candidates
+    assert "COMPANY#kestrel" in lookups  # FindDormantClients' colleagues of the referrer
 
 
 @pytest.mark.slow
@@ -470,7 +509,7 @@ def test_company_keys_ignore_legal_suffixes_and_punctuation() -> None:
 def _contact(contact_id: str, company: str, **fields: Any) -> Contact:
     return Contact(
         contact_id=contact_id,
-        email=f"{contact_id.lower()}@{company.split(maxsplit=1)[0].lower()}.example",
+        email=fields.pop("email", f"{contact_id.lower()}@{company.split(maxsplit=1)[0].lower()}.example"),
         name=fields.pop("name", f"Person {contact_id}"),
         company=company,
         **fields,
@@ -478,18 +517,29 @@ def _contact(contact_id: str, company: str, **fields: Any) -> Contact:
 
 
 def test_candidates_are_same_company_same_domain_or_same_name() -> None:
-    directory = StaticDirectory(
-        [
-            _contact("A-1", "Northwind Freight"),
-            _contact("A-2", "Northwind Foods"),
-            _contact("A-3", "Elsewhere Inc", name="Dana Fox"),
-            _contact("A-4", "Unrelated"),
-        ]
-    )
+    crm = InMemoryCrm()
+    for contact in [
+        _contact("A-1", "Northwind Freight"),
+        _contact("A-2", "Northwind Foods"),
+        _contact("A-3", "Elsewhere Inc", name="Dana Fox"),
+        _contact("A-4", "Unrelated"),
+        _contact("A-5", "Other Name", email="pat@northwind-freight.example"),
+    ]:
+        crm.put_contact(contact)
     found = possible_duplicates(
-        directory, name="dana fox", email="dana@gmail.com", company="Northwind Freight Ltd."
+        crm, name="dana fox", email="dana@gmail.com", company="Northwind Freight Ltd."
     )
-    assert [c.contact_id for c in found] == ["A-1", "A-3"]
+    assert [c.contact_id for c in found] == ["A-1", "A-3"]  # gmail.com says nothing about a company
+    by_domain = possible_duplicates(crm, name="X", email="dana@Northwind-Freight.example", company="NWF")
+    assert [c.contact_id for c in by_domain] == ["A-5"]
+
+
+def test_at_most_ten_candidates_go_to_the_model_first_by_id() -> None:
+    crm = InMemoryCrm()
+    for n in range(MAX_CANDIDATES + 3):
+        crm.put_contact(_contact(f"B-{n:02d}", "Big Corp"))
+    found = possible_duplicates(crm, name="Someone", email="someone@gmail.com", company="big corp inc")
+    assert [c.contact_id for c in found] == [f"B-{n:02d}" for n in range(MAX_CANDIDATES)]
 
 
 def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshold() -> None:
@@ -525,15 +575,14 @@ def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshol
         dormant_after_days=90,
     )
 
-    dormant = find_dormant_clients(payload, crm=crm, directory=StaticDirectory(contacts), now=now)
+    dormant = find_dormant_clients(payload, crm=crm, now=now)
 
     assert dormant.found
     assert dormant.contact is not None
     assert dormant.contact.contact_id == "K-2"
     assert dormant.days_inactive == 200
     assert dormant.considered == ["K-2", "K-3"]  # not the referrer, do-not-contact, leads or other firms
-    quiet = find_dormant_clients(payload.model_copy(update={"dormant_after_days": 365}), crm=crm,
-                                 directory=StaticDirectory(contacts), now=now)  # fmt: skip
+    quiet = find_dormant_clients(payload.model_copy(update={"dormant_after_days": 365}), crm=crm, now=now)
     assert not quiet.found
 
 

@@ -3,6 +3,13 @@
 Items (all under ``pk = "CONTACT#<contact_id>"``):
 
 - ``sk = "PROFILE"``: the contact, plus ``gsi1pk = "EMAIL#<normalised email>"``, ``gsi1sk = "CONTACT#<id>"``.
+- ``sk = "LOOKUP#COMPANY" | "LOOKUP#NAME" | "LOOKUP#DOMAIN"``: the contact's lookup keys
+  (``functions.shared.contact_keys``) in ``gsi2pk`` / ``gsi2sk`` (``"COMPANY#<first word>"`` /
+  ``<company key>``, ``"NAME#<name key>"``, ``"DOMAIN#<domain>"``), for ``find_contacts``. One index
+  serves all three because a DynamoDB item has one key per index, and CloudFormation adds only one
+  index to a deployed table per update: three indexes would make upgrading a stack fail. The items
+  have fixed sort keys, so ``put_contact`` rewrites (or deletes) all three in the profile's
+  transaction without reading the old ones, and stale lookups cannot survive a change of company.
 - ``sk = "DEAL#<deal_id>"``: a deal.
 - ``sk = "ACTIVITY#<at, fixed-width UTC>#<activity_id>"``: an activity (so a query returns them in order).
 - ``sk = "ACTIVITYID#<activity_id>"``: idempotency marker of an activity. ``log_activity`` writes marker
@@ -15,16 +22,20 @@ Values are plain strings/numbers/booleans: floats go in as ``Decimal`` and numbe
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
 from functions.shared.adapters.dynamodb_once import write_once
 from functions.shared.adapters.dynamodb_status import transition_status
-from functions.shared.adapters.errors import aws_errors
+from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
 from functions.shared.aws import client
-from functions.shared.errors import BusinessRuleError
+from functions.shared.contact_keys import ContactQuery, company_key, email_domain, name_key, same_company_key
+from functions.shared.errors import BusinessRuleError, TransientIntegrationError
 from functions.shared.observability import logger
 from functions.shared.ports.crm import (
     Activity,
@@ -41,6 +52,14 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 PROFILE_SK = "PROFILE"
 EMAIL_INDEX = "gsi1"
+LOOKUP_INDEX = "gsi2"
+LOOKUP_KINDS = ("COMPANY", "NAME", "DOMAIN")
+#: DynamoDB caps a sort key at 1,024 bytes; longer keys are cut (``find_contacts`` re-checks the
+#: whole value on the profile, so a cut key can only add a candidate, never lose one).
+_MAX_LOOKUP_KEY = 1000
+#: BatchGetItem may leave keys unprocessed under throttling: retried this often, with backoff.
+_BATCH_GET_ROUNDS = 5
+_BATCH_GET_SIZE = 100
 
 
 def contact_pk(contact_id: str) -> str:
@@ -61,6 +80,46 @@ def activity_sk(activity: Activity) -> str:
 
 def activity_marker_sk(activity_id: str) -> str:
     return f"ACTIVITYID#{activity_id}"
+
+
+def lookup_sk(kind: str) -> str:
+    return f"LOOKUP#{kind}"
+
+
+def lookup_keys(contact: Contact) -> dict[str, tuple[str, str] | None]:
+    """``kind -> (gsi2pk, gsi2sk)`` of the contact's lookups; ``None`` where it has no such key."""
+    company = company_key(contact.company)[:_MAX_LOOKUP_KEY]
+    name = name_key(contact.name)[:_MAX_LOOKUP_KEY]
+    domain = (email_domain(contact.email) or "")[:_MAX_LOOKUP_KEY]
+    return {
+        "COMPANY": (f"COMPANY#{company.split()[0]}", company) if company else None,
+        "NAME": (f"NAME#{name}", name) if name else None,
+        "DOMAIN": (f"DOMAIN#{domain}", domain) if domain else None,
+    }
+
+
+def lookup_writes(table: str, contact: Contact) -> list[dict[str, Any]]:
+    """Transaction items that make the lookup items say what ``contact`` says (put or delete)."""
+    pk = contact_pk(contact.contact_id)
+    writes: list[dict[str, Any]] = []
+    for kind, keys in lookup_keys(contact).items():
+        key = {"pk": pk, "sk": lookup_sk(kind)}
+        if keys is None:
+            writes.append({"Delete": {"TableName": table, "Key": serialize(key)}})
+        else:
+            item = {**key, "gsi2pk": keys[0], "gsi2sk": keys[1]}
+            writes.append({"Put": {"TableName": table, "Item": serialize(item)}})
+    return writes
+
+
+def _condition_check_failed(exc: ClientError) -> bool:
+    """A transaction whose first item is a ``ConditionCheck`` was cancelled by that check."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return (
+        error_code(exc) == "TransactionCanceledException"
+        and bool(reasons)
+        and (reasons[0].get("Code") == "ConditionalCheckFailed")
+    )
 
 
 def _to_model(model: type[ModelT], item: Item) -> ModelT:
@@ -122,8 +181,81 @@ class DynamoDbCrm:
                 **contact.model_dump(),
             }
         )
+        writes = [{"Put": {"TableName": self.table_name, "Item": item}}]
         with aws_errors("crm.put_contact"):
-            self._ddb.put_item(TableName=self.table_name, Item=item)
+            self._ddb.transact_write_items(TransactItems=writes + lookup_writes(self.table_name, contact))
+
+    def find_contacts(
+        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+    ) -> list[Contact]:
+        query = ContactQuery.of(company=company, email_domain=email_domain, name=name)
+        contact_ids: set[str] = set()
+        if query.company:
+            wanted = query.company[:_MAX_LOOKUP_KEY]
+            # Every same-company key shares the first word; the rest is compared in code.
+            for hit in self._lookup(f"COMPANY#{wanted.split()[0]}"):
+                if same_company_key(hit["gsi2sk"], wanted):
+                    contact_ids.add(hit["pk"].removeprefix("CONTACT#"))
+        if query.name:
+            contact_ids.update(
+                h["pk"].removeprefix("CONTACT#") for h in self._lookup(f"NAME#{query.name[:_MAX_LOOKUP_KEY]}")
+            )
+        if query.email_domain:
+            contact_ids.update(
+                h["pk"].removeprefix("CONTACT#")
+                for h in self._lookup(f"DOMAIN#{query.email_domain[:_MAX_LOOKUP_KEY]}")
+            )
+        # The index is eventually consistent: read the profiles strongly and match them again.
+        found = [
+            contact
+            for contact in self._get_contacts(sorted(contact_ids))
+            if query.matches(company=contact.company, email=contact.email, name=contact.name)
+        ]
+        return sorted(found, key=lambda c: c.contact_id)
+
+    def reindex_lookups(self) -> int:
+        """Write the lookup items of every contact from its profile; the number of contacts written.
+
+        For tables filled before ``find_contacts`` existed (a scan: run once after upgrading, see
+        ``functions.shared.adapters.crm_reindex``). Each write is conditional on the profile's
+        company, name and email being what was read, so a concurrent ``put_contact`` (which writes
+        its own lookups) is never overwritten with stale keys; that contact is skipped.
+        """
+        written = 0
+        with aws_errors("crm.reindex_lookups"):
+            pages = self._ddb.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                FilterExpression="sk = :profile",
+                ExpressionAttributeValues=serialize({":profile": PROFILE_SK}),
+                ConsistentRead=True,
+            )
+            profiles = [item for page in pages for item in page.get("Items", [])]
+        for item in profiles:
+            contact = _to_model(Contact, item)
+            unchanged = {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": serialize({"pk": contact_pk(contact.contact_id), "sk": PROFILE_SK}),
+                    "ConditionExpression": "#company = :company AND #name = :name AND #email = :email",
+                    "ExpressionAttributeNames": {"#company": "company", "#name": "name", "#email": "email"},
+                    "ExpressionAttributeValues": serialize(
+                        {":company": contact.company, ":name": contact.name, ":email": contact.email}
+                    ),
+                }
+            }
+            try:
+                self._ddb.transact_write_items(
+                    TransactItems=[unchanged, *lookup_writes(self.table_name, contact)]
+                )
+            except ClientError as exc:
+                if _condition_check_failed(exc):  # changed meanwhile: its put_contact wrote lookups
+                    logger.info("contact changed during reindex, skipped", contact_id=contact.contact_id)
+                    continue
+                raise map_client_error(exc, operation="crm.reindex_lookups") from exc
+            except BotoCoreError as exc:
+                raise map_client_error(exc, operation="crm.reindex_lookups") from exc
+            written += 1
+        return written
 
     def set_status(
         self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None
@@ -184,6 +316,41 @@ class DynamoDbCrm:
         return [_to_model(Activity, item) for item in items]
 
     # -- helpers -------------------------------------------------------------------------------
+    def _lookup(self, gsi2pk: str) -> Iterator[dict[str, str]]:
+        """The lookup index's entries under one key (``pk``, ``gsi2sk``)."""
+        with aws_errors("crm.find_contacts"):
+            pages = self._ddb.get_paginator("query").paginate(
+                TableName=self.table_name,
+                IndexName=LOOKUP_INDEX,
+                KeyConditionExpression="gsi2pk = :key",
+                ExpressionAttributeValues=serialize({":key": gsi2pk}),
+            )
+            hits = [cast(dict[str, str], deserialize(hit)) for page in pages for hit in page.get("Items", [])]
+        yield from hits
+
+    def _get_contacts(self, contact_ids: Iterable[str]) -> list[Contact]:
+        """Profiles by id, strongly consistent, in batches (unknown ids are left out)."""
+        ids = list(contact_ids)
+        items: list[Item] = []
+        for start in range(0, len(ids), _BATCH_GET_SIZE):
+            keys = [
+                serialize({"pk": contact_pk(i), "sk": PROFILE_SK})
+                for i in ids[start : start + _BATCH_GET_SIZE]
+            ]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            for round_ in range(_BATCH_GET_ROUNDS):
+                with aws_errors("crm.find_contacts"):
+                    response = self._ddb.batch_get_item(RequestItems=request)
+                items.extend(response.get("Responses", {}).get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if round_ < _BATCH_GET_ROUNDS - 1:
+                    time.sleep(0.05 * 2**round_)
+            else:
+                raise TransientIntegrationError("crm.find_contacts: BatchGetItem left keys unprocessed")
+        return [_to_model(Contact, item) for item in items]
+
     def _query_prefix(self, contact_id: str, prefix: str, operation: str) -> list[Item]:
         with aws_errors(operation):
             pages = self._ddb.get_paginator("query").paginate(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from functions.shared.contact_keys import ContactQuery
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.ports.billing import Credit, Invoice, TimeEntry, iso_date, normalise_attorney
 from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
@@ -79,6 +80,17 @@ class InMemoryCrm(_FailureInjection):
     def put_contact(self, contact: Contact) -> None:
         self._maybe_fail()
         self.contacts[contact.contact_id] = _copy(contact)
+
+    def find_contacts(
+        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+    ) -> list[Contact]:
+        self._maybe_fail()
+        query = ContactQuery.of(company=company, email_domain=email_domain, name=name)
+        return [
+            _copy(c)
+            for _, c in sorted(self.contacts.items())
+            if query and query.matches(company=c.company, email=c.email, name=c.name)
+        ]
 
     def set_status(
         self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None

@@ -142,6 +142,18 @@ class CrmPort(Protocol):
         """Create or replace the contact's profile."""
         ...
 
+    def find_contacts(
+        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+    ) -> list[Contact]:
+        """Contacts matching ANY of the given keys, ordered by ``contact_id``; no key, no contacts.
+
+        Matching is ``functions.shared.contact_keys``: the same company (normalised; one may be the
+        other plus more words), the same email domain (as ``contact_keys.email_domain`` returns
+        it), the same normalised name. Served by an index, never a scan: a contact written a
+        moment ago may be missing, but every contact returned is current and matches.
+        """
+        ...
+
     def set_status(
         self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None
     ) -> ContactStatus:
