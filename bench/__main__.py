@@ -11,11 +11,11 @@ import os
 import sys
 from pathlib import Path
 
-from bench import artifacts, cold_start, harness, llm_cost, transitions, warm_overhead
+from bench import artifacts, cold_start, crm_scaling, harness, llm_cost, transitions, warm_overhead
 from bench.happy_paths import run_all
 from bench.report import Measurement, render_text, summary, write_doc
 
-SECTIONS = ("artifacts", "cold_start", "transitions", "llm_cost", "harness", "warm_overhead")
+SECTIONS = ("artifacts", "cold_start", "transitions", "llm_cost", "harness", "warm_overhead", "crm_scaling")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     if "warm_overhead" in only:
         _progress("warm overhead: step_handler vs a direct call")
         rows += warm_overhead.measure()
+    if "crm_scaling" in only:
+        _progress(
+            f"CRM scaling: referral on the seed CRM and with {crm_scaling.EXTRA_CONTACTS:,} more contacts"
+        )
+        rows += crm_scaling.measure()
     print(render_text(rows))
     print(summary(rows))
     if args.write is not None:
