@@ -1,8 +1,11 @@
 """The conflict-of-interest rule: deterministic, on CRM data, shared by the check and the waiver request.
 
-The CRM port looks contacts up by id or email only, so the firm's conflicts index (a JSON file in
-file storage, ``law_firm_ops/conflicts/index.json``: ``{"entries": [{"contact_id", "names"}]}``)
-maps normalised names to CRM contact ids. The decision reads the CRM itself:
+Each checked name (the prospective client, its company, every party) is looked up in the CRM
+itself, by person name and by company (``CrmPort.find_contacts``), so a client an earlier intake
+created is found on the next one. The firm's conflicts index (a JSON file in file storage,
+``law_firm_ops/conflicts/index.json``: ``{"entries": [{"contact_id", "names"}]}``, optional) adds
+the names the CRM has no field for: former names, trading names, related parties. The decision
+reads the CRM contact:
 
 - the prospective client (by email, name or company) is a contact whose notes mark them as an
   adverse party of the firm ("adverse party"), or
@@ -48,6 +51,16 @@ def _notes(contact: Contact, files: FileStore) -> str:
     return files.get_text(contact.notes_key)[:MAX_NOTES_CHARS]
 
 
+def _contacts_named(name: str, *, crm: CrmPort, index: dict[str, set[str]]) -> list[Contact]:
+    """The CRM contacts a party name may be: by name or company in the CRM, or by an indexed alias."""
+    found = {c.contact_id: c for c in crm.find_contacts(name=name, company=name)}
+    for contact_id in sorted(index.get(normalise_name(name), set()) - found.keys()):
+        contact = crm.get_contact(contact_id)
+        if contact is not None:
+            found[contact_id] = contact
+    return [found[contact_id] for contact_id in sorted(found)]
+
+
 def find_conflicts(
     *, identity: ClientIdentity, parties: list[Party], crm: CrmPort, files: FileStore
 ) -> tuple[list[ConflictHit], list[str]]:
@@ -78,10 +91,8 @@ def find_conflicts(
         check(known, identity.email, "client")
     for side, names in (("client", client_side), ("other", other_side)):
         for name in sorted(names):
-            for contact_id in sorted(index.get(normalise_name(name), set())):
-                contact = crm.get_contact(contact_id)
-                if contact is not None:
-                    check(contact, name, side)
+            for contact in _contacts_named(name, crm=crm, index=index):
+                check(contact, name, side)
     checked = sorted(client_side | other_side)
     return sorted(hits.values(), key=lambda h: (h.contact_id, h.reason)), checked
 

@@ -187,6 +187,60 @@ def test_conflict_waived_by_the_partner_continues_to_onboarding(
     assert result.output["recovered_entries"] == 0
 
 
+def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other_side(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given Elena Ruiz (Ruiz Design Build LLC) became a client through an earlier intake: she is
+    # in the CRM with status client, and in no hand-kept conflicts list
+    first = drive(runtime, WORKFLOW, intake, answer())
+    assert first.output is not None
+    assert first.output["status"] == "onboarded"
+    # When her supplier asks the firm to act against her company (named without its suffix)
+    offline_model().script(
+        "law_firm_classify_matter",
+        Reply(
+            {
+                "matter_type": "contract",
+                "summary": "A supplier wants to recover two unpaid invoices from a customer.",
+                "parties": [
+                    {"name": "Dana Pine", "role": "client"},
+                    {"name": "Pinecrest Supply Co.", "role": "client"},
+                    {"name": "Ruiz Design Build", "role": "opposing_party"},
+                ],
+            }
+        ),
+    )
+    pinecrest = {
+        **intake,
+        "client_name": "Dana Pine",
+        "client_email": "dana.pine@pinecrest.example",
+        "client_company": "Pinecrest Supply Co.",
+        "matter_description": "Ruiz Design Build has not paid two delivered invoices; we want them collected.",
+    }
+    refuse = answer(RequestConflictWaiver=Decision(decision="reject", comment="we act for Ruiz"))
+    second = drive(runtime, WORKFLOW, pinecrest, refuse)
+
+    # Then the conflict check found the new client on the other side and the partner was asked
+    assert second.status == "SUCCEEDED", second.cause
+    assert states(second) == [
+        "IdentifyClient",
+        "ClassifyMatter",
+        "CheckConflicts",
+        "RequestConflictWaiver",
+        "CloseConflict",
+    ]
+    waiver = next(
+        r
+        for r in runtime.approvals().store.for_execution(name_of(second))
+        if r.state == "RequestConflictWaiver"
+    )
+    report = get_files().get_text(waiver.draft.body_key)
+    assert ELENA in report
+    assert "existing client of the firm is on the other side" in report
+    assert second.output is not None
+    assert second.output["status"] == "conflict"
+
+
 def test_conflict_refused_by_the_partner_ends_as_conflict_with_nothing_created(
     runtime: LocalRuntime, intake: dict[str, Any]
 ) -> None:

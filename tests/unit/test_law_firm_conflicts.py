@@ -1,0 +1,96 @@
+"""The conflict-of-interest rule on its own: who is found for a party name, and what counts as a conflict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.law_firm_ops.conflicts import INDEX_KEY, find_conflicts
+from functions.law_firm_ops.models import ClientIdentity, Party
+from functions.shared.adapters.memory import InMemoryCrm, InMemoryFileStore
+from functions.shared.ports.crm import Contact
+
+
+def _crm(*contacts: Contact) -> InMemoryCrm:
+    crm = InMemoryCrm()
+    for contact in contacts:
+        crm.put_contact(contact)
+    return crm
+
+
+def _contact(contact_id: str, name: str, company: str, **fields: Any) -> Contact:
+    return Contact(
+        contact_id=contact_id,
+        email=f"{contact_id.lower()}@firm-client.example",
+        name=name,
+        company=company,
+        **fields,
+    )
+
+
+PROSPECT = ClientIdentity(
+    client_id="P-1",
+    existed=False,
+    previous_status=None,
+    name="Dana Pine",
+    email="dana@pinecrest.example",
+    company="Pinecrest Supply Co.",
+)
+
+
+def test_an_existing_client_on_the_other_side_is_found_by_company_without_any_index() -> None:
+    # Given a client of the firm at "Ruiz Design Build LLC", and no conflicts index at all
+    crm = _crm(_contact("C-1", "Elena Ruiz", "Ruiz Design Build LLC", status="client"))
+
+    # When the other side of a matter is "Ruiz Design Build" (no suffix)
+    hits, checked = find_conflicts(
+        identity=PROSPECT,
+        parties=[Party(name="Ruiz Design Build", role="opposing_party")],
+        crm=crm,
+        files=InMemoryFileStore(),
+    )
+
+    # Then the CRM lookup finds her: a conflict naming the party as written
+    assert [(h.contact_id, h.matched) for h in hits] == [("C-1", "Ruiz Design Build")]
+    assert "existing client of the firm is on the other side" in hits[0].reason
+    assert checked == ["Dana Pine", "Pinecrest Supply Co.", "Ruiz Design Build"]
+
+
+def test_a_person_named_as_the_other_side_is_found_by_name() -> None:
+    crm = _crm(_contact("C-2", "Victor  Hale", "Harborline Logistics", status="client"))
+    hits, _ = find_conflicts(
+        identity=PROSPECT,
+        parties=[Party(name="victor hale", role="opposing_party")],
+        crm=crm,
+        files=InMemoryFileStore(),
+    )
+    assert [h.contact_id for h in hits] == ["C-2"]
+
+
+def test_the_index_still_adds_names_the_crm_has_no_field_for() -> None:
+    # Given a client whose former trading name is only in the firm's conflicts index
+    crm = _crm(_contact("C-3", "Maya Chen", "Brightwater Studios", status="client"))
+    files = InMemoryFileStore()
+    files.put_json(INDEX_KEY, {"entries": [{"contact_id": "C-3", "names": ["Chen & Partners Design"]}]})
+
+    # When the other side is named by that former name
+    hits, _ = find_conflicts(
+        identity=PROSPECT,
+        parties=[Party(name="Chen and Partners Design Ltd", role="opposing_party")],
+        crm=crm,
+        files=files,
+    )
+
+    # Then the alias finds the client, once
+    assert [h.contact_id for h in hits] == ["C-3"]
+
+
+def test_a_party_who_is_not_a_client_and_unmarked_is_no_conflict() -> None:
+    # Given a contact at the other side's company who is only a prospect, with no notes
+    crm = _crm(_contact("C-4", "Sam Lee", "Ruiz Design Build LLC", status="new"))
+    hits, _ = find_conflicts(
+        identity=PROSPECT,
+        parties=[Party(name="Ruiz Design Build", role="opposing_party")],
+        crm=crm,
+        files=InMemoryFileStore(),
+    )
+    assert hits == []
