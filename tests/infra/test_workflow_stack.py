@@ -269,6 +269,7 @@ def test_tables_match_their_schemas_with_pitr_and_ttl_where_declared(synthesized
                 "AttributeName": index.partition_key,
                 "KeyType": "HASH",
             }
+            assert indexes[index.name]["Projection"] == {"ProjectionType": index.projection}
 
 
 def test_buckets_block_public_access_and_are_versioned_and_encrypted(synthesized: Synthesized) -> None:
