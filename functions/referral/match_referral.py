@@ -51,8 +51,9 @@ def _rolled_back(crm: CrmPort, contact: Contact) -> bool:
 
 def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) -> list[Contact]:
     """Contacts that might be this person: same company, same company email domain, or same name."""
-    found = crm.find_contacts(company=company, email_domain=email_domain(email), name=name)
-    return found[:MAX_CANDIDATES]
+    return crm.find_contacts(
+        company=company, email_domain=email_domain(email), name=name, limit=MAX_CANDIDATES
+    )
 
 
 def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: StepContext) -> Match:

@@ -3,11 +3,12 @@
 The CRM port finds contacts by these keys (``CrmPort.find_contacts``) and both adapters, and the
 DynamoDB adapter's lookup index, use the functions here, so every caller matches the same way:
 
-- company: lower-cased, punctuation removed, legal suffixes (Ltd., Inc, GmbH, ...) and "the" dropped,
-  so "Northwind Freight Ltd." and "northwind freight" share the key "northwind freight"; two
-  companies are the same when the keys are equal or one is the other plus more words
-  ("acme" ~ "acme logistics");
-- name: lower-cased, punctuation and extra spaces removed;
+- company: Unicode-normalised (NFKC) and case-folded, punctuation removed, legal suffixes (Ltd., Inc,
+  GmbH, ...) and "the" dropped, so "Northwind Freight Ltd." and "northwind freight" share the key
+  "northwind freight"; two companies are the same when the keys are equal or one is the other plus
+  more words ("acme" ~ "acme logistics");
+- name: the same normalisation without dropping words ("李明" and "Müller" keep their letters, full-width
+  letters become plain ones; accents are kept, so "Muller" is not "Müller");
 - email domain: the lower-cased domain, or none for public mailbox providers (a shared gmail.com
   says nothing about a shared company).
 
@@ -17,13 +18,14 @@ Anything fuzzier ("Pat" vs "Patrick") is for the entity-match model to decide.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _LEGAL_SUFFIXES = frozenset(
     {"ltd", "limited", "inc", "incorporated", "llc", "llp", "gmbh", "ag", "sa", "sas", "bv", "nv",
      "plc", "corp", "corporation", "co", "company", "pty", "srl", "oy", "ab", "the"}
 )  # fmt: skip
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")
 #: Mailbox providers: a shared domain there says nothing about a shared company.
 PUBLIC_DOMAINS = frozenset(
     {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
@@ -31,14 +33,18 @@ PUBLIC_DOMAINS = frozenset(
 )  # fmt: skip
 
 
+def _words(text: str) -> list[str]:
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split()
+
+
 def company_key(company: str) -> str:
     """``"Northwind Freight Ltd."`` → ``"northwind freight"`` (empty when nothing is left)."""
-    words = [w for w in _NON_WORD.sub(" ", company.lower()).split() if w not in _LEGAL_SUFFIXES]
-    return " ".join(words)
+    return " ".join(w for w in _words(company) if w not in _LEGAL_SUFFIXES)
 
 
 def name_key(name: str) -> str:
-    return " ".join(_NON_WORD.sub(" ", name.lower()).split())
+    """``"  Ada  LOVELACE"`` → ``"ada lovelace"``."""
+    return " ".join(_words(name))
 
 
 def email_domain(email: str) -> str | None:

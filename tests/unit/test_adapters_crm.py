@@ -202,6 +202,38 @@ def test_find_contacts_follows_a_change_of_company(crm: CrmPort) -> None:
     assert [c.contact_id for c in crm.find_contacts(email_domain="analytical.example")] == ["c-1"]
 
 
+#: "Sam Lee" and "ACME" in full-width letters (U+FF21...), escaped: they look like ASCII in an editor.
+FULL_WIDTH_SAM_LEE = "\uff33\uff41\uff4d \uff2c\uff45\uff45"
+FULL_WIDTH_ACME = "\uff21\uff23\uff2d\uff25"
+
+
+def test_find_contacts_matches_names_in_any_script(crm: CrmPort) -> None:
+    # Given contacts whose names and companies are not written in ASCII letters
+    crm.put_contact(make_contact("u-1", "li.ming@163.com", name="李明", company="北京科技有限公司"))
+    crm.put_contact(make_contact("u-2", "jm@mueller.example", name="Jörg Müller", company="Müller GmbH"))
+    crm.put_contact(
+        make_contact("u-3", "x@wide.example", name=FULL_WIDTH_SAM_LEE, company=f"{FULL_WIDTH_ACME} Ltd")
+    )
+
+    # When they are found by the same words, cased and spaced differently
+    by_name = crm.find_contacts(name="李明")
+    by_company = crm.find_contacts(company="MÜLLER")
+    by_width = crm.find_contacts(name="sam lee", company="acme")
+
+    # Then Unicode letters count as letters (not as punctuation to drop), and full-width forms
+    # equal plain ones
+    assert [c.contact_id for c in by_name] == ["u-1"]
+    assert [c.contact_id for c in by_company] == ["u-2"]
+    assert [c.contact_id for c in by_width] == ["u-3"]
+    assert crm.find_contacts(name="Jorg Muller") == []  # accents are kept: the model decides fuzzier cases
+
+
+def test_find_contacts_limit_keeps_the_first_by_id(crm: CrmPort) -> None:
+    _people(crm)
+    assert [c.contact_id for c in crm.find_contacts(company="analytical", limit=2)] == ["c-1", "c-2"]
+    assert [c.contact_id for c in crm.find_contacts(company="analytical", limit=10)] == ["c-1", "c-2", "c-4"]
+
+
 def test_find_contacts_returns_the_current_status(crm: CrmPort) -> None:
     # Given a contact whose status changes after it was written
     _people(crm)
@@ -409,25 +441,37 @@ def _put_old_profile(contact: Contact) -> None:
 
 
 def test_find_contacts_rechecks_index_hits_on_the_profile(moto_aws: None) -> None:
-    # Given a contact, and index entries that no longer say the truth: one left by a profile that
-    # has since changed company, one for a contact that does not exist
+    # Given index entries that do not say the truth (the index lags behind the table): a contact
+    # whose profile moved from Acme to Zeta while its lookup still says Acme, and a lookup for a
+    # contact that does not exist
     crm = DynamoDbCrm(table_name=settings().crm_table)
-    crm.put_contact(make_contact("c-1", company="Zeta Holdings"))
-    for contact_id in ("c-1", "c-ghost"):
-        stale = {
-            "pk": f"CONTACT#{contact_id}",
-            "sk": "LOOKUP#COMPANY",
-            "gsi2pk": "COMPANY#acme",
-            "gsi2sk": "acme",
-        }
-        client("dynamodb").put_item(TableName=settings().crm_table, Item=serialize(stale))
+    crm.put_contact(make_contact("c-1", company="Acme"))
+    _put_old_profile(make_contact("c-1", company="Zeta Holdings"))  # the profile alone
+    ghost = {"pk": "CONTACT#c-ghost", "sk": "LOOKUP#COMPANY", "gsi2pk": "COMPANY#acme", "gsi2sk": "acme"}
+    client("dynamodb").put_item(TableName=settings().crm_table, Item=serialize(ghost))
 
     # When contacts at Acme are found
     found = crm.find_contacts(company="Acme")
 
-    # Then neither stale entry becomes a result: hits are matched again on the profile as read now
+    # Then neither entry becomes a result: hits are matched again on the profile as read now
     assert found == []
-    assert [c.contact_id for c in crm.find_contacts(company="zeta")] == []  # its own entry was overwritten
+
+
+def test_a_lookup_the_contact_no_longer_has_is_deleted(moto_aws: None) -> None:
+    # Given a contact with a company email address, who moves to a gmail.com address
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    crm.put_contact(make_contact("c-1", "ada@analytical.example"))
+    crm.put_contact(make_contact("c-1", "ada@gmail.com"))
+
+    # When the contact's items are read
+    items = client("dynamodb").query(
+        TableName=settings().crm_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :lookup)",
+        ExpressionAttributeValues=serialize({":pk": "CONTACT#c-1", ":lookup": "LOOKUP#"}),
+    )["Items"]
+
+    # Then its domain lookup is gone, not left behind for every later search to read
+    assert sorted(deserialize(i)["sk"] for i in items) == ["LOOKUP#COMPANY", "LOOKUP#NAME"]
 
 
 def test_find_contacts_finds_very_long_names_through_the_cut_index_key(moto_aws: None) -> None:
@@ -501,8 +545,8 @@ def test_reindex_makes_contacts_stored_before_the_index_findable(moto_aws: None)
     assert [c.contact_id for c in crm.find_contacts(company="analytical")] == ["c-3"]
 
     # When the reindex runs, twice
-    written = crm.reindex_lookups()
-    again = crm.reindex_lookups()
+    written = crm_reindex.reindex_lookups(settings().crm_table).written
+    again = crm_reindex.reindex_lookups(settings().crm_table).written
 
     # Then every contact is found by its company, name and domain, and a second run changes nothing
     assert (written, again) == (3, 3)
@@ -536,10 +580,10 @@ def test_reindex_skips_a_contact_changed_while_it_ran(
     monkeypatch.setattr(ddb, "transact_write_items", move_first)
 
     # When the reindex runs
-    written = crm.reindex_lookups()
+    report = crm_reindex.reindex_lookups(settings().crm_table)
 
     # Then the concurrent update's lookups stand: nothing stale was written over them
-    assert written == 0
+    assert (report.written, report.changed) == (0, 1)
     assert crm.find_contacts(company="analytical") == []
     assert crm.find_contacts(company="difference") == [moved]
 
@@ -553,8 +597,123 @@ def test_reindex_command_reports_what_it_wrote(moto_aws: None, capsys: pytest.Ca
 
     # Then it says how many contacts it indexed, and the contact is findable
     assert code == 0
-    assert capsys.readouterr().out.strip() == f"{settings().crm_table}: lookup items written for 1 contact(s)"
+    assert capsys.readouterr().out.strip() == (
+        f"{settings().crm_table}: lookup items written for 1 contact(s); "
+        "0 changed meanwhile (their own write indexed them); 0 invalid profile(s) skipped"
+    )
     assert [c.contact_id for c in get_crm().find_contacts(company="analytical engines")] == ["c-1"]
+
+
+def test_reindex_skips_an_invalid_profile_names_it_and_exits_non_zero(
+    moto_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an old profile with an email no Contact accepts, next to a valid one
+    _put_old_profile(make_contact("c-1", company="Analytical Engines"))
+    bad = {
+        "pk": "CONTACT#c-bad",
+        "sk": "PROFILE",
+        "contact_id": "c-bad",
+        "email": "nope",
+        "name": "X",
+        "company": "Y",
+    }
+    client("dynamodb").put_item(TableName=settings().crm_table, Item=serialize(bad))
+
+    # When the reindex command runs
+    code = crm_reindex.main(["--table", settings().crm_table])
+
+    # Then the valid one is indexed, the invalid one is named, and the exit code says so
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "written for 1 contact(s)" in out
+    assert "1 invalid profile(s) skipped: CONTACT#c-bad" in out
+
+
+def test_reindex_retries_a_contended_contact(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an old profile, and a first transaction DynamoDB cancels for a conflicting write
+    _put_old_profile(make_contact("c-1", company="Analytical Engines"))
+    ddb = client("dynamodb")
+    real = ddb.transact_write_items
+    attempts: list[int] = []
+
+    def conflict_once(TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        attempts.append(len(TransactItems))
+        if len(attempts) == 1:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        response: dict[str, Any] = real(TransactItems=TransactItems)
+        return response
+
+    monkeypatch.setattr(ddb, "transact_write_items", conflict_once)
+    monkeypatch.setattr("functions.shared.adapters.crm_reindex.time.sleep", lambda _: None)
+
+    # When the reindex runs
+    report = crm_reindex.reindex_lookups(settings().crm_table)
+
+    # Then the contact was written on the second attempt
+    assert report.written == 1
+    assert len(attempts) == 2
+    assert [c.contact_id for c in get_crm().find_contacts(company="analytical")] == ["c-1"]
+
+
+def test_find_contacts_reads_only_the_first_limit_matches(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 250 contacts at one company (more than one BatchGetItem holds)
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    for n in range(250):
+        crm.put_contact(make_contact(f"c-{n:03d}", f"p{n}@bigcorp.example", company="Big Corp"))
+    ddb = client("dynamodb")
+    real = ddb.batch_get_item
+    keys_read: list[int] = []
+
+    def counting(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        keys_read.append(sum(len(r["Keys"]) for r in RequestItems.values()))
+        response: dict[str, Any] = real(RequestItems=RequestItems)
+        return response
+
+    monkeypatch.setattr(ddb, "batch_get_item", counting)
+
+    # When all of them are found, then the first ten
+    everyone = crm.find_contacts(company="big corp")
+    first_ten = crm.find_contacts(company="big corp", limit=10)
+
+    # Then all 250 came back in id order through three batches, and the ten read ten profiles
+    assert [c.contact_id for c in everyone] == [f"c-{n:03d}" for n in range(250)]
+    assert first_ten == everyone[:10]
+    assert keys_read == [100, 100, 50, 10]
+
+
+def test_find_contacts_by_company_reads_only_that_companys_index_entries(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 40 contacts at companies that share the first word "global", one at "Global Logistics"
+    crm = DynamoDbCrm(table_name=settings().crm_table)
+    for n in range(40):
+        crm.put_contact(make_contact(f"g-{n:02d}", f"p{n}@global{n}.example", company=f"Global Foods {n}"))
+    crm.put_contact(make_contact("g-99", "pat@global-logistics.example", company="Global Logistics Ltd"))
+    ddb = client("dynamodb")
+    real = ddb.query
+    entries_read: list[int] = []
+
+    def counting(**kwargs: Any) -> dict[str, Any]:
+        response: dict[str, Any] = real(**kwargs)
+        entries_read.append(response["Count"])
+        return response
+
+    monkeypatch.setattr(ddb, "query", counting)
+
+    # When contacts at "Global Logistics" are found
+    found = crm.find_contacts(company="global logistics")
+
+    # Then only its own entry was read, not the 40 other "global" companies'
+    assert [c.contact_id for c in found] == ["g-99"]
+    assert sum(entries_read) == 1
 
 
 def test_get_crm_builds_the_dynamodb_adapter_once(moto_aws: None) -> None:

@@ -215,7 +215,7 @@ def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other
         "client_name": "Dana Pine",
         "client_email": "dana.pine@pinecrest.example",
         "client_company": "Pinecrest Supply Co.",
-        "matter_description": "Ruiz Design Build has not paid two delivered invoices; we want them collected.",
+        "matter_description": "Ruiz Design Build has not paid two delivered invoices; please collect them.",
     }
     refuse = answer(RequestConflictWaiver=Decision(decision="reject", comment="we act for Ruiz"))
     second = drive(runtime, WORKFLOW, pinecrest, refuse)

@@ -23,16 +23,15 @@ Values are plain strings/numbers/booleans: floats go in as ``Decimal`` and numbe
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
 from functions.shared.adapters.dynamodb_once import write_once
 from functions.shared.adapters.dynamodb_status import transition_status
-from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
+from functions.shared.adapters.errors import aws_errors
 from functions.shared.aws import client
 from functions.shared.contact_keys import ContactQuery, company_key, email_domain, name_key, same_company_key
 from functions.shared.errors import BusinessRuleError, TransientIntegrationError
@@ -54,9 +53,9 @@ PROFILE_SK = "PROFILE"
 EMAIL_INDEX = "gsi1"
 LOOKUP_INDEX = "gsi2"
 LOOKUP_KINDS = ("COMPANY", "NAME", "DOMAIN")
-#: DynamoDB caps a sort key at 1,024 bytes; longer keys are cut (``find_contacts`` re-checks the
-#: whole value on the profile, so a cut key can only add a candidate, never lose one).
-_MAX_LOOKUP_KEY = 1000
+#: DynamoDB caps a sort key at 1,024 bytes (UTF-8); longer keys are cut (``find_contacts``
+#: re-checks the whole value on the profile, so a cut key can only add a candidate, never lose one).
+_MAX_LOOKUP_KEY_BYTES = 1000
 #: BatchGetItem may leave keys unprocessed under throttling: retried this often, with backoff.
 _BATCH_GET_ROUNDS = 5
 _BATCH_GET_SIZE = 100
@@ -86,13 +85,23 @@ def lookup_sk(kind: str) -> str:
     return f"LOOKUP#{kind}"
 
 
+def cut_key(key: str) -> str:
+    """The key, cut to what a DynamoDB key attribute holds (whole characters; a prefix of ``key``)."""
+    return key.encode()[:_MAX_LOOKUP_KEY_BYTES].decode(errors="ignore").rstrip()
+
+
+def company_partition(key: str) -> str:
+    """Every company key that can match ``key`` (equal, or one extends the other) shares its first word."""
+    return f"COMPANY#{key.split(maxsplit=1)[0]}"
+
+
 def lookup_keys(contact: Contact) -> dict[str, tuple[str, str] | None]:
     """``kind -> (gsi2pk, gsi2sk)`` of the contact's lookups; ``None`` where it has no such key."""
-    company = company_key(contact.company)[:_MAX_LOOKUP_KEY]
-    name = name_key(contact.name)[:_MAX_LOOKUP_KEY]
-    domain = (email_domain(contact.email) or "")[:_MAX_LOOKUP_KEY]
+    company = cut_key(company_key(contact.company))
+    name = cut_key(name_key(contact.name))
+    domain = cut_key(email_domain(contact.email) or "")
     return {
-        "COMPANY": (f"COMPANY#{company.split()[0]}", company) if company else None,
+        "COMPANY": (company_partition(company), company) if company else None,
         "NAME": (f"NAME#{name}", name) if name else None,
         "DOMAIN": (f"DOMAIN#{domain}", domain) if domain else None,
     }
@@ -110,16 +119,6 @@ def lookup_writes(table: str, contact: Contact) -> list[dict[str, Any]]:
             item = {**key, "gsi2pk": keys[0], "gsi2sk": keys[1]}
             writes.append({"Put": {"TableName": table, "Item": serialize(item)}})
     return writes
-
-
-def _condition_check_failed(exc: ClientError) -> bool:
-    """A transaction whose first item is a ``ConditionCheck`` was cancelled by that check."""
-    reasons = exc.response.get("CancellationReasons") or []
-    return (
-        error_code(exc) == "TransactionCanceledException"
-        and bool(reasons)
-        and (reasons[0].get("Code") == "ConditionalCheckFailed")
-    )
 
 
 def _to_model(model: type[ModelT], item: Item) -> ModelT:
@@ -186,76 +185,37 @@ class DynamoDbCrm:
             self._ddb.transact_write_items(TransactItems=writes + lookup_writes(self.table_name, contact))
 
     def find_contacts(
-        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+        self,
+        *,
+        company: str | None = None,
+        email_domain: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
     ) -> list[Contact]:
         query = ContactQuery.of(company=company, email_domain=email_domain, name=name)
         contact_ids: set[str] = set()
         if query.company:
-            wanted = query.company[:_MAX_LOOKUP_KEY]
-            # Every same-company key shares the first word; the rest is compared in code.
-            for hit in self._lookup(f"COMPANY#{wanted.split()[0]}"):
-                if same_company_key(hit["gsi2sk"], wanted):
-                    contact_ids.add(hit["pk"].removeprefix("CONTACT#"))
+            contact_ids |= self._company_hits(cut_key(query.company))
         if query.name:
-            contact_ids.update(
-                h["pk"].removeprefix("CONTACT#") for h in self._lookup(f"NAME#{query.name[:_MAX_LOOKUP_KEY]}")
-            )
+            contact_ids |= {hit["pk"] for hit in self._lookup(f"NAME#{cut_key(query.name)}")}
         if query.email_domain:
-            contact_ids.update(
-                h["pk"].removeprefix("CONTACT#")
-                for h in self._lookup(f"DOMAIN#{query.email_domain[:_MAX_LOOKUP_KEY]}")
+            contact_ids |= {hit["pk"] for hit in self._lookup(f"DOMAIN#{cut_key(query.email_domain)}")}
+        # The index is eventually consistent: read the profiles strongly, in id order, and match
+        # them again; stop reading once ``limit`` matched.
+        ordered = sorted(c.removeprefix("CONTACT#") for c in contact_ids)
+        found: list[Contact] = []
+        while ordered and (limit is None or len(found) < limit):
+            batch_size = _BATCH_GET_SIZE if limit is None else min(_BATCH_GET_SIZE, limit - len(found))
+            batch, ordered = ordered[:batch_size], ordered[batch_size:]
+            found += sorted(
+                (
+                    c
+                    for c in self._get_contacts(batch)
+                    if query.matches(company=c.company, email=c.email, name=c.name)
+                ),
+                key=lambda c: c.contact_id,
             )
-        # The index is eventually consistent: read the profiles strongly and match them again.
-        found = [
-            contact
-            for contact in self._get_contacts(sorted(contact_ids))
-            if query.matches(company=contact.company, email=contact.email, name=contact.name)
-        ]
-        return sorted(found, key=lambda c: c.contact_id)
-
-    def reindex_lookups(self) -> int:
-        """Write the lookup items of every contact from its profile; the number of contacts written.
-
-        For tables filled before ``find_contacts`` existed (a scan: run once after upgrading, see
-        ``functions.shared.adapters.crm_reindex``). Each write is conditional on the profile's
-        company, name and email being what was read, so a concurrent ``put_contact`` (which writes
-        its own lookups) is never overwritten with stale keys; that contact is skipped.
-        """
-        written = 0
-        with aws_errors("crm.reindex_lookups"):
-            pages = self._ddb.get_paginator("scan").paginate(
-                TableName=self.table_name,
-                FilterExpression="sk = :profile",
-                ExpressionAttributeValues=serialize({":profile": PROFILE_SK}),
-                ConsistentRead=True,
-            )
-            profiles = [item for page in pages for item in page.get("Items", [])]
-        for item in profiles:
-            contact = _to_model(Contact, item)
-            unchanged = {
-                "ConditionCheck": {
-                    "TableName": self.table_name,
-                    "Key": serialize({"pk": contact_pk(contact.contact_id), "sk": PROFILE_SK}),
-                    "ConditionExpression": "#company = :company AND #name = :name AND #email = :email",
-                    "ExpressionAttributeNames": {"#company": "company", "#name": "name", "#email": "email"},
-                    "ExpressionAttributeValues": serialize(
-                        {":company": contact.company, ":name": contact.name, ":email": contact.email}
-                    ),
-                }
-            }
-            try:
-                self._ddb.transact_write_items(
-                    TransactItems=[unchanged, *lookup_writes(self.table_name, contact)]
-                )
-            except ClientError as exc:
-                if _condition_check_failed(exc):  # changed meanwhile: its put_contact wrote lookups
-                    logger.info("contact changed during reindex, skipped", contact_id=contact.contact_id)
-                    continue
-                raise map_client_error(exc, operation="crm.reindex_lookups") from exc
-            except BotoCoreError as exc:
-                raise map_client_error(exc, operation="crm.reindex_lookups") from exc
-            written += 1
-        return written
+        return found
 
     def set_status(
         self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None
@@ -316,17 +276,37 @@ class DynamoDbCrm:
         return [_to_model(Activity, item) for item in items]
 
     # -- helpers -------------------------------------------------------------------------------
-    def _lookup(self, gsi2pk: str) -> Iterator[dict[str, str]]:
-        """The lookup index's entries under one key (``pk``, ``gsi2sk``)."""
+    def _company_hits(self, wanted: str) -> set[str]:
+        """Contact pks whose company key is ``wanted``, a word prefix of it, or it plus more words.
+
+        One query per shorter word prefix (``gsi2sk = "acme"`` for "acme logistics") and one
+        ``begins_with`` for the key itself and its extensions: only same-company entries are read,
+        however many contacts share the first word.
+        """
+        words = wanted.split()
+        partition = company_partition(wanted)
+        hits = [
+            hit
+            for n in range(1, len(words))
+            for hit in self._lookup(partition, "gsi2sk = :sk", " ".join(words[:n]))
+        ]
+        hits += self._lookup(partition, "begins_with(gsi2sk, :sk)", wanted)
+        return {hit["pk"] for hit in hits if same_company_key(hit["gsi2sk"], wanted)}
+
+    def _lookup(
+        self, gsi2pk: str, sort_condition: str | None = None, sort_value: str = ""
+    ) -> list[dict[str, str]]:
+        """The lookup index's entries (``pk``, ``gsi2sk``) under one key, maybe narrowed on ``gsi2sk``."""
+        condition = "gsi2pk = :key" + (f" AND {sort_condition}" if sort_condition else "")
+        values = {":key": gsi2pk, **({":sk": sort_value} if sort_condition else {})}
         with aws_errors("crm.find_contacts"):
             pages = self._ddb.get_paginator("query").paginate(
                 TableName=self.table_name,
                 IndexName=LOOKUP_INDEX,
-                KeyConditionExpression="gsi2pk = :key",
-                ExpressionAttributeValues=serialize({":key": gsi2pk}),
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=serialize(values),
             )
-            hits = [cast(dict[str, str], deserialize(hit)) for page in pages for hit in page.get("Items", [])]
-        yield from hits
+            return [cast(dict[str, str], deserialize(hit)) for page in pages for hit in page.get("Items", [])]
 
     def _get_contacts(self, contact_ids: Iterable[str]) -> list[Contact]:
         """Profiles by id, strongly consistent, in batches (unknown ids are left out)."""

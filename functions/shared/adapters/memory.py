@@ -82,15 +82,21 @@ class InMemoryCrm(_FailureInjection):
         self.contacts[contact.contact_id] = _copy(contact)
 
     def find_contacts(
-        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+        self,
+        *,
+        company: str | None = None,
+        email_domain: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
     ) -> list[Contact]:
         self._maybe_fail()
         query = ContactQuery.of(company=company, email_domain=email_domain, name=name)
-        return [
+        found = [
             _copy(c)
             for _, c in sorted(self.contacts.items())
             if query and query.matches(company=c.company, email=c.email, name=c.name)
         ]
+        return found[:limit]
 
     def set_status(
         self, contact_id: str, status: ContactStatus, *, expected: ContactStatus | None = None

@@ -143,14 +143,21 @@ class CrmPort(Protocol):
         ...
 
     def find_contacts(
-        self, *, company: str | None = None, email_domain: str | None = None, name: str | None = None
+        self,
+        *,
+        company: str | None = None,
+        email_domain: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
     ) -> list[Contact]:
-        """Contacts matching ANY of the given keys, ordered by ``contact_id``; no key, no contacts.
+        """Contacts matching ANY of the given keys, ordered by ``contact_id`` (the first ``limit``);
+        no key, no contacts.
 
         Matching is ``functions.shared.contact_keys``: the same company (normalised; one may be the
         other plus more words), the same email domain (as ``contact_keys.email_domain`` returns
-        it), the same normalised name. Served by an index, never a scan: a contact written a
-        moment ago may be missing, but every contact returned is current and matches.
+        it), the same normalised name. Served by an index, never a scan, and reads only matching
+        contacts: a contact written a moment ago may be missing, but every contact returned is
+        current and matches.
         """
         ...
 
