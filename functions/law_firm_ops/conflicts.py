@@ -9,8 +9,9 @@ reads the CRM contact:
 
 - the prospective client (by email, name or company) is a contact whose notes mark them as an
   adverse party of the firm ("adverse party"), or
-- a party on the other side of this matter (role ``opposing_party``) is a contact with status
-  ``client``, or whose notes mark them as a client of the firm on another matter.
+- a party on the other side of this matter (role ``opposing_party``) is a contact with a client
+  status (``client``, or ``dormant``: a client without recent activity is still the firm's
+  client), or whose notes mark them as a client of the firm on another matter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from typing import Any
 
 from functions.law_firm_ops.models import ADVERSE_ROLES, ClientIdentity, ConflictHit, Party
-from functions.shared.ports.crm import Contact, CrmPort
+from functions.shared.ports.crm import CLIENT_STATUSES, Contact, CrmPort
 from functions.shared.ports.files import FileStore
 
 INDEX_KEY = "law_firm_ops/conflicts/index.json"
@@ -77,6 +78,8 @@ def find_conflicts(
             reason = "the CRM marks this contact as an adverse party of the firm"
         elif side == "other" and contact.status == "client":
             reason = "an existing client of the firm is on the other side of this matter"
+        elif side == "other" and contact.status in CLIENT_STATUSES:
+            reason = f"a client of the firm ({contact.status}) is on the other side of this matter"
         elif side == "other" and _CLIENT_NOTE.search(notes):
             reason = "the CRM notes say this contact is a client of the firm on another matter"
         else:

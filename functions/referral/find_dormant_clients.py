@@ -16,10 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Dormant, Person, ReferredContact
 from functions.shared.adapters import get_crm
-from functions.shared.ports.crm import Contact, CrmPort, parse_timestamp
+from functions.shared.ports.crm import CLIENT_STATUSES, Contact, CrmPort, parse_timestamp
 from functions.shared.step_handler import StepContext, step_handler
-
-CLIENT_STATUSES = {"client", "dormant"}
 
 
 class DormantInput(BaseModel):

@@ -1,14 +1,18 @@
-"""ValidateLead (pure): the lead must exist in the CRM and may be contacted."""
+"""ValidateLead (pure): the lead must exist in the CRM and may be contacted.
+
+Clients, active or dormant, are not leads: cold outreach would pitch them what they already buy,
+and MarkContacted would overwrite "dormant", the status referral's re-engagement looks for.
+"""
 
 from __future__ import annotations
 
 from functions.sales_outreach.models import Lead, OutreachRequest
 from functions.shared.adapters import get_crm
 from functions.shared.errors import BusinessRuleError, InvalidInputError
-from functions.shared.ports.crm import CrmPort
+from functions.shared.ports.crm import CLIENT_STATUSES, CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
-NOT_CONTACTABLE = {"do_not_contact", "client"}
+NOT_CONTACTABLE = {"do_not_contact", *CLIENT_STATUSES}
 
 
 def validate_lead(request: OutreachRequest, crm: CrmPort) -> Lead:

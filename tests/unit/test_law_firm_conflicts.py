@@ -94,3 +94,21 @@ def test_a_party_who_is_not_a_client_and_unmarked_is_no_conflict() -> None:
         files=InMemoryFileStore(),
     )
     assert hits == []
+
+
+def test_a_dormant_client_on_the_other_side_is_still_a_conflict() -> None:
+    # Given a client of the firm without recent activity (dormant)
+    crm = _crm(_contact("C-5", "Priya Quill", "Quill & Co", status="dormant"))
+
+    # When the other side is that company
+    hits, _ = find_conflicts(
+        identity=PROSPECT,
+        parties=[Party(name="Quill and Co", role="opposing_party")],
+        crm=crm,
+        files=InMemoryFileStore(),
+    )
+
+    # Then it is a conflict: a quiet client is still the firm's client
+    assert [(h.contact_id, h.reason) for h in hits] == [
+        ("C-5", "a client of the firm (dormant) is on the other side of this matter")
+    ]

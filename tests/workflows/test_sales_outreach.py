@@ -156,6 +156,25 @@ def test_do_not_contact_lead_is_blocked_before_anything_changes(
     assert activities("L-400") == []
 
 
+def test_a_dormant_client_is_no_lead_and_keeps_its_status_for_re_engagement(
+    runtime: LocalRuntime, outreach_input: dict[str, Any]
+) -> None:
+    # Given RF-110, a Kestrel Analytics client gone quiet (status dormant, from the referral seed)
+    # When sales outreach is started on it as if it were a lead
+    result = drive(runtime, "sales_outreach", {**outreach_input, "lead_id": "RF-110"}, None)
+
+    # Then it is blocked before anything is researched, sent or changed, and stays "dormant",
+    # where referral's dormant-client search still finds it
+    assert result.status == "SUCCEEDED"
+    assert states(result) == ["ValidateLead", "LeadNotContactable"]
+    assert result.output is not None
+    assert "status dormant" in result.output["detail"]
+    assert runtime.outbox() == []
+    contact = get_crm().get_contact("RF-110")
+    assert contact is not None
+    assert contact.status == "dormant"
+
+
 def test_ses_throttling_is_retried_and_the_email_goes_out_once(
     runtime: LocalRuntime, outreach_input: dict[str, Any]
 ) -> None:

@@ -26,6 +26,9 @@ ContactStatus = Literal[
     "do_not_contact",
 ]
 CONTACT_STATUSES: tuple[ContactStatus, ...] = get_args(ContactStatus)
+#: A customer of the business, active or gone quiet ("dormant" is a client without recent activity,
+#: not a former lead): never a cold-outreach target, and a conflict when on the other side of a matter.
+CLIENT_STATUSES: frozenset[ContactStatus] = frozenset({"client", "dormant"})
 
 # Deliberately simple: one "@", no whitespace, a dot in the domain. Deliverability is SES's problem.
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
