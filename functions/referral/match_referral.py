@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.referral.models import Candidate, Match, match_model, referred_contact_id
 from functions.referral.prompts import ENTITY_MATCH_SYSTEM
 from functions.shared.adapters import get_crm
-from functions.shared.contact_keys import email_domain
+from functions.shared.contact_keys import email_domain, name_key
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.models import EmailAddress
 from functions.shared.ports.crm import Contact, CrmPort
@@ -31,6 +31,8 @@ ROLLED_BACK_KIND = "referral_rolled_back"
 DUPLICATE_CONFIDENCE = {"high", "medium"}
 #: Candidates shown to the model at most (the first by contact id): keeps the prompt bounded.
 MAX_CANDIDATES = 10
+#: Colleagues at the same company read to rank by name (one BatchGetItem); the rest are not read.
+MAX_COMPANY_CANDIDATES = 100
 
 
 class MatchInput(BaseModel):
@@ -50,10 +52,32 @@ def _rolled_back(crm: CrmPort, contact: Contact) -> bool:
 
 
 def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) -> list[Contact]:
-    """Contacts that might be this person: same company, same company email domain, or same name."""
-    return crm.find_contacts(
-        company=company, email_domain=email_domain(email), name=name, limit=MAX_CANDIDATES
-    )
+    """Contacts that might be this person, the likeliest first, at most ``MAX_CANDIDATES``.
+
+    Same name, then same company email domain, then same company; within each, the more name
+    words in common the earlier ("Patrick Novak" before "Ann Lee" for "Pat Novak"), then by id. So
+    at a company with many contacts the model still sees the colleague who shares a surname, not
+    whoever sorts first.
+    """
+    domain = email_domain(email)
+    wanted_words = set(name_key(name).split())
+    found: dict[str, Contact] = {}
+    for contact in [
+        *crm.find_contacts(name=name, limit=MAX_CANDIDATES),
+        *(crm.find_contacts(email_domain=domain, limit=MAX_CANDIDATES) if domain else []),
+        *crm.find_contacts(company=company, limit=MAX_COMPANY_CANDIDATES),
+    ]:
+        found.setdefault(contact.contact_id, contact)
+
+    def likeliest_first(contact: Contact) -> tuple[bool, bool, int, str]:
+        return (
+            name_key(contact.name) != name_key(name),
+            domain is None or email_domain(contact.email) != domain,
+            -len(wanted_words & set(name_key(contact.name).split())),
+            contact.contact_id,
+        )
+
+    return sorted(found.values(), key=likeliest_first)[:MAX_CANDIDATES]
 
 
 def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: StepContext) -> Match:

@@ -529,7 +529,7 @@ def test_candidates_are_same_company_same_domain_or_same_name() -> None:
     found = possible_duplicates(
         crm, name="dana fox", email="dana@gmail.com", company="Northwind Freight Ltd."
     )
-    assert [c.contact_id for c in found] == ["A-1", "A-3"]  # gmail.com says nothing about a company
+    assert [c.contact_id for c in found] == ["A-3", "A-1"]  # same name first; gmail.com says nothing
     by_domain = possible_duplicates(crm, name="X", email="dana@Northwind-Freight.example", company="NWF")
     assert [c.contact_id for c in by_domain] == ["A-5"]
 
@@ -540,6 +540,33 @@ def test_at_most_ten_candidates_go_to_the_model_first_by_id() -> None:
         crm.put_contact(_contact(f"B-{n:02d}", "Big Corp"))
     found = possible_duplicates(crm, name="Someone", email="someone@gmail.com", company="big corp inc")
     assert [c.contact_id for c in found] == [f"B-{n:02d}" for n in range(MAX_CANDIDATES)]
+
+
+def test_at_a_busy_company_the_colleague_sharing_a_surname_is_shown_first() -> None:
+    # Given twelve Northwind contacts whose ids sort before Patrick Novak's
+    crm = InMemoryCrm()
+    for n in range(12):
+        crm.put_contact(_contact(f"NW-{n:03d}", "Northwind Freight", name=f"Colleague {n}"))
+    crm.put_contact(_contact("RF-900", "Northwind Freight Ltd", name="Patrick Novak"))
+
+    # When "Pat Novak" of Northwind is referred from a personal address
+    found = possible_duplicates(
+        crm, name="Pat Novak", email="pat.novak@gmail.com", company="Northwind Freight"
+    )
+
+    # Then the model sees ten candidates, Patrick Novak first, not the ten lowest ids
+    assert len(found) == MAX_CANDIDATES
+    assert found[0].contact_id == "RF-900"
+
+
+def test_a_same_name_or_same_domain_contact_outranks_company_colleagues() -> None:
+    crm = InMemoryCrm()
+    for n in range(12):
+        crm.put_contact(_contact(f"A-{n:03d}", "Acme", name=f"Colleague {n}"))
+    crm.put_contact(_contact("Z-1", "Elsewhere", name="Dana Fox"))
+    crm.put_contact(_contact("Z-2", "Other Name", name="Sam Roe", email="sam@acme-corp.example"))
+    found = possible_duplicates(crm, name="Dana Fox", email="dana@acme-corp.example", company="Acme")
+    assert [c.contact_id for c in found[:3]] == ["Z-1", "Z-2", "A-000"]
 
 
 def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshold() -> None:
