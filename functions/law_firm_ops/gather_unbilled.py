@@ -1,13 +1,16 @@
 """GatherUnbilled (pure): attorney work the calendar and the CRM show and no time entry covers.
 
 Sources, all systems of record:
-- calendar events of the client (``history(client_id)``: the contact index) owned by the
-  responsible attorney, that already ended and were not cancelled, no-shows or rescheduled;
+- calendar events of the client (``history``: the contact index, under the client's CRM id and
+  the id derived from its email, which the scheduling form uses) owned by the responsible
+  attorney, that already ended and were not cancelled, no-shows or rescheduled;
 - CRM activities of kind ``email_sent`` on the client sent by the attorney (``details.from``),
   except those this run wrote.
 An item is covered when a time entry of the client (any status but void) names it as its
 ``source``, or when the attorney logged time for the client on the same day (the firm logs per
-day). The comparison is code; the LLM only proposes entries for what is left.
+day). The comparison is code; the LLM only proposes entries for what is left, the oldest
+``MAX_PROPOSED_ENTRIES`` of it; how many more are left out is reported (``left_out``), so the
+attorney and the run's outcome say so instead of dropping them silently.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from functions.law_firm_ops.models import (
     ClientIdentity,
     Unbilled,
     UnbilledItem,
+    derived_client_id,
 )
 from functions.shared.adapters import get_billing, get_calendar, get_crm
 from functions.shared.ports.billing import MAX_MINUTES_PER_ENTRY, BillingPort
@@ -59,7 +63,11 @@ def gather_unbilled(
     moment = now or datetime.now(UTC)
     client_id, attorney = payload.identity.client_id, normalise_owner(payload.attorney_email)
     candidates: list[UnbilledItem] = []
-    for event in calendar.history(client_id):
+    # A client the CRM knew before the intake keeps its contact id, but the scheduling form files
+    # consultations (and the time logged for them) under the id derived from the email: read both.
+    client_ids = list(dict.fromkeys([client_id, derived_client_id(payload.identity.email)]))
+    history = {event.event_id: event for owner_id in client_ids for event in calendar.history(owner_id)}
+    for event in history.values():
         if (
             normalise_owner(event.owner) != attorney
             or event.status in SKIPPED_EVENT_STATUSES
@@ -92,7 +100,12 @@ def gather_unbilled(
                 max_minutes=MAX_EMAIL_MINUTES,
             )
         )
-    entries = [e for e in billing.list_time_entries(client_id=client_id) if e.status != "void"]
+    entries = [
+        e
+        for owner_id in client_ids
+        for e in billing.list_time_entries(client_id=owner_id)
+        if e.status != "void"
+    ]
     sources = {e.source for e in entries if e.source}
     logged_days = {e.date for e in entries if normalise_owner(e.attorney) == attorney}
     covered = [c.source_id for c in candidates if c.source_id in sources or c.date in logged_days]
@@ -100,7 +113,9 @@ def gather_unbilled(
         (c for c in candidates if c.source_id not in covered), key=lambda c: (c.date, c.source_id)
     )
     items = uncovered[:MAX_PROPOSED_ENTRIES]
-    return Unbilled(count=len(items), items=items, covered=sorted(covered))
+    return Unbilled(
+        count=len(items), items=items, covered=sorted(covered), left_out=len(uncovered) - len(items)
+    )
 
 
 @step_handler(GatherInput)

@@ -242,6 +242,7 @@ class Unbilled(BaseModel):
     count: int
     items: list[UnbilledItem]
     covered: list[str]  # source ids with time already logged
+    left_out: int = 0  # uncovered items after the oldest MAX_PROPOSED_ENTRIES: not proposed this run
 
 
 class ProposedEntry(BaseModel):

@@ -16,6 +16,7 @@ from functions.law_firm_ops.models import (
     Outcome,
     PostedEntries,
     SentLetterRef,
+    Unbilled,
 )
 from functions.shared.adapters import get_crm
 from functions.shared.models import CaughtError
@@ -31,6 +32,7 @@ class OnboardedInput(BaseModel):
     letter_sent: SentLetterRef
     billing: BillingSetup
     posted: PostedEntries | None = None
+    unbilled: Unbilled | None = None
     approvalError: CaughtError | None = None
 
 
@@ -42,6 +44,11 @@ def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext)
         recovery = f"proposed time entries not approved ({payload.approvalError.Error}); nothing posted"
     else:
         recovery = "no unbilled attorney time found"
+    left_out = payload.unbilled.left_out if payload.unbilled else 0
+    if left_out:
+        recovery += (
+            f"; {left_out} more unbilled item(s) were not proposed (at most 8 a run): review them by hand"
+        )
     detail = (
         f"engagement letter sent to {payload.letter_sent.to}; retainer invoice {payload.billing.invoice_id} "
         f"{payload.billing.status}; {recovery}"
@@ -57,6 +64,7 @@ def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext)
             "invoice_id": payload.billing.invoice_id,
             "letter_message_id": payload.letter_sent.message_id,
             "recovered_entries": len(posted.entry_ids) if posted else 0,
+            "unbilled_left_out": left_out,
         },
         outcome=Outcome(
             status="onboarded",

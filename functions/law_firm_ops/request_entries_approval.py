@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.approval import ApprovalRequested, request_approval
-from functions.law_firm_ops.models import ClientIdentity, MatterRecord, ProposedTime
+from functions.law_firm_ops.models import ClientIdentity, MatterRecord, ProposedTime, Unbilled
 from functions.shared.adapters import get_email, get_files
 from functions.shared.approvals import ApprovalService, Draft
 from functions.shared.config import settings
@@ -27,6 +27,7 @@ class EntriesApprovalInput(BaseModel):
     matter_record: MatterRecord
     proposal: ProposedTime
     attorney_email: EmailAddress
+    unbilled: Unbilled | None = None
 
 
 def request_entries_approval(
@@ -44,6 +45,11 @@ def request_entries_approval(
         action=(
             f"Post {payload.proposal.count} recovered time entries ({hours:.1f} h) to "
             f"{payload.identity.name}'s matter {payload.matter_record.matter_id}"
+            + (
+                f" ({payload.unbilled.left_out} more unbilled items were not proposed: review them by hand)"
+                if payload.unbilled is not None and payload.unbilled.left_out
+                else ""
+            )
         ),
         draft=Draft(subject=table.subject, body_key=table.body_key, body_sha256=table.body_sha256),
         approvals=approvals,

@@ -19,6 +19,7 @@ from functions.registry import ROOT
 from functions.shared.adapters import get_billing, get_crm, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.llm.offline import Reply, offline_model
+from functions.shared.ports.crm import Contact
 from local.cli import main as cli_main
 from local.dispatch import LocalLambdaContext
 from local.runtime import InputRejected, LocalRuntime, RunResult
@@ -185,6 +186,32 @@ def test_conflict_waived_by_the_partner_continues_to_onboarding(
     assert result.output is not None
     assert result.output["status"] == "onboarded"
     assert result.output["recovered_entries"] == 0
+
+
+def test_a_client_the_crm_knew_under_another_id_still_gets_its_consultations_recovered(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given Elena Ruiz is already a CRM contact under another id (a referral created her), while
+    # the scheduling form filed her consultations under the id derived from her email
+    get_crm().put_contact(
+        Contact(
+            contact_id="REF-ELENA",
+            email="elena.ruiz@ruiz-designbuild.example",
+            name="Elena Ruiz",
+            company="Ruiz Design Build LLC",
+        )
+    )
+
+    # When she is onboarded
+    result = drive(runtime, WORKFLOW, intake, answer())
+
+    # Then she keeps her CRM id and the same two uncovered consultations are recovered under it
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert result.output["client_id"] == "REF-ELENA"
+    assert result.output["recovered_entries"] == 2
+    recovered = get_billing().list_time_entries(client_id="REF-ELENA")
+    assert sorted(str(e.source) for e in recovered) == ["LF-EV-102", "LF-EV-103"]
 
 
 def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other_side(
