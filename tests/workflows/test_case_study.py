@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from functions.case_study.collect_facts import MAX_SLUG, case_study_slug
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.adapters import get_email, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
@@ -288,6 +289,38 @@ def test_deal_that_was_not_won_is_not_eligible_and_nothing_happens(
     assert row(result, "CollectFacts").attempts == 1  # BusinessRuleError is not retried
     assert runtime.outbox() == []
     assert activities(contact_id) == []
+
+
+def test_a_deal_whose_case_study_is_published_is_not_asked_about_again(
+    runtime: LocalRuntime, case_input: dict[str, Any]
+) -> None:
+    # Given the deal's case study was published by an earlier run
+    first = drive(runtime, "case_study", case_input, decider())
+    assert first.output is not None
+    assert first.output["status"] == "published"
+    sent = len(runtime.outbox())
+
+    # When a second run is started for the same deal
+    second = drive(runtime, "case_study", case_input, None)
+
+    # Then it ends not eligible at the first step, naming the publication, and nobody is asked again
+    assert states(second) == ["CollectFacts", "NotEligible"]
+    assert second.output is not None
+    assert second.output["status"] == "not_eligible"
+    assert "already published" in second.output["detail"]
+    assert first.output["s3_uri"] in second.output["detail"]
+    assert len(runtime.outbox()) == sent
+
+
+def test_slugs_keep_the_whole_deal_id_when_the_company_name_is_long() -> None:
+    company = (
+        "The International Consolidated Shipping and Freight Forwarding Company of the Northern Atlantic"
+    )
+    first, second = case_study_slug(company * 2, "DEAL-0001"), case_study_slug(company * 2, "DEAL-0002")
+    assert first != second
+    assert first.endswith("-deal-0001")
+    assert len(first) <= MAX_SLUG
+    assert case_study_slug("Harborview Logistics", "CS-D-100") == "harborview-logistics-cs-d-100"
 
 
 def test_deal_of_another_contact_fails_at_the_first_step_with_a_clear_cause(
