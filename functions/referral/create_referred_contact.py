@@ -1,9 +1,13 @@
 """CreateReferredContact (reversible): the referred person becomes a CRM contact with status "new".
 
-The contact id comes from the normalised email (``$.match.new_contact_id``), so a retried
-invocation rewrites the same contact, and the attribution ("referred by ...") goes on its timeline
-with an id unique to the run (the CRM ignores a repeated activity id). Compensation:
-RollbackReferredContact.
+The contact id comes from the normalised email (``$.match.new_contact_id``) and the contact is
+created only if that id is free (``create_contact``), with ``source = "referral:<execution>"``: a
+retried invocation recognises its own earlier write by the source, while a contact another run
+created meanwhile (two referrals of one person at once: MatchReferral of both ran before either
+created it) stops this run with a ``BusinessRuleError`` instead of rewarding the same person twice.
+The attribution ("referred by ...") goes on its timeline with an id unique to the run (the CRM
+ignores a repeated activity id). Compensation: RollbackReferredContact, which undoes only a contact
+with this run's source.
 """
 
 from __future__ import annotations
@@ -30,27 +34,38 @@ class CreateInput(BaseModel):
     match: Match
 
 
+def referral_source(ctx: StepContext) -> str:
+    """The ``source`` of the contact this run creates: which run may treat it as its own."""
+    return f"referral:{ctx.execution}"
+
+
 def create_referred_contact(payload: CreateInput, *, crm: CrmPort, ctx: StepContext) -> ReferredContact:
     contact_id = payload.match.new_contact_id
+    contact = Contact(
+        contact_id=contact_id,
+        email=payload.referred_email,
+        name=payload.referred_name,
+        company=payload.referred_company,
+        status="new",
+        source=referral_source(ctx),
+    )
     current = crm.get_contact(contact_id)
     if current is not None and normalise_email(current.email) != normalise_email(payload.referred_email):
         raise BusinessRuleError(f"contact id {contact_id} already belongs to another address")
-    # Write it when it is missing, or when it is the rolled-back contact of an earlier failed run;
-    # a contact still "new" is this run's own earlier write (a retry). Anything else appeared
-    # meanwhile (someone is working it): leave it alone and stop.
-    created = current is None or (payload.match.revived and current.status == "disqualified")
-    if current is not None and not created and current.status != "new":
-        raise BusinessRuleError(f"contact {contact_id} appeared meanwhile with status {current.status!r}")
-    if created:
-        crm.put_contact(
-            Contact(
-                contact_id=contact_id,
-                email=payload.referred_email,
-                name=payload.referred_name,
-                company=payload.referred_company,
-                status="new",
+    if current is not None and payload.match.revived and current.status == "disqualified":
+        crm.put_contact(contact)  # the rolled-back contact of an earlier failed run, revived
+        created = True
+    elif current is None and crm.create_contact(contact):
+        created = True
+    else:
+        current = current or crm.get_contact(contact_id)
+        if current is None or current.source != contact.source:
+            found = f"with status {current.status!r}, source {current.source or 'unknown'}" if current else ""
+            raise BusinessRuleError(
+                f"contact {contact_id} was created meanwhile by someone else {found}: "
+                "not rewarding the same person twice"
             )
-        )
+        created = False  # this run's own earlier write (a retried invocation)
     referrer = payload.referrer
     log_activity_once(
         ctx=ctx,

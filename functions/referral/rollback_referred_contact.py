@@ -7,7 +7,9 @@ person's consent choice, which nobody made. So the compensation moves the status
 ``referral_rolled_back`` activity with the cause. MatchReferral recognises such a contact, so
 submitting the referral again revives it instead of reporting a duplicate.
 
-Idempotent: a second run finds it disqualified and only re-logs the (same-id) activity.
+Only this run's contact is undone (``source`` is this run's, see CreateReferredContact): a run that
+stopped because another run created the contact leaves that contact alone. Idempotent: a second
+run finds it disqualified and only re-logs the (same-id) activity.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.referral.activity import log_activity_once
+from functions.referral.create_referred_contact import referral_source
 from functions.referral.models import Match, RollbackResult
 from functions.shared.adapters import get_crm
 from functions.shared.models import CaughtError
@@ -35,6 +38,12 @@ def rollback_referred_contact(payload: RollbackInput, *, crm: CrmPort, ctx: Step
     if contact is None:
         return RollbackResult(
             contact_id=contact_id, rolled_back=False, detail="the contact was never created"
+        )
+    if contact.source != referral_source(ctx):
+        return RollbackResult(
+            contact_id=contact_id,
+            rolled_back=False,
+            detail=f"left alone: created by {contact.source or 'someone else'}, not by this run",
         )
     if contact.status != "disqualified":
         try:

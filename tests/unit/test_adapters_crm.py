@@ -95,6 +95,22 @@ def test_put_contact_replaces_profile(crm: CrmPort) -> None:
     assert loaded.title == "CEO"
 
 
+def test_create_contact_writes_only_when_the_id_is_free(crm: CrmPort) -> None:
+    # Given a contact created once
+    first = make_contact(source="referral:run-a")
+    assert crm.create_contact(first) is True
+
+    # When another write tries to create the same id
+    second = make_contact(name="Someone Else", source="referral:run-b")
+    created = crm.create_contact(second)
+
+    # Then it is refused and the first contact, with its lookups, is what stays
+    assert created is False
+    assert crm.get_contact("c-1") == first
+    assert [c.contact_id for c in crm.find_contacts(name="Ada Lovelace")] == ["c-1"]
+    assert crm.find_contacts(name="Someone Else") == []
+
+
 def test_find_contact_by_email_ignores_case_and_whitespace(crm: CrmPort) -> None:
     # Given two contacts
     crm.put_contact(make_contact("c-1", "Ada@Example.com"))

@@ -14,16 +14,19 @@ from typing import Any
 
 import pytest
 
+from functions.referral.create_referred_contact import CreateInput, create_referred_contact
 from functions.referral.find_dormant_clients import DormantInput, find_dormant_clients
 from functions.referral.match_referral import MAX_CANDIDATES, possible_duplicates
 from functions.referral.models import (
     REWARD_APPROVAL_THRESHOLD_CENTS,
     EntityMatch,
+    Match,
     Person,
     ReferredContact,
     match_model,
     referred_contact_id,
 )
+from functions.referral.rollback_referred_contact import RollbackInput, rollback_referred_contact
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared import asl
 from functions.shared.adapters import get_billing, get_crm
@@ -32,8 +35,10 @@ from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
 from functions.shared.contact_keys import company_key
+from functions.shared.errors import BusinessRuleError
 from functions.shared.llm.offline import Malformed, offline_model
 from functions.shared.ports.crm import Activity, Contact
+from functions.shared.step_handler import StepContext
 from local.cli import main
 from local.runtime import InputRejected, LocalRuntime, RunResult
 from tests.workflows.conftest import activities, approve, drive, row, states
@@ -567,6 +572,56 @@ def test_a_same_name_or_same_domain_contact_outranks_company_colleagues() -> Non
     crm.put_contact(_contact("Z-2", "Other Name", name="Sam Roe", email="sam@acme-corp.example"))
     found = possible_duplicates(crm, name="Dana Fox", email="dana@acme-corp.example", company="Acme")
     assert [c.contact_id for c in found[:3]] == ["Z-1", "Z-2", "A-000"]
+
+
+def _create_input(referrer_id: str) -> CreateInput:
+    return CreateInput(
+        referred_name="Jordan Blake",
+        referred_email="jordan.blake@orchid-labs.example",
+        referred_company="Orchid Labs GmbH",
+        referrer=Person(
+            contact_id=referrer_id,
+            name="R",
+            email=f"{referrer_id.lower()}@x.example",
+            company="X",
+            status="client",
+        ),
+        match=Match(decision="new", method="no_candidates", new_contact_id=REFERRED_ID, reasons="nobody"),
+    )
+
+
+def _ctx(execution: str) -> StepContext:
+    return StepContext(
+        workflow=WORKFLOW,
+        step="create_referred_contact",
+        state="CreateReferredContact",
+        execution=execution,
+        attempt=0,
+    )
+
+
+def test_two_runs_referring_one_person_at_once_reward_once_and_the_loser_undoes_nothing() -> None:
+    # Given two referral runs for the same person whose MatchReferral both ran before either created
+    # the contact (two referrers, or a form submitted twice without an idempotency key)
+    crm = InMemoryCrm()
+    first = create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
+
+    # When the second run creates the contact, and its retry of the first run's step runs again
+    with pytest.raises(BusinessRuleError, match="created meanwhile by someone else"):
+        create_referred_contact(_create_input("RF-200"), crm=crm, ctx=_ctx("run-b"))
+    retried = create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
+
+    # Then the second run stops before its thank-you and credit, the first run's retry goes on,
+    # and the second run's compensation leaves the first run's contact alone
+    assert (first.created, retried.created) == (True, False)
+    rollback = rollback_referred_contact(
+        RollbackInput(match=_create_input("RF-200").match), crm=crm, ctx=_ctx("run-b")
+    )
+    assert rollback.rolled_back is False
+    assert "not by this run" in rollback.detail
+    contact = crm.get_contact(REFERRED_ID)
+    assert contact is not None
+    assert (contact.status, contact.source) == ("new", "referral:run-a")
 
 
 def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshold() -> None:

@@ -26,12 +26,13 @@ import time
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
-from functions.shared.adapters.dynamodb_once import write_once
+from functions.shared.adapters.dynamodb_once import marker_exists, write_once
 from functions.shared.adapters.dynamodb_status import transition_status
-from functions.shared.adapters.errors import aws_errors
+from functions.shared.adapters.errors import aws_errors, map_client_error
 from functions.shared.aws import client
 from functions.shared.contact_keys import ContactQuery, company_key, email_domain, name_key, same_company_key
 from functions.shared.errors import BusinessRuleError, TransientIntegrationError
@@ -171,7 +172,31 @@ class DynamoDbCrm:
         return None
 
     def put_contact(self, contact: Contact) -> None:
-        item = serialize(
+        writes = [{"Put": {"TableName": self.table_name, "Item": self._profile_item(contact)}}]
+        with aws_errors("crm.put_contact"):
+            self._ddb.transact_write_items(TransactItems=writes + lookup_writes(self.table_name, contact))
+
+    def create_contact(self, contact: Contact) -> bool:
+        profile = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self._profile_item(contact),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        try:
+            self._ddb.transact_write_items(TransactItems=[profile, *lookup_writes(self.table_name, contact)])
+        except ClientError as exc:
+            if marker_exists(exc):  # the profile (item 0) is there: nothing was written
+                return False
+            raise map_client_error(exc, operation="crm.create_contact") from exc
+        except BotoCoreError as exc:
+            raise map_client_error(exc, operation="crm.create_contact") from exc
+        return True
+
+    @staticmethod
+    def _profile_item(contact: Contact) -> Item:
+        return serialize(
             {
                 "pk": contact_pk(contact.contact_id),
                 "sk": PROFILE_SK,
@@ -180,9 +205,6 @@ class DynamoDbCrm:
                 **contact.model_dump(),
             }
         )
-        writes = [{"Put": {"TableName": self.table_name, "Item": item}}]
-        with aws_errors("crm.put_contact"):
-            self._ddb.transact_write_items(TransactItems=writes + lookup_writes(self.table_name, contact))
 
     def find_contacts(
         self,

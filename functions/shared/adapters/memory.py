@@ -81,6 +81,13 @@ class InMemoryCrm(_FailureInjection):
         self._maybe_fail()
         self.contacts[contact.contact_id] = _copy(contact)
 
+    def create_contact(self, contact: Contact) -> bool:
+        self._maybe_fail()
+        if contact.contact_id in self.contacts:
+            return False
+        self.contacts[contact.contact_id] = _copy(contact)
+        return True
+
     def find_contacts(
         self,
         *,

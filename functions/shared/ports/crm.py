@@ -89,6 +89,9 @@ class Contact(BaseModel):
     status: ContactStatus = "new"
     do_not_contact: bool = False
     notes_key: str | None = None  # S3 key of free-text notes (FileStore)
+    #: Who created the contact, e.g. "referral:<execution>": lets a run tell its own write from
+    #: another run's, and undo only its own.
+    source: str | None = Field(default=None, max_length=256)
     updated_at: IsoTimestamp = Field(default_factory=utc_now_iso)
 
 
@@ -143,6 +146,13 @@ class CrmPort(Protocol):
 
     def put_contact(self, contact: Contact) -> None:
         """Create or replace the contact's profile."""
+        ...
+
+    def create_contact(self, contact: Contact) -> bool:
+        """Create the contact only if no contact has its id: ``False`` (nothing written) if one has.
+
+        Atomic: of two runs creating the same id at once, exactly one gets ``True``.
+        """
         ...
 
     def find_contacts(
