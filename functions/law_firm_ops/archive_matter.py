@@ -1,4 +1,5 @@
-"""ArchiveMatter (compensation of OpenMatter): the matter's deal moves to stage "archived".
+"""ArchiveMatter (compensation of OpenMatter): the matter's deal moves to stage "archived" and the
+parties OpenMatter recorded as adverse to the client are removed.
 
 Idempotent and checkpoint-based: the matter id is derived from the execution; if the deal does not
 exist (OpenMatter never wrote it) or is already archived, nothing changes.
@@ -31,6 +32,7 @@ class MatterArchived(BaseModel):
 def archive_matter(payload: ArchiveInput, *, crm: CrmPort, ctx: StepContext) -> MatterArchived:
     matter_id = matter_id_for(ctx.execution)
     deal = next((d for d in crm.list_deals(payload.identity.client_id) if d.deal_id == matter_id), None)
+    crm.unrelate_parties(payload.identity.client_id, matter_id)  # the matter is not the firm's after all
     if deal is None:
         return MatterArchived(matter_id=matter_id, archived=False, stage=None)
     if deal.stage != ARCHIVED:

@@ -9,6 +9,8 @@ reads the CRM contact:
 
 - the prospective client (by email, name or company) is a contact whose notes mark them as an
   adverse party of the firm ("adverse party"), or
+- the prospective client (by name or company, or a client-side party) is the other side of a
+  matter the firm opened for a client (OpenMatter records each as ``adverse`` to that client), or
 - a party on the other side of this matter (role ``opposing_party``) is a contact with a client
   status (``client``, or ``dormant``: a client without recent activity is still the firm's
   client), or whose notes mark them as a client of the firm on another matter.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from functions.law_firm_ops.models import ADVERSE_ROLES, ClientIdentity, ConflictHit, Party
+from functions.law_firm_ops.models import ADVERSE, ADVERSE_ROLES, ClientIdentity, ConflictHit, Party
 from functions.shared.ports.crm import CLIENT_STATUSES, Contact, CrmPort
 from functions.shared.ports.files import FileStore
 
@@ -96,6 +98,21 @@ def find_conflicts(
         for name in sorted(names):
             for contact in _contacts_named(name, crm=crm, index=index):
                 check(contact, name, side)
+    for name in sorted(client_side):
+        for related in crm.find_related(name):
+            if related.relation != ADVERSE or related.contact_id == identity.client_id:
+                continue
+            client = crm.get_contact(related.contact_id)
+            reason = f"the firm acts for this client against {related.party} (matter {related.ref})"
+            hits.setdefault(
+                (related.contact_id, reason),
+                ConflictHit(
+                    contact_id=related.contact_id,
+                    name=client.name if client else related.contact_id,
+                    matched=name,
+                    reason=reason,
+                ),
+            )
     checked = sorted(client_side | other_side)
     return sorted(hits.values(), key=lambda h: (h.contact_id, h.reason)), checked
 

@@ -30,6 +30,8 @@ MATTER_TYPES: tuple[str, ...] = ("employment", "contract", "ip", "litigation", "
 PartyRole = Literal["client", "opposing_party", "co_party", "witness", "other"]
 #: Roles that put a party on the other side of the matter from the prospective client.
 ADVERSE_ROLES: frozenset[str] = frozenset({"opposing_party"})
+#: The CRM relation of a client to the other side of its matter (``CrmPort.relate_party``).
+ADVERSE = "adverse"
 
 MAX_PARTIES = 8
 MAX_PROPOSED_ENTRIES = 8

@@ -1,16 +1,26 @@
 """OpenMatter (reversible): a CRM deal represents the matter; ArchiveMatter undoes it.
 
 The matter id is derived from the execution, so a retry writes the same deal again (``put_deal``
-replaces) and the compensation finds it without this step's output.
+replaces) and the compensation finds it without this step's output. Each party on the other side
+is recorded as ``adverse`` to the client (``relate_party``, ref = the matter id): the conflict check
+of a later intake finds the firm acting against that party when the party itself asks to be
+represented. ArchiveMatter removes both.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.law_firm_ops.models import ClientIdentity, Matter, MatterRecord, matter_id_for
+from functions.law_firm_ops.models import (
+    ADVERSE,
+    ADVERSE_ROLES,
+    ClientIdentity,
+    Matter,
+    MatterRecord,
+    matter_id_for,
+)
 from functions.shared.adapters import get_crm
-from functions.shared.ports.crm import CrmPort, Deal
+from functions.shared.ports.crm import CrmPort, Deal, RelatedParty
 from functions.shared.step_handler import StepContext, step_handler
 
 
@@ -46,6 +56,13 @@ def open_matter(payload: OpenMatterInput, *, crm: CrmPort, ctx: StepContext) -> 
             },
         )
     )
+    for party in payload.matter.parties:
+        if party.role in ADVERSE_ROLES:
+            crm.relate_party(
+                RelatedParty(
+                    contact_id=payload.identity.client_id, party=party.name, relation=ADVERSE, ref=matter_id
+                )
+            )
     return MatterRecord(matter_id=matter_id, client_id=payload.identity.client_id, stage="open", title=title)
 
 

@@ -29,7 +29,7 @@ from functions.shared.errors import (
     StepwiseError,
     TransientIntegrationError,
 )
-from functions.shared.ports.crm import Activity, Contact, CrmPort, Deal, StatusConflict
+from functions.shared.ports.crm import Activity, Contact, CrmPort, Deal, RelatedParty, StatusConflict
 
 
 def make_contact(contact_id: str = "c-1", email: str = "Ada@Example.com", **changes: Any) -> Contact:
@@ -260,6 +260,42 @@ def test_find_contacts_returns_the_current_status(crm: CrmPort) -> None:
 
     # Then the status and flag are today's (a find never returns a stale profile)
     assert (found.status, found.do_not_contact) == ("do_not_contact", True)
+
+
+# -- related parties -------------------------------------------------------------------------------
+
+
+def test_related_parties_are_found_by_name_and_removed_by_their_record(crm: CrmPort) -> None:
+    # Given two clients whose matters are against "Pinecrest Supply Co." and one against someone else
+    crm.relate_party(
+        RelatedParty(contact_id="c-1", party="Pinecrest Supply Co.", relation="adverse", ref="M-1")
+    )
+    crm.relate_party(RelatedParty(contact_id="c-2", party="PINECREST SUPPLY", relation="adverse", ref="M-2"))
+    crm.relate_party(RelatedParty(contact_id="c-2", party="Harborline", relation="adverse", ref="M-2"))
+    crm.relate_party(
+        RelatedParty(contact_id="c-1", party="Pinecrest Supply Co.", relation="adverse", ref="M-1")
+    )
+
+    # When the party is looked up, then one matter's relationships are removed
+    before = crm.find_related("Pinecrest Supply Ltd")
+    crm.unrelate_parties("c-2", "M-2")
+    after = crm.find_related("pinecrest supply")
+
+    # Then names match on their normalised key, a repeated write is one relationship, and removing
+    # a record removes only its relationships
+    assert [(r.contact_id, r.ref, r.party) for r in before] == [
+        ("c-1", "M-1", "Pinecrest Supply Co."),
+        ("c-2", "M-2", "PINECREST SUPPLY"),
+    ]
+    assert [(r.contact_id, r.ref) for r in after] == [("c-1", "M-1")]
+    assert crm.find_related("Harborline") == []
+    assert crm.find_related("Pinecrest") == []  # exact names only: no prefix matching here
+    assert crm.find_related("Ltd.") == []
+
+
+def test_a_party_without_a_name_to_match_on_is_refused(crm: CrmPort) -> None:
+    with pytest.raises(BusinessRuleError, match="no name to match on"):
+        crm.relate_party(RelatedParty(contact_id="c-1", party="Ltd.", relation="adverse", ref="M-1"))
 
 
 # -- status ----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from functions.law_firm_ops.conflicts import INDEX_KEY, find_conflicts
 from functions.law_firm_ops.models import ClientIdentity, Party
 from functions.shared.adapters.memory import InMemoryCrm, InMemoryFileStore
-from functions.shared.ports.crm import Contact
+from functions.shared.ports.crm import Contact, RelatedParty
 
 
 def _crm(*contacts: Contact) -> InMemoryCrm:
@@ -111,4 +111,28 @@ def test_a_dormant_client_on_the_other_side_is_still_a_conflict() -> None:
     # Then it is a conflict: a quiet client is still the firm's client
     assert [(h.contact_id, h.reason) for h in hits] == [
         ("C-5", "a client of the firm (dormant) is on the other side of this matter")
+    ]
+
+
+def test_the_firm_acting_against_the_prospect_is_a_conflict_but_not_against_itself() -> None:
+    # Given the firm acts for C-6 against Pinecrest Supply, and Pinecrest's own client record P-1
+    # once listed Pinecrest as adverse (its own earlier, odd classification)
+    crm = _crm(_contact("C-6", "Elena Ruiz", "Ruiz Design Build LLC", status="client"))
+    crm.relate_party(
+        RelatedParty(contact_id="C-6", party="Pinecrest Supply Co.", relation="adverse", ref="M-1")
+    )
+    crm.relate_party(RelatedParty(contact_id="P-1", party="Pinecrest Supply", relation="adverse", ref="M-0"))
+    crm.relate_party(RelatedParty(contact_id="C-6", party="Pinecrest Supply", relation="witness", ref="M-2"))
+
+    # When Pinecrest's Dana Pine asks the firm to act for it
+    hits, _ = find_conflicts(identity=PROSPECT, parties=[], crm=crm, files=InMemoryFileStore())
+
+    # Then the one adverse relationship of another client is the conflict
+    assert [(h.contact_id, h.name, h.matched, h.reason) for h in hits] == [
+        (
+            "C-6",
+            "Elena Ruiz",
+            "Pinecrest Supply Co.",
+            "the firm acts for this client against Pinecrest Supply Co. (matter M-1)",
+        )
     ]

@@ -214,6 +214,82 @@ def test_a_client_the_crm_knew_under_another_id_still_gets_its_consultations_rec
     assert sorted(str(e.source) for e in recovered) == ["LF-EV-102", "LF-EV-103"]
 
 
+def pinecrest(intake: dict[str, Any], against: str) -> dict[str, Any]:
+    """The other side of Elena Ruiz's matter asks the firm to act for it, against ``against``."""
+    offline_model().script(
+        "law_firm_classify_matter",
+        Reply(
+            {
+                "matter_type": "contract",
+                "summary": "A supplier wants to recover unpaid invoices from a customer.",
+                "parties": [
+                    {"name": "Dana Pine", "role": "client"},
+                    {"name": "Pinecrest Supply Co.", "role": "client"},
+                    {"name": against, "role": "opposing_party"},
+                ],
+            }
+        ),
+    )
+    return {
+        **intake,
+        "client_name": "Dana Pine",
+        "client_email": "dana.pine@pinecrest.example",
+        "client_company": "Pinecrest Supply Co.",
+        "matter_description": f"{against} has not paid two delivered invoices; please collect them.",
+    }
+
+
+def test_the_other_side_of_an_open_matter_asking_to_be_represented_is_a_conflict(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given the firm onboarded Elena Ruiz for her dispute with Pinecrest Supply Co.
+    first = drive(runtime, WORKFLOW, intake, answer())
+    assert first.output is not None
+    assert first.output["status"] == "onboarded"
+
+    # When Pinecrest asks the firm to act for it (against a third company, not against Elena)
+    refuse = answer(RequestConflictWaiver=Decision(decision="reject", comment="we act for Ruiz"))
+    second = drive(runtime, WORKFLOW, pinecrest(intake, against="Maple Hardware"), refuse)
+
+    # Then the check found the firm already acting against Pinecrest, and the partner was asked
+    assert states(second)[:4] == [
+        "IdentifyClient",
+        "ClassifyMatter",
+        "CheckConflicts",
+        "RequestConflictWaiver",
+    ]
+    waiver = next(
+        r
+        for r in runtime.approvals().store.for_execution(name_of(second))
+        if r.state == "RequestConflictWaiver"
+    )
+    report = get_files().get_text(waiver.draft.body_key)
+    assert ELENA in report
+    assert (
+        f"the firm acts for this client against Pinecrest Supply Co. (matter {first.output['matter_id']})"
+        in report
+    )
+    assert second.output is not None
+    assert second.output["status"] == "conflict"
+
+
+def test_a_matter_the_firm_did_not_take_leaves_no_adverse_party_behind(
+    runtime: LocalRuntime, intake: dict[str, Any]
+) -> None:
+    # Given Elena Ruiz's onboarding ended with the attorney rejecting the letter (matter archived)
+    refused = drive(runtime, WORKFLOW, intake, answer(RequestLetterApproval=Decision(decision="reject")))
+    assert refused.output is not None
+    assert refused.output["status"] != "onboarded"
+
+    # When Pinecrest asks the firm to act for it
+    second = drive(runtime, WORKFLOW, pinecrest(intake, against="Maple Hardware"), answer())
+
+    # Then there is no conflict: the firm never acted against Pinecrest
+    assert "RequestConflictWaiver" not in states(second)
+    assert second.output is not None
+    assert second.output["status"] == "onboarded"
+
+
 def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other_side(
     runtime: LocalRuntime, intake: dict[str, Any]
 ) -> None:

@@ -10,6 +10,8 @@ Items (all under ``pk = "CONTACT#<contact_id>"``):
   index to a deployed table per update: three indexes would make upgrading a stack fail. The items
   have fixed sort keys, so ``put_contact`` rewrites (or deletes) all three in the profile's
   transaction without reading the old ones, and stale lookups cannot survive a change of company.
+- ``sk = "RELATED#<ref>#<relation>#<party key>"``: a related party (``relate_party``), indexed in
+  ``gsi2`` as ``"PARTY#<party key>"`` for ``find_related``.
 - ``sk = "DEAL#<deal_id>"``: a deal.
 - ``sk = "ACTIVITY#<at, fixed-width UTC>#<activity_id>"``: an activity (so a query returns them in order).
 - ``sk = "ACTIVITYID#<activity_id>"``: idempotency marker of an activity. ``log_activity`` writes marker
@@ -42,6 +44,7 @@ from functions.shared.ports.crm import (
     Contact,
     ContactStatus,
     Deal,
+    RelatedParty,
     StatusConflict,
     normalise_email,
     sortable_timestamp,
@@ -89,6 +92,11 @@ def lookup_sk(kind: str) -> str:
 def cut_key(key: str) -> str:
     """The key, cut to what a DynamoDB key attribute holds (whole characters; a prefix of ``key``)."""
     return key.encode()[:_MAX_LOOKUP_KEY_BYTES].decode(errors="ignore").rstrip()
+
+
+def related_sk(ref: str, relation: str, party_key: str) -> str:
+    """Under the contact: one item per (ref, relation, party), so ``unrelate_parties`` finds a ref's items."""
+    return f"RELATED#{ref}#{relation}#{party_key.encode()[:800].decode(errors='ignore')}"
 
 
 def company_partition(key: str) -> str:
@@ -266,6 +274,39 @@ class DynamoDbCrm:
         )
         return cast(ContactStatus, previous)
 
+    # -- related parties -----------------------------------------------------------------------
+    def relate_party(self, related: RelatedParty) -> None:
+        key = cut_key(company_key(related.party))
+        if not key:
+            raise BusinessRuleError(f"crm.relate_party: {related.party!r} has no name to match on")
+        item = {
+            "pk": contact_pk(related.contact_id),
+            "sk": related_sk(related.ref, related.relation, key),
+            "gsi2pk": f"PARTY#{key}",
+            "gsi2sk": contact_pk(related.contact_id),
+            **related.model_dump(),
+        }
+        with aws_errors("crm.relate_party"):
+            self._ddb.put_item(TableName=self.table_name, Item=serialize(item))
+
+    def unrelate_parties(self, contact_id: str, ref: str) -> None:
+        for item in self._query_prefix(contact_id, f"RELATED#{ref}#", "crm.unrelate_parties"):
+            with aws_errors("crm.unrelate_parties"):
+                self._ddb.delete_item(TableName=self.table_name, Key={"pk": item["pk"], "sk": item["sk"]})
+
+    def find_related(self, party: str) -> list[RelatedParty]:
+        key = cut_key(company_key(party))
+        if not key:
+            return []
+        hits = self._lookup(f"PARTY#{key}")
+        # The index is eventually consistent: read the items strongly (a deleted one is gone).
+        items = self._batch_get([{"pk": h["pk"], "sk": h["sk"]} for h in hits], "crm.find_related")
+        found = [_to_model(RelatedParty, item) for item in items]
+        return sorted(
+            (r for r in found if cut_key(company_key(r.party)) == key),
+            key=lambda r: (r.contact_id, r.ref, r.relation),
+        )
+
     # -- deals ---------------------------------------------------------------------------------
     def list_deals(self, contact_id: str) -> list[Deal]:
         return [_to_model(Deal, item) for item in self._query_prefix(contact_id, "DEAL#", "crm.list_deals")]
@@ -332,16 +373,17 @@ class DynamoDbCrm:
 
     def _get_contacts(self, contact_ids: Iterable[str]) -> list[Contact]:
         """Profiles by id, strongly consistent, in batches (unknown ids are left out)."""
-        ids = list(contact_ids)
+        keys = [{"pk": contact_pk(i), "sk": PROFILE_SK} for i in contact_ids]
+        return [_to_model(Contact, item) for item in self._batch_get(keys, "crm.find_contacts")]
+
+    def _batch_get(self, keys: list[dict[str, str]], operation: str) -> list[Item]:
+        """Items by key, strongly consistent, in batches (missing items are left out)."""
         items: list[Item] = []
-        for start in range(0, len(ids), _BATCH_GET_SIZE):
-            keys = [
-                serialize({"pk": contact_pk(i), "sk": PROFILE_SK})
-                for i in ids[start : start + _BATCH_GET_SIZE]
-            ]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for start in range(0, len(keys), _BATCH_GET_SIZE):
+            batch = [serialize(key) for key in keys[start : start + _BATCH_GET_SIZE]]
+            request: dict[str, Any] = {self.table_name: {"Keys": batch, "ConsistentRead": True}}
             for round_ in range(_BATCH_GET_ROUNDS):
-                with aws_errors("crm.find_contacts"):
+                with aws_errors(operation):
                     response = self._ddb.batch_get_item(RequestItems=request)
                 items.extend(response.get("Responses", {}).get(self.table_name, []))
                 request = response.get("UnprocessedKeys") or {}
@@ -350,8 +392,8 @@ class DynamoDbCrm:
                 if round_ < _BATCH_GET_ROUNDS - 1:
                     time.sleep(0.05 * 2**round_)
             else:
-                raise TransientIntegrationError("crm.find_contacts: BatchGetItem left keys unprocessed")
-        return [_to_model(Contact, item) for item in items]
+                raise TransientIntegrationError(f"{operation}: BatchGetItem left keys unprocessed")
+        return items
 
     def _query_prefix(self, contact_id: str, prefix: str, operation: str) -> list[Item]:
         with aws_errors(operation):

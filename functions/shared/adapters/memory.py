@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from functions.shared.contact_keys import ContactQuery
+from functions.shared.contact_keys import ContactQuery, company_key
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.ports.billing import Credit, Invoice, TimeEntry, iso_date, normalise_attorney
 from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
@@ -23,6 +23,7 @@ from functions.shared.ports.crm import (
     Contact,
     ContactStatus,
     Deal,
+    RelatedParty,
     StatusConflict,
     normalise_email,
     sortable_timestamp,
@@ -63,6 +64,7 @@ class InMemoryCrm(_FailureInjection):
         self.contacts: dict[str, Contact] = {}
         self.deals: dict[tuple[str, str], Deal] = {}
         self.activities: dict[tuple[str, str], Activity] = {}  # (contact_id, activity_id)
+        self.related: dict[tuple[str, str, str, str], RelatedParty] = {}  # (contact, ref, relation, key)
 
     def get_contact(self, contact_id: str) -> Contact | None:
         self._maybe_fail()
@@ -120,6 +122,25 @@ class InMemoryCrm(_FailureInjection):
             changes["do_not_contact"] = True
         self.contacts[contact_id] = contact.model_copy(update=changes)
         return previous
+
+    def relate_party(self, related: RelatedParty) -> None:
+        self._maybe_fail()
+        party_key = company_key(related.party)
+        if not party_key:
+            raise BusinessRuleError(f"crm.relate_party: {related.party!r} has no name to match on")
+        self.related.setdefault(
+            (related.contact_id, related.ref, related.relation, party_key), _copy(related)
+        )
+
+    def unrelate_parties(self, contact_id: str, ref: str) -> None:
+        self._maybe_fail()
+        for key in [k for k in self.related if k[:2] == (contact_id, ref)]:
+            del self.related[key]
+
+    def find_related(self, party: str) -> list[RelatedParty]:
+        self._maybe_fail()
+        wanted = company_key(party)
+        return [_copy(r) for key, r in sorted(self.related.items()) if wanted and key[3] == wanted]
 
     def list_deals(self, contact_id: str) -> list[Deal]:
         self._maybe_fail()

@@ -120,6 +120,21 @@ class Activity(BaseModel):
     details: dict[str, DetailValue] = Field(default_factory=dict)
 
 
+class RelatedParty(BaseModel):
+    """A party (person or organisation, often not a contact) a contact is related to through a record.
+
+    E.g. a law firm's client is ``adverse`` to the other side of its matter: the conflict check of a
+    later intake asks "is this prospect on the other side of one of our clients' matters?".
+    """
+
+    model_config = _MODEL_CONFIG
+
+    contact_id: Identifier  # whose relationship it is
+    party: str = Field(min_length=1)  # as written; matched on ``contact_keys.company_key``
+    relation: str = Field(pattern=r"^[a-z_]{1,40}$")  # "adverse", ...
+    ref: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")  # the record it comes from (a matter id)
+
+
 class StatusConflict(BusinessRuleError):
     """``set_status(expected=...)`` found the contact in another status (someone changed it first).
 
@@ -183,6 +198,20 @@ class CrmPort(Protocol):
         Raises ``StatusConflict`` if ``expected`` is given and differs from the current status,
         ``BusinessRuleError`` if the contact does not exist.
         """
+        ...
+
+    def relate_party(self, related: RelatedParty) -> None:
+        """Record the relationship (idempotent: the same contact, ref, relation and party once)."""
+        ...
+
+    def unrelate_parties(self, contact_id: str, ref: str) -> None:
+        """Remove every relationship of the contact that comes from ``ref`` (none: not an error)."""
+        ...
+
+    def find_related(self, party: str) -> list[RelatedParty]:
+        """Relationships to a party of the same name (``company_key`` equal), by contact and ref.
+
+        Served by an index: a relationship written a moment ago may be missing."""
         ...
 
     def list_deals(self, contact_id: str) -> list[Deal]:
