@@ -2,8 +2,8 @@
 
 The CRM port lists deals per contact, so the deal is looked up among the deals of the input's
 ``contact_id``: a deal id that belongs to another contact is not found rather than mixed up.
-Only a won deal makes a case study, and only once: a deal whose latest case-study outcome on the
-client's timeline is ``case_study_published`` already has one (asking the client for another
+Only a won deal makes a case study, and only once: a deal with a ``case_study_published`` activity
+on the client's timeline that no later failure unpublished already has one (asking the client for another
 interview and both reviewers for another review would be wasted work, and Publish would refuse the
 second text anyway). Either is a ``BusinessRuleError`` that the ASL routes to the ``not_eligible``
 end. The published slug is derived here, once, from CRM data only, and always ends with the whole
@@ -17,13 +17,10 @@ import re
 from functions.case_study.models import CaseStudyRequest, Facts
 from functions.shared.adapters import get_crm
 from functions.shared.errors import BusinessRuleError, InvalidInputError
-from functions.shared.ports.crm import CrmPort
+from functions.shared.ports.crm import Activity, CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
 MAX_SLUG = 120
-#: Every case-study run ends with one ``case_study_<outcome>`` activity; the latest for a deal counts
-#: (a publication undone by a later failure is followed by ``case_study_failed``).
-_OUTCOME_PREFIX = "case_study_"
 
 
 def slugify(*parts: str) -> str:
@@ -44,6 +41,24 @@ def is_won(outcome: str | None) -> bool:
     return (outcome or "").split(":", 1)[0].strip().lower() == "won"
 
 
+def still_published(history: list[Activity], deal_id: str) -> list[str]:
+    """The deal's publications (s3 URIs) that no later failure took down, oldest first.
+
+    Other outcomes (a run rejected, expired or failed without unpublishing) do not undo a
+    publication, whatever their order.
+    """
+    live: list[str] = []
+    for activity in history:
+        if activity.details.get("deal_id") != deal_id:
+            continue
+        if activity.kind == "case_study_published":
+            live.append(str(activity.details.get("s3_uri")))
+        elif activity.kind == "case_study_failed" and activity.details.get("unpublished") is True:
+            key = str(activity.details.get("unpublished_key"))
+            live = [uri for uri in live if not uri.endswith(f"/{key}")]
+    return live
+
+
 def collect_facts(request: CaseStudyRequest, crm: CrmPort) -> Facts:
     contact = crm.get_contact(request.contact_id)
     if contact is None:
@@ -59,15 +74,10 @@ def collect_facts(request: CaseStudyRequest, crm: CrmPort) -> Facts:
         raise BusinessRuleError(
             f"deal {deal.deal_id} is not eligible: {contact.contact_id} is do-not-contact"
         )
-    outcomes = [
-        a
-        for a in crm.list_activities(contact.contact_id)
-        if a.kind.startswith(_OUTCOME_PREFIX) and a.details.get("deal_id") == deal.deal_id
-    ]
-    if outcomes and outcomes[-1].kind == "case_study_published":
+    published = still_published(crm.list_activities(contact.contact_id), deal.deal_id)
+    if published:
         raise BusinessRuleError(
-            f"deal {deal.deal_id} is not eligible: its case study is already published "
-            f"({outcomes[-1].details.get('s3_uri')})"
+            f"deal {deal.deal_id} is not eligible: its case study is already published ({published[-1]})"
         )
     return Facts(
         contact_id=contact.contact_id,

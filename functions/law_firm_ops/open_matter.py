@@ -20,6 +20,7 @@ from functions.law_firm_ops.models import (
     matter_id_for,
 )
 from functions.shared.adapters import get_crm
+from functions.shared.contact_keys import company_key
 from functions.shared.ports.crm import CrmPort, Deal, RelatedParty
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -57,7 +58,8 @@ def open_matter(payload: OpenMatterInput, *, crm: CrmPort, ctx: StepContext) -> 
         )
     )
     for party in payload.matter.parties:
-        if party.role in ADVERSE_ROLES:
+        # A name that is only legal words ("The Company") matches nothing later, so is not recorded.
+        if party.role in ADVERSE_ROLES and company_key(party.name):
             crm.relate_party(
                 RelatedParty(
                     contact_id=payload.identity.client_id, party=party.name, relation=ADVERSE, ref=matter_id

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.activity import record_outcome
 from functions.law_firm_ops.models import (
+    MAX_PROPOSED_ENTRIES,
     BillingSetup,
     ClientIdentity,
     MatterRecord,
@@ -47,7 +48,8 @@ def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext)
     left_out = payload.unbilled.left_out if payload.unbilled else 0
     if left_out:
         recovery += (
-            f"; {left_out} more unbilled item(s) were not proposed (at most 8 a run): review them by hand"
+            f"; {left_out} more unbilled item(s) were not proposed (at most {MAX_PROPOSED_ENTRIES} a run): "
+            "review them by hand"
         )
     detail = (
         f"engagement letter sent to {payload.letter_sent.to}; retainer invoice {payload.billing.invoice_id} "

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.referral.activity import log_activity_once
 from functions.referral.models import Match, Person, ReferredContact
+from functions.shared.activity import activity_id_for
 from functions.shared.adapters import get_crm
 from functions.shared.errors import BusinessRuleError
 from functions.shared.models import EmailAddress
@@ -34,9 +35,22 @@ class CreateInput(BaseModel):
     match: Match
 
 
+#: The ASL state whose ``referral_received`` activity marks a contact as a run's own.
+CREATE_STATE = "CreateReferredContact"
+
+
 def referral_source(ctx: StepContext) -> str:
     """The ``source`` of the contact this run creates: which run may treat it as its own."""
     return f"referral:{ctx.execution}"
+
+
+def made_by_this_run(crm: CrmPort, contact: Contact, ctx: StepContext) -> bool:
+    """The contact is this run's: its ``source`` says so, or, for a contact written before contacts
+    carried a source, its timeline holds this run's ``referral_received`` activity."""
+    if contact.source is not None:
+        return contact.source == referral_source(ctx)
+    own = activity_id_for(ctx.model_copy(update={"state": CREATE_STATE}), contact.contact_id)
+    return any(a.activity_id == own for a in crm.list_activities(contact.contact_id))
 
 
 def create_referred_contact(payload: CreateInput, *, crm: CrmPort, ctx: StepContext) -> ReferredContact:
@@ -53,13 +67,15 @@ def create_referred_contact(payload: CreateInput, *, crm: CrmPort, ctx: StepCont
     if current is not None and normalise_email(current.email) != normalise_email(payload.referred_email):
         raise BusinessRuleError(f"contact id {contact_id} already belongs to another address")
     if current is not None and payload.match.revived and current.status == "disqualified":
-        crm.put_contact(contact)  # the rolled-back contact of an earlier failed run, revived
-        created = True
-    elif current is None and crm.create_contact(contact):
-        created = True
+        # the rolled-back contact of an earlier failed run, revived (by one run only)
+        created = crm.replace_contact(contact, expected_status="disqualified")
+    elif current is None:
+        created = crm.create_contact(contact)
     else:
-        current = current or crm.get_contact(contact_id)
-        if current is None or current.source != contact.source:
+        created = False
+    if not created:
+        current = crm.get_contact(contact_id)
+        if current is None or not made_by_this_run(crm, current, ctx):
             found = f"with status {current.status!r}, source {current.source or 'unknown'}" if current else ""
             raise BusinessRuleError(
                 f"contact {contact_id} was created meanwhile by someone else {found}: "

@@ -54,10 +54,11 @@ def _rolled_back(crm: CrmPort, contact: Contact) -> bool:
 def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) -> list[Contact]:
     """Contacts that might be this person, the likeliest first, at most ``MAX_CANDIDATES``.
 
-    Same name, then same company email domain, then same company; within each, the more name
-    words in common the earlier ("Patrick Novak" before "Ann Lee" for "Pat Novak"), then by id. So
+    Same name first; then the more name words in common the earlier ("Patrick Novak" before "Ann
+    Lee" for "Pat Novak"), then same company email domain before same company only, then by id. So
     at a company with many contacts the model still sees the colleague who shares a surname, not
-    whoever sorts first.
+    whoever shares the mail domain or sorts first. Colleagues are read up to
+    ``MAX_COMPANY_CANDIDATES`` (the first by id): past that, a namesake can still be missed.
     """
     domain = email_domain(email)
     wanted_words = set(name_key(name).split())
@@ -69,11 +70,11 @@ def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) ->
     ]:
         found.setdefault(contact.contact_id, contact)
 
-    def likeliest_first(contact: Contact) -> tuple[bool, bool, int, str]:
+    def likeliest_first(contact: Contact) -> tuple[bool, int, bool, str]:
         return (
             name_key(contact.name) != name_key(name),
-            domain is None or email_domain(contact.email) != domain,
             -len(wanted_words & set(name_key(contact.name).split())),
+            domain is None or email_domain(contact.email) != domain,
             contact.contact_id,
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.referral.activity import log_activity_once
-from functions.referral.create_referred_contact import referral_source
+from functions.referral.create_referred_contact import made_by_this_run
 from functions.referral.models import Match, RollbackResult
 from functions.shared.adapters import get_crm
 from functions.shared.models import CaughtError
@@ -39,7 +39,7 @@ def rollback_referred_contact(payload: RollbackInput, *, crm: CrmPort, ctx: Step
         return RollbackResult(
             contact_id=contact_id, rolled_back=False, detail="the contact was never created"
         )
-    if contact.source != referral_source(ctx):
+    if not made_by_this_run(crm, contact, ctx):
         return RollbackResult(
             contact_id=contact_id,
             rolled_back=False,

@@ -111,6 +111,25 @@ def test_create_contact_writes_only_when_the_id_is_free(crm: CrmPort) -> None:
     assert crm.find_contacts(name="Someone Else") == []
 
 
+def test_replace_contact_writes_only_over_the_expected_status(crm: CrmPort) -> None:
+    # Given a disqualified contact
+    crm.put_contact(make_contact(status="disqualified", source="referral:run-0"))
+
+    # When two writers revive it, each expecting it disqualified
+    first = crm.replace_contact(
+        make_contact(status="new", source="referral:run-a"), expected_status="disqualified"
+    )
+    second = crm.replace_contact(
+        make_contact(status="new", name="Other Name", source="referral:run-b"), expected_status="disqualified"
+    )
+
+    # Then only the first write happened; an unknown contact is never created this way
+    assert (first, second) == (True, False)
+    assert crm.get_contact("c-1") == make_contact(status="new", source="referral:run-a")
+    assert crm.replace_contact(make_contact("c-9"), expected_status="new") is False
+    assert crm.get_contact("c-9") is None
+
+
 def test_find_contact_by_email_ignores_case_and_whitespace(crm: CrmPort) -> None:
     # Given two contacts
     crm.put_contact(make_contact("c-1", "Ada@Example.com"))
@@ -289,8 +308,11 @@ def test_related_parties_are_found_by_name_and_removed_by_their_record(crm: CrmP
     ]
     assert [(r.contact_id, r.ref) for r in after] == [("c-1", "M-1")]
     assert crm.find_related("Harborline") == []
-    assert crm.find_related("Pinecrest") == []  # exact names only: no prefix matching here
+    assert crm.find_related("Pinecrest Foods") == []
     assert crm.find_related("Ltd.") == []
+    # and, as for companies, one name may be the other plus more words
+    assert [r.ref for r in crm.find_related("Pinecrest")] == ["M-1"]
+    assert [r.ref for r in crm.find_related("Pinecrest Supply Company of Ohio")] == ["M-1"]
 
 
 def test_a_party_without_a_name_to_match_on_is_refused(crm: CrmPort) -> None:

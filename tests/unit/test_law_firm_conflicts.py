@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.law_firm_ops.conflicts import INDEX_KEY, find_conflicts
-from functions.law_firm_ops.models import ClientIdentity, Party
+from functions.law_firm_ops.models import ClientIdentity, Matter, Party
+from functions.law_firm_ops.open_matter import OpenMatterInput, open_matter
 from functions.shared.adapters.memory import InMemoryCrm, InMemoryFileStore
 from functions.shared.ports.crm import Contact, RelatedParty
+from functions.shared.step_handler import StepContext
 
 
 def _crm(*contacts: Contact) -> InMemoryCrm:
@@ -27,6 +29,9 @@ def _contact(contact_id: str, name: str, company: str, **fields: Any) -> Contact
     )
 
 
+CTX = StepContext(
+    workflow="law_firm_ops", step="open_matter", state="OpenMatter", execution="run-1", attempt=0
+)
 PROSPECT = ClientIdentity(
     client_id="P-1",
     existed=False,
@@ -136,3 +141,36 @@ def test_the_firm_acting_against_the_prospect_is_a_conflict_but_not_against_itse
             "the firm acts for this client against Pinecrest Supply Co. (matter M-1)",
         )
     ]
+
+
+def test_opening_a_matter_records_named_opposing_parties_and_skips_nameless_ones() -> None:
+    # Given a matter against "Pinecrest Supply Co." and against "The Company" (only legal words)
+    crm = _crm()
+    matter = Matter(
+        matter_type="contract",
+        summary="Unpaid invoices.",
+        parties=[
+            Party(name="Elena Ruiz", role="client"),
+            Party(name="Pinecrest Supply Co.", role="opposing_party"),
+            Party(name="The Company", role="opposing_party"),
+            Party(name="Sam Lee", role="witness"),
+        ],
+        llm={},
+    )
+    payload = OpenMatterInput(
+        identity=PROSPECT,
+        matter=matter,
+        attorney_email="a@firm.example",
+        partner_email="p@firm.example",
+        retainer_cents=1,
+    )
+
+    # When the matter is opened
+    record = open_matter(payload, crm=crm, ctx=CTX)
+
+    # Then the named opposing party is recorded as adverse to the client; nothing else is
+    assert [(r.contact_id, r.party, r.ref) for r in crm.find_related("Pinecrest Supply")] == [
+        ("P-1", "Pinecrest Supply Co.", record.matter_id)
+    ]
+    assert crm.find_related("Sam Lee") == []
+    assert len(crm.related) == 1

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from functions.case_study.collect_facts import MAX_SLUG, case_study_slug
+from functions.case_study.collect_facts import MAX_SLUG, case_study_slug, still_published
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.adapters import get_email, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.llm.offline import RateLimited, offline_model
+from functions.shared.ports.crm import Activity
 from local.cli import main as cli_main
 from local.runtime import InputRejected, LocalRuntime
 from tests.workflows.conftest import activities, drive, row, states
@@ -310,6 +311,36 @@ def test_a_deal_whose_case_study_is_published_is_not_asked_about_again(
     assert "already published" in second.output["detail"]
     assert first.output["s3_uri"] in second.output["detail"]
     assert len(runtime.outbox()) == sent
+
+
+def _outcome(n: int, kind: str, **details: str | bool) -> Activity:
+    return Activity(
+        activity_id=f"a-{n}",
+        contact_id="CS-100",
+        kind=kind,
+        summary=kind,
+        at=f"2026-01-0{n}T00:00:00Z",
+        details={"deal_id": "CS-D-100", **details},
+    )
+
+
+def test_a_publication_stands_until_a_failure_takes_it_down_whatever_ends_later() -> None:
+    uri = "s3://stepwise-files/published/case-studies/harborview-logistics-cs-d-100.md"
+    published = _outcome(1, "case_study_published", s3_uri=uri)
+    # a later run that was rejected, or failed without unpublishing, does not hide the publication
+    assert still_published([published, _outcome(2, "case_study_rejected")], "CS-D-100") == [uri]
+    assert still_published([published, _outcome(2, "case_study_failed", unpublished=False)], "CS-D-100") == [
+        uri
+    ]
+    # a failure that unpublished it does; another deal's publication never counts
+    taken_down = _outcome(
+        2,
+        "case_study_failed",
+        unpublished=True,
+        unpublished_key="published/case-studies/harborview-logistics-cs-d-100.md",
+    )
+    assert still_published([published, taken_down], "CS-D-100") == []
+    assert still_published([published], "CS-D-999") == []
 
 
 def test_slugs_keep_the_whole_deal_id_when_the_company_name_is_long() -> None:

@@ -564,6 +564,26 @@ def test_at_a_busy_company_the_colleague_sharing_a_surname_is_shown_first() -> N
     assert found[0].contact_id == "RF-900"
 
 
+def test_a_shared_surname_outranks_colleagues_who_share_only_the_mail_domain() -> None:
+    # Given Patrick Novak under a personal address, and twelve colleagues on the company domain
+    crm = InMemoryCrm()
+    for n in range(12):
+        crm.put_contact(
+            _contact(
+                f"NW-{n:03d}", "Northwind Freight", name=f"Colleague {n}", email=f"c{n}@northwind.example"
+            )
+        )
+    crm.put_contact(_contact("RF-900", "Northwind Freight", name="Patrick Novak", email="pnovak@gmail.com"))
+
+    # When "Pat Novak" is referred from the company address
+    found = possible_duplicates(
+        crm, name="Pat Novak", email="pat.novak@northwind.example", company="Northwind"
+    )
+
+    # Then Patrick Novak is the first candidate, ahead of the colleagues who only share the domain
+    assert found[0].contact_id == "RF-900"
+
+
 def test_a_same_name_or_same_domain_contact_outranks_company_colleagues() -> None:
     crm = InMemoryCrm()
     for n in range(12):
@@ -600,15 +620,31 @@ def _ctx(execution: str) -> StepContext:
     )
 
 
+class ReadsBeforeTheOtherRun(InMemoryCrm):
+    """A CRM whose first read of a contact is from before another run wrote it (the race)."""
+
+    def __init__(self, crm: InMemoryCrm) -> None:
+        super().__init__()
+        self.contacts, self.activities = crm.contacts, crm.activities
+        self._stale_read = True
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        if self._stale_read:
+            self._stale_read = False
+            return None
+        return super().get_contact(contact_id)
+
+
 def test_two_runs_referring_one_person_at_once_reward_once_and_the_loser_undoes_nothing() -> None:
     # Given two referral runs for the same person whose MatchReferral both ran before either created
     # the contact (two referrers, or a form submitted twice without an idempotency key)
     crm = InMemoryCrm()
     first = create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
 
-    # When the second run creates the contact, and its retry of the first run's step runs again
+    # When the second run creates the contact, having read the CRM just before the first run wrote
+    # it (only the atomic create can tell), and then the first run's step is retried
     with pytest.raises(BusinessRuleError, match="created meanwhile by someone else"):
-        create_referred_contact(_create_input("RF-200"), crm=crm, ctx=_ctx("run-b"))
+        create_referred_contact(_create_input("RF-200"), crm=ReadsBeforeTheOtherRun(crm), ctx=_ctx("run-b"))
     retried = create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
 
     # Then the second run stops before its thank-you and credit, the first run's retry goes on,
@@ -622,6 +658,79 @@ def test_two_runs_referring_one_person_at_once_reward_once_and_the_loser_undoes_
     contact = crm.get_contact(REFERRED_ID)
     assert contact is not None
     assert (contact.status, contact.source) == ("new", "referral:run-a")
+
+
+def test_two_runs_reviving_one_rolled_back_contact_at_once_reward_once() -> None:
+    # Given a contact an earlier failed run rolled back (disqualified), referred again twice at once
+    crm = InMemoryCrm()
+    crm.put_contact(
+        Contact(
+            contact_id=REFERRED_ID,
+            email="jordan.blake@orchid-labs.example",
+            name="Jordan Blake",
+            company="Orchid Labs GmbH",
+            status="disqualified",
+            source="referral:run-0",
+        )
+    )
+    revive = _create_input("RF-100").match.model_copy(update={"revived": True})
+    first = create_referred_contact(
+        _create_input("RF-100").model_copy(update={"match": revive}), crm=crm, ctx=_ctx("run-a")
+    )
+
+    # When the second run, which also saw it disqualified, revives it too
+    stale = ReadsDisqualified(crm)
+    with pytest.raises(BusinessRuleError, match="created meanwhile by someone else"):
+        create_referred_contact(
+            _create_input("RF-200").model_copy(update={"match": revive}), crm=stale, ctx=_ctx("run-b")
+        )
+
+    # Then only the first run revived it
+    assert first.created is True
+    contact = crm.get_contact(REFERRED_ID)
+    assert contact is not None
+    assert (contact.status, contact.source) == ("new", "referral:run-a")
+
+
+class ReadsDisqualified(InMemoryCrm):
+    """A CRM whose first read shows the contact as it was before another run revived it."""
+
+    def __init__(self, crm: InMemoryCrm) -> None:
+        super().__init__()
+        self.contacts, self.activities = crm.contacts, crm.activities
+        self._stale_read = True
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        current = super().get_contact(contact_id)
+        if self._stale_read and current is not None:
+            self._stale_read = False
+            return current.model_copy(update={"status": "disqualified", "source": "referral:run-0"})
+        return current
+
+
+def test_a_contact_written_before_contacts_had_a_source_is_still_rolled_back_by_its_own_run() -> None:
+    # Given a referral run in flight across the upgrade: its contact has no source, but its
+    # referral_received activity is on the timeline
+    crm = InMemoryCrm()
+    create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
+    legacy = crm.contacts[REFERRED_ID].model_copy(update={"source": None})
+    crm.contacts[REFERRED_ID] = legacy
+
+    # When its compensation runs (another state of the same run), and another run's does
+    other = rollback_referred_contact(
+        RollbackInput(match=_create_input("RF-200").match), crm=crm, ctx=_ctx("run-b")
+    )
+    own = rollback_referred_contact(
+        RollbackInput(match=_create_input("RF-100").match),
+        crm=crm,
+        ctx=_ctx("run-a").model_copy(update={"state": "RollbackAfterFailure"}),
+    )
+
+    # Then only its own run undoes it
+    assert (other.rolled_back, own.rolled_back) == (False, True)
+    contact = crm.get_contact(REFERRED_ID)
+    assert contact is not None
+    assert contact.status == "disqualified"
 
 
 def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshold() -> None:

@@ -11,7 +11,7 @@ Items (all under ``pk = "CONTACT#<contact_id>"``):
   have fixed sort keys, so ``put_contact`` rewrites (or deletes) all three in the profile's
   transaction without reading the old ones, and stale lookups cannot survive a change of company.
 - ``sk = "RELATED#<ref>#<relation>#<party key>"``: a related party (``relate_party``), indexed in
-  ``gsi2`` as ``"PARTY#<party key>"`` for ``find_related``.
+  ``gsi2`` as ``"PARTY#<first word>"`` / ``<party key>`` for ``find_related`` (matched like companies).
 - ``sk = "DEAL#<deal_id>"``: a deal.
 - ``sk = "ACTIVITY#<at, fixed-width UTC>#<activity_id>"``: an activity (so a query returns them in order).
 - ``sk = "ACTIVITYID#<activity_id>"``: idempotency marker of an activity. ``log_activity`` writes marker
@@ -36,7 +36,14 @@ from functions.shared.adapters.dynamodb_once import marker_exists, write_once
 from functions.shared.adapters.dynamodb_status import transition_status
 from functions.shared.adapters.errors import aws_errors, map_client_error
 from functions.shared.aws import client
-from functions.shared.contact_keys import ContactQuery, company_key, email_domain, name_key, same_company_key
+from functions.shared.contact_keys import (
+    ContactQuery,
+    company_key,
+    email_domain,
+    name_key,
+    same_company,
+    same_company_key,
+)
 from functions.shared.errors import BusinessRuleError, TransientIntegrationError
 from functions.shared.observability import logger
 from functions.shared.ports.crm import (
@@ -99,9 +106,9 @@ def related_sk(ref: str, relation: str, party_key: str) -> str:
     return f"RELATED#{ref}#{relation}#{party_key.encode()[:800].decode(errors='ignore')}"
 
 
-def company_partition(key: str) -> str:
+def company_partition(key: str, kind: str = "COMPANY") -> str:
     """Every company key that can match ``key`` (equal, or one extends the other) shares its first word."""
-    return f"COMPANY#{key.split(maxsplit=1)[0]}"
+    return f"{kind}#{key.split(maxsplit=1)[0]}"
 
 
 def lookup_keys(contact: Contact) -> dict[str, tuple[str, str] | None]:
@@ -185,21 +192,40 @@ class DynamoDbCrm:
             self._ddb.transact_write_items(TransactItems=writes + lookup_writes(self.table_name, contact))
 
     def create_contact(self, contact: Contact) -> bool:
-        profile = {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": self._profile_item(contact),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
+        return self._put_if(contact, "attribute_not_exists(pk)", {}, {}, "crm.create_contact")
+
+    def replace_contact(self, contact: Contact, *, expected_status: ContactStatus) -> bool:
+        return self._put_if(
+            contact,
+            "#status = :expected",
+            {"#status": "status"},
+            {":expected": expected_status},
+            "crm.replace_contact",
+        )
+
+    def _put_if(
+        self, contact: Contact, condition: str, names: dict[str, str], values: dict[str, Any], operation: str
+    ) -> bool:
+        """Write the profile and its lookups in one transaction, if ``condition`` holds on the profile."""
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": self._profile_item(contact),
+            "ConditionExpression": condition,
         }
+        if names:
+            put["ExpressionAttributeNames"] = names
+        if values:
+            put["ExpressionAttributeValues"] = serialize(values)
         try:
-            self._ddb.transact_write_items(TransactItems=[profile, *lookup_writes(self.table_name, contact)])
+            self._ddb.transact_write_items(
+                TransactItems=[{"Put": put}, *lookup_writes(self.table_name, contact)]
+            )
         except ClientError as exc:
-            if marker_exists(exc):  # the profile (item 0) is there: nothing was written
+            if marker_exists(exc):  # the profile's condition (item 0) failed: nothing was written
                 return False
-            raise map_client_error(exc, operation="crm.create_contact") from exc
+            raise map_client_error(exc, operation=operation) from exc
         except BotoCoreError as exc:
-            raise map_client_error(exc, operation="crm.create_contact") from exc
+            raise map_client_error(exc, operation=operation) from exc
         return True
 
     @staticmethod
@@ -225,7 +251,7 @@ class DynamoDbCrm:
         query = ContactQuery.of(company=company, email_domain=email_domain, name=name)
         contact_ids: set[str] = set()
         if query.company:
-            contact_ids |= self._company_hits(cut_key(query.company))
+            contact_ids |= {hit["pk"] for hit in self._company_hits(cut_key(query.company))}
         if query.name:
             contact_ids |= {hit["pk"] for hit in self._lookup(f"NAME#{cut_key(query.name)}")}
         if query.email_domain:
@@ -282,8 +308,8 @@ class DynamoDbCrm:
         item = {
             "pk": contact_pk(related.contact_id),
             "sk": related_sk(related.ref, related.relation, key),
-            "gsi2pk": f"PARTY#{key}",
-            "gsi2sk": contact_pk(related.contact_id),
+            "gsi2pk": company_partition(key, "PARTY"),
+            "gsi2sk": key,
             **related.model_dump(),
         }
         with aws_errors("crm.relate_party"):
@@ -298,13 +324,13 @@ class DynamoDbCrm:
         key = cut_key(company_key(party))
         if not key:
             return []
-        hits = self._lookup(f"PARTY#{key}")
+        hits = self._company_hits(key, "PARTY")
         # The index is eventually consistent: read the items strongly (a deleted one is gone).
         items = self._batch_get([{"pk": h["pk"], "sk": h["sk"]} for h in hits], "crm.find_related")
         found = [_to_model(RelatedParty, item) for item in items]
         return sorted(
-            (r for r in found if cut_key(company_key(r.party)) == key),
-            key=lambda r: (r.contact_id, r.ref, r.relation),
+            (r for r in found if same_company(r.party, party)),
+            key=lambda r: (r.contact_id, r.ref, r.relation, r.party),
         )
 
     # -- deals ---------------------------------------------------------------------------------
@@ -339,22 +365,23 @@ class DynamoDbCrm:
         return [_to_model(Activity, item) for item in items]
 
     # -- helpers -------------------------------------------------------------------------------
-    def _company_hits(self, wanted: str) -> set[str]:
-        """Contact pks whose company key is ``wanted``, a word prefix of it, or it plus more words.
+    def _company_hits(self, wanted: str, kind: str = "COMPANY") -> list[dict[str, str]]:
+        """Index entries (``pk``, ``sk``, ``gsi2sk``) whose company key is ``wanted``, a word prefix
+        of it, or it plus more words.
 
         One query per shorter word prefix (``gsi2sk = "acme"`` for "acme logistics") and one
         ``begins_with`` for the key itself and its extensions: only same-company entries are read,
-        however many contacts share the first word.
+        however many share the first word.
         """
         words = wanted.split()
-        partition = company_partition(wanted)
+        partition = company_partition(wanted, kind)
         hits = [
             hit
             for n in range(1, len(words))
             for hit in self._lookup(partition, "gsi2sk = :sk", " ".join(words[:n]))
         ]
         hits += self._lookup(partition, "begins_with(gsi2sk, :sk)", wanted)
-        return {hit["pk"] for hit in hits if same_company_key(hit["gsi2sk"], wanted)}
+        return [hit for hit in hits if same_company_key(hit["gsi2sk"], wanted)]
 
     def _lookup(
         self, gsi2pk: str, sort_condition: str | None = None, sort_value: str = ""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from functions.shared.contact_keys import ContactQuery, company_key
+from functions.shared.contact_keys import ContactQuery, company_key, same_company
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.ports.billing import Credit, Invoice, TimeEntry, iso_date, normalise_attorney
 from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
@@ -90,6 +90,14 @@ class InMemoryCrm(_FailureInjection):
         self.contacts[contact.contact_id] = _copy(contact)
         return True
 
+    def replace_contact(self, contact: Contact, *, expected_status: ContactStatus) -> bool:
+        self._maybe_fail()
+        current = self.contacts.get(contact.contact_id)
+        if current is None or current.status != expected_status:
+            return False
+        self.contacts[contact.contact_id] = _copy(contact)
+        return True
+
     def find_contacts(
         self,
         *,
@@ -139,8 +147,8 @@ class InMemoryCrm(_FailureInjection):
 
     def find_related(self, party: str) -> list[RelatedParty]:
         self._maybe_fail()
-        wanted = company_key(party)
-        return [_copy(r) for key, r in sorted(self.related.items()) if wanted and key[3] == wanted]
+        found = [r for r in self.related.values() if same_company(r.party, party)]
+        return [_copy(r) for r in sorted(found, key=lambda r: (r.contact_id, r.ref, r.relation, r.party))]
 
     def list_deals(self, contact_id: str) -> list[Deal]:
         self._maybe_fail()

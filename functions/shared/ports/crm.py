@@ -170,6 +170,11 @@ class CrmPort(Protocol):
         """
         ...
 
+    def replace_contact(self, contact: Contact, *, expected_status: ContactStatus) -> bool:
+        """Replace the contact only if it exists with ``expected_status``: ``False`` (nothing written)
+        otherwise. Atomic: of two runs replacing it at once, exactly one gets ``True``."""
+        ...
+
     def find_contacts(
         self,
         *,
@@ -209,7 +214,8 @@ class CrmPort(Protocol):
         ...
 
     def find_related(self, party: str) -> list[RelatedParty]:
-        """Relationships to a party of the same name (``company_key`` equal), by contact and ref.
+        """Relationships to a party of the same name (``contact_keys.same_company``: one may be the
+        other plus more words), by contact and ref.
 
         Served by an index: a relationship written a moment ago may be missing."""
         ...
