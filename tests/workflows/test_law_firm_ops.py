@@ -107,6 +107,15 @@ def name_of(result: RunResult) -> str:
     return result.execution_arn.rsplit(":", 1)[-1]
 
 
+def waiver_request(runtime: LocalRuntime, result: RunResult) -> ApprovalRecord:
+    """The partner's conflict-waiver approval of a run."""
+    return next(
+        r
+        for r in runtime.approvals().store.for_execution(name_of(result))
+        if r.state == "RequestConflictWaiver"
+    )
+
+
 def deal_stage(client_id: str, matter_id: str) -> str | None:
     return next((d.stage for d in get_crm().list_deals(client_id) if d.deal_id == matter_id), None)
 
@@ -174,11 +183,7 @@ def test_conflict_waived_by_the_partner_continues_to_onboarding(
     assert row(result, "CheckConflicts").status == "CAUGHT"
     assert row(result, "CheckConflicts").attempts == 1  # a business rule is not retried
     assert states(result)[-3:] == ["GatherUnbilled", "HasUnbilled", "RecordOnboarded"]
-    waiver = next(
-        r
-        for r in runtime.approvals().store.for_execution(name_of(result))
-        if r.state == "RequestConflictWaiver"
-    )
+    waiver = waiver_request(runtime, result)
     assert waiver.approver == PARTNER
     report = get_files().get_text(waiver.draft.body_key)
     assert "LF-100" in report
@@ -258,11 +263,7 @@ def test_the_other_side_of_an_open_matter_asking_to_be_represented_is_a_conflict
         "CheckConflicts",
         "RequestConflictWaiver",
     ]
-    waiver = next(
-        r
-        for r in runtime.approvals().store.for_execution(name_of(second))
-        if r.state == "RequestConflictWaiver"
-    )
+    waiver = waiver_request(runtime, second)
     report = get_files().get_text(waiver.draft.body_key)
     assert ELENA in report
     assert (
@@ -332,11 +333,7 @@ def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other
         "RequestConflictWaiver",
         "CloseConflict",
     ]
-    waiver = next(
-        r
-        for r in runtime.approvals().store.for_execution(name_of(second))
-        if r.state == "RequestConflictWaiver"
-    )
+    waiver = waiver_request(runtime, second)
     report = get_files().get_text(waiver.draft.body_key)
     assert ELENA in report
     assert "existing client of the firm is on the other side" in report

@@ -620,19 +620,17 @@ def _ctx(execution: str) -> StepContext:
     )
 
 
-class ReadsBeforeTheOtherRun(InMemoryCrm):
-    """A CRM whose first read of a contact is from before another run wrote it (the race)."""
+class FirstReadIsStale(InMemoryCrm):
+    """The same CRM, except that its first read of a contact returns ``stale``: what another run's
+    read saw just before this run's write landed (the race)."""
 
-    def __init__(self, crm: InMemoryCrm) -> None:
+    def __init__(self, crm: InMemoryCrm, stale: Contact | None) -> None:
         super().__init__()
         self.contacts, self.activities = crm.contacts, crm.activities
-        self._stale_read = True
+        self._stale: list[Contact | None] = [stale]
 
     def get_contact(self, contact_id: str) -> Contact | None:
-        if self._stale_read:
-            self._stale_read = False
-            return None
-        return super().get_contact(contact_id)
+        return self._stale.pop() if self._stale else super().get_contact(contact_id)
 
 
 def test_two_runs_referring_one_person_at_once_reward_once_and_the_loser_undoes_nothing() -> None:
@@ -644,7 +642,7 @@ def test_two_runs_referring_one_person_at_once_reward_once_and_the_loser_undoes_
     # When the second run creates the contact, having read the CRM just before the first run wrote
     # it (only the atomic create can tell), and then the first run's step is retried
     with pytest.raises(BusinessRuleError, match="created meanwhile by someone else"):
-        create_referred_contact(_create_input("RF-200"), crm=ReadsBeforeTheOtherRun(crm), ctx=_ctx("run-b"))
+        create_referred_contact(_create_input("RF-200"), crm=FirstReadIsStale(crm, None), ctx=_ctx("run-b"))
     retried = create_referred_contact(_create_input("RF-100"), crm=crm, ctx=_ctx("run-a"))
 
     # Then the second run stops before its thank-you and credit, the first run's retry goes on,
@@ -679,7 +677,10 @@ def test_two_runs_reviving_one_rolled_back_contact_at_once_reward_once() -> None
     )
 
     # When the second run, which also saw it disqualified, revives it too
-    stale = ReadsDisqualified(crm)
+    disqualified = crm.contacts[REFERRED_ID].model_copy(
+        update={"status": "disqualified", "source": "referral:run-0"}
+    )
+    stale = FirstReadIsStale(crm, disqualified)
     with pytest.raises(BusinessRuleError, match="created meanwhile by someone else"):
         create_referred_contact(
             _create_input("RF-200").model_copy(update={"match": revive}), crm=stale, ctx=_ctx("run-b")
@@ -690,22 +691,6 @@ def test_two_runs_reviving_one_rolled_back_contact_at_once_reward_once() -> None
     contact = crm.get_contact(REFERRED_ID)
     assert contact is not None
     assert (contact.status, contact.source) == ("new", "referral:run-a")
-
-
-class ReadsDisqualified(InMemoryCrm):
-    """A CRM whose first read shows the contact as it was before another run revived it."""
-
-    def __init__(self, crm: InMemoryCrm) -> None:
-        super().__init__()
-        self.contacts, self.activities = crm.contacts, crm.activities
-        self._stale_read = True
-
-    def get_contact(self, contact_id: str) -> Contact | None:
-        current = super().get_contact(contact_id)
-        if self._stale_read and current is not None:
-            self._stale_read = False
-            return current.model_copy(update={"status": "disqualified", "source": "referral:run-0"})
-        return current
 
 
 def test_a_contact_written_before_contacts_had_a_source_is_still_rolled_back_by_its_own_run() -> None:
