@@ -78,10 +78,12 @@ def find_conflicts(
         notes = _notes(contact, files)
         if side == "client" and _ADVERSE_NOTE.search(notes):
             reason = "the CRM marks this contact as an adverse party of the firm"
-        elif side == "other" and contact.status == "client":
-            reason = "an existing client of the firm is on the other side of this matter"
         elif side == "other" and contact.status in CLIENT_STATUSES:
-            reason = f"a client of the firm ({contact.status}) is on the other side of this matter"
+            reason = (
+                "an existing client of the firm is on the other side of this matter"
+                if contact.status == "client"
+                else f"a client of the firm ({contact.status}) is on the other side of this matter"
+            )
         elif side == "other" and _CLIENT_NOTE.search(notes):
             reason = "the CRM notes say this contact is a client of the firm on another matter"
         else:

@@ -66,22 +66,22 @@ def create_referred_contact(payload: CreateInput, *, crm: CrmPort, ctx: StepCont
     current = crm.get_contact(contact_id)
     if current is not None and normalise_email(current.email) != normalise_email(payload.referred_email):
         raise BusinessRuleError(f"contact id {contact_id} already belongs to another address")
-    if current is not None and payload.match.revived and current.status == "disqualified":
+    written: bool | None = None  # None: no write tried, ``current`` is what is there
+    if current is None:
+        written = crm.create_contact(contact)
+    elif payload.match.revived and current.status == "disqualified":
         # the rolled-back contact of an earlier failed run, revived (by one run only)
-        created = crm.replace_contact(contact, expected_status="disqualified")
-    elif current is None:
-        created = crm.create_contact(contact)
-    else:
-        created = False
-    if not created:
+        written = crm.replace_contact(contact, expected_status="disqualified")
+    if written is False:  # the conditional write lost: read what won
         current = crm.get_contact(contact_id)
-        if current is None or not made_by_this_run(crm, current, ctx):
-            found = f"with status {current.status!r}, source {current.source or 'unknown'}" if current else ""
-            raise BusinessRuleError(
-                f"contact {contact_id} was created meanwhile by someone else {found}: "
-                "not rewarding the same person twice"
-            )
-        created = False  # this run's own earlier write (a retried invocation)
+    created = bool(written)
+    # Not written by this invocation: only this run's own earlier write (a retry) may go on.
+    if not created and (current is None or not made_by_this_run(crm, current, ctx)):
+        found = f"with status {current.status!r}, source {current.source or 'unknown'}" if current else ""
+        raise BusinessRuleError(
+            f"contact {contact_id} was created meanwhile by someone else {found}: "
+            "not rewarding the same person twice"
+        )
     referrer = payload.referrer
     log_activity_once(
         ctx=ctx,

@@ -29,7 +29,7 @@ from functions.shared.step_handler import StepContext, step_handler
 
 ROLLED_BACK_KIND = "referral_rolled_back"
 DUPLICATE_CONFIDENCE = {"high", "medium"}
-#: Candidates shown to the model at most (the first by contact id): keeps the prompt bounded.
+#: Candidates shown to the model at most (the likeliest, see possible_duplicates): keeps the prompt bounded.
 MAX_CANDIDATES = 10
 #: Colleagues at the same company read to rank by name (one BatchGetItem); the rest are not read.
 MAX_COMPANY_CANDIDATES = 100
@@ -60,8 +60,8 @@ def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) ->
     whoever shares the mail domain or sorts first. Colleagues are read up to
     ``MAX_COMPANY_CANDIDATES`` (the first by id): past that, a namesake can still be missed.
     """
-    domain = email_domain(email)
-    wanted_words = set(name_key(name).split())
+    domain, wanted_name = email_domain(email), name_key(name)
+    wanted_words = set(wanted_name.split())
     found: dict[str, Contact] = {}
     for contact in [
         *crm.find_contacts(name=name, limit=MAX_CANDIDATES),
@@ -72,7 +72,7 @@ def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) ->
 
     def likeliest_first(contact: Contact) -> tuple[bool, int, bool, str]:
         return (
-            name_key(contact.name) != name_key(name),
+            name_key(contact.name) != wanted_name,
             -len(wanted_words & set(name_key(contact.name).split())),
             domain is None or email_domain(contact.email) != domain,
             contact.contact_id,

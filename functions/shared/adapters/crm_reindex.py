@@ -28,7 +28,8 @@ from pydantic import ValidationError
 
 from functions.shared.adapters.dynamodb_crm import PROFILE_SK, contact_pk, lookup_writes
 from functions.shared.adapters.dynamodb_items import deserialize, serialize
-from functions.shared.adapters.errors import aws_errors, error_code, map_client_error
+from functions.shared.adapters.dynamodb_once import first_condition_failed
+from functions.shared.adapters.errors import aws_errors, map_client_error
 from functions.shared.aws import client
 from functions.shared.errors import TransientIntegrationError
 from functions.shared.observability import logger
@@ -43,14 +44,6 @@ class ReindexReport:
     written: int = 0
     changed: int = 0  # updated by someone else between the scan and the write: left alone
     invalid: list[str] = field(default_factory=list)  # profiles that are not a valid Contact
-
-
-def _condition_check_failed(exc: ClientError) -> bool:
-    """The transaction was cancelled by its first item, the ``ConditionCheck`` on the profile."""
-    reasons = exc.response.get("CancellationReasons") or []
-    return error_code(exc) == "TransactionCanceledException" and bool(reasons) and (
-        reasons[0].get("Code") == "ConditionalCheckFailed"
-    )  # fmt: skip
 
 
 def _write(ddb: Any, table: str, contact: Contact) -> bool:
@@ -71,7 +64,7 @@ def _write(ddb: Any, table: str, contact: Contact) -> bool:
             ddb.transact_write_items(TransactItems=[unchanged, *lookup_writes(table, contact)])
             return True
         except ClientError as exc:
-            if _condition_check_failed(exc):
+            if first_condition_failed(exc):  # the ConditionCheck on the profile
                 return False
             error = map_client_error(exc, operation="crm.reindex_lookups")
         except BotoCoreError as exc:

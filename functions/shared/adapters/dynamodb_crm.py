@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from functions.shared.adapters.dynamodb_items import Item, deserialize, serialize
-from functions.shared.adapters.dynamodb_once import marker_exists, write_once
+from functions.shared.adapters.dynamodb_once import first_condition_failed, write_once
 from functions.shared.adapters.dynamodb_status import transition_status
 from functions.shared.adapters.errors import aws_errors, map_client_error
 from functions.shared.aws import client
@@ -63,7 +63,6 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 PROFILE_SK = "PROFILE"
 EMAIL_INDEX = "gsi1"
 LOOKUP_INDEX = "gsi2"
-LOOKUP_KINDS = ("COMPANY", "NAME", "DOMAIN")
 #: DynamoDB caps a sort key at 1,024 bytes (UTF-8); longer keys are cut (``find_contacts``
 #: re-checks the whole value on the profile, so a cut key can only add a candidate, never lose one).
 _MAX_LOOKUP_KEY_BYTES = 1000
@@ -96,14 +95,14 @@ def lookup_sk(kind: str) -> str:
     return f"LOOKUP#{kind}"
 
 
-def cut_key(key: str) -> str:
+def cut_key(key: str, max_bytes: int = _MAX_LOOKUP_KEY_BYTES) -> str:
     """The key, cut to what a DynamoDB key attribute holds (whole characters; a prefix of ``key``)."""
-    return key.encode()[:_MAX_LOOKUP_KEY_BYTES].decode(errors="ignore").rstrip()
+    return key.encode()[:max_bytes].decode(errors="ignore").rstrip()
 
 
 def related_sk(ref: str, relation: str, party_key: str) -> str:
     """Under the contact: one item per (ref, relation, party), so ``unrelate_parties`` finds a ref's items."""
-    return f"RELATED#{ref}#{relation}#{party_key.encode()[:800].decode(errors='ignore')}"
+    return f"RELATED#{ref}#{relation}#{cut_key(party_key, 800)}"  # room for the ref and relation
 
 
 def company_partition(key: str, kind: str = "COMPANY") -> str:
@@ -221,7 +220,7 @@ class DynamoDbCrm:
                 TransactItems=[{"Put": put}, *lookup_writes(self.table_name, contact)]
             )
         except ClientError as exc:
-            if marker_exists(exc):  # the profile's condition (item 0) failed: nothing was written
+            if first_condition_failed(exc):  # the profile's condition failed: nothing was written
                 return False
             raise map_client_error(exc, operation=operation) from exc
         except BotoCoreError as exc:
@@ -386,7 +385,7 @@ class DynamoDbCrm:
     def _lookup(
         self, gsi2pk: str, sort_condition: str | None = None, sort_value: str = ""
     ) -> list[dict[str, str]]:
-        """The lookup index's entries (``pk``, ``gsi2sk``) under one key, maybe narrowed on ``gsi2sk``."""
+        """The lookup index's entries (``pk``, ``sk``, ``gsi2sk``) under one key, maybe narrowed."""
         condition = "gsi2pk = :key" + (f" AND {sort_condition}" if sort_condition else "")
         values = {":key": gsi2pk, **({":sk": sort_value} if sort_condition else {})}
         with aws_errors("crm.find_contacts"):

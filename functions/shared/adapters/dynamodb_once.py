@@ -14,8 +14,9 @@ from functions.shared.adapters.dynamodb_items import Item
 from functions.shared.adapters.errors import error_code, map_client_error
 
 
-def marker_exists(exc: ClientError) -> bool:
-    """The transaction failed only because the marker is already there."""
+def first_condition_failed(exc: ClientError) -> bool:
+    """The transaction was cancelled by the condition on its first item (here: the marker is
+    already there), not by contention or throttling."""
     if error_code(exc) != "TransactionCanceledException":
         return False
     reasons = exc.response.get("CancellationReasons") or []
@@ -38,7 +39,7 @@ def write_once(ddb: Any, *, table: str, marker: Item, item: Item, operation: str
             ]
         )
     except ClientError as exc:
-        if marker_exists(exc):
+        if first_condition_failed(exc):
             return True
         raise map_client_error(exc, operation=operation) from exc
     except BotoCoreError as exc:
