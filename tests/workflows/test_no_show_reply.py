@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from functions.no_show_reply import apply_reply as apply_reply_module
+from functions.no_show_reply import classify_reply as classify_reply_module
+from functions.no_show_reply.prompts import CLASSIFY_SYSTEM
 from functions.registry import ROOT
 from functions.shared.adapters import get_calendar
 from functions.shared.llm.offline import Malformed, Reply, offline_model
@@ -217,6 +219,37 @@ def test_a_reply_without_a_kind_is_read_by_claude_and_applied(
     # and the model saw the message as data inside <input>, never as instructions
     (request,) = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_classify_reply"]
     assert message in json.dumps(request["messages"])
+
+
+def test_replies_arriving_together_read_the_classifier_s_prompt_from_the_cache(runtime: LocalRuntime) -> None:
+    # Given two clients answering the same batch of confirmation requests in their own words
+    replies = [
+        ("APT-NS-301", "carol.nguyen@clients.example", "Please cancel, I have found another provider."),
+        (
+            "APT-NS-401",
+            "dan.okafor@clients.example",
+            "Something came up at work, could we move this to next week?",
+        ),
+    ]
+
+    for event_id, sender, message in replies:
+        result = drive(
+            runtime, "no_show_reply", {"event_id": event_id, "from_email": sender, "message": message}, None
+        )
+        assert states(result) == CLASSIFIED_PATH
+
+    # Then the first classification writes the static prefix (tool + system prompt) to the prompt
+    # cache and the second reads all of it from there, billed at the cache-read price
+    first, second = [c for c in offline_model().billed if c.tool_name == "no_show_classify_reply"]
+    assert first.usage["cache_creation_input_tokens"] == first.prefix_tokens >= 1024
+    assert second.usage["cache_read_input_tokens"] == second.prefix_tokens == first.prefix_tokens
+    assert second.usage["cache_creation_input_tokens"] == 0
+
+
+def test_the_classifier_prompt_states_the_confidence_bar_the_code_applies() -> None:
+    # The prompt tells the model that readings below the bar go to a person; a bar changed in one
+    # place only would have the model calibrate against the wrong number
+    assert f"below {classify_reply_module.MIN_CONFIDENCE}" in CLASSIFY_SYSTEM
 
 
 @pytest.mark.parametrize(
