@@ -573,6 +573,12 @@ _UPDATES: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("SET a = :one REMOVE a", {}, {":one": {"N": "1"}}),
     ("SET missing_value = :nope", {}, {}),
     ("ADD n :one SET n = :one", {}, {":one": {"N": "1"}}),
+    ("SET a = :one SET b = :one", {}, {":one": {"N": "1"}}),  # two SET clauses
+    ("ADD n :one ADD fresh :one", {}, {":one": {"N": "1"}}),  # two ADD clauses
+    ("SET m.a = :one, m.a.b = :one", {}, {":one": {"N": "1"}}),  # one path inside another
+    ("SET #a = :one, #b = :one", {"#a": "same", "#b": "same"}, {":one": {"N": "1"}}),  # one name twice
+    # The ledger's shape: ADDs to attributes the item does not have yet, then a SET.
+    ("ADD t1 :one, t2 :one, t3 :one, n :one SET at_ = :one, #s = :s", {"#s": "status"}, {":one": {"N": "1"}, ":s": {"S": "x"}}),
 ]
 
 
@@ -619,7 +625,8 @@ def test_update_expressions_change_items_and_fail_exactly_as_moto_does_with_the_
             patches.undo()
     assert patched == as_moto
     refused = [outcome["Code"] for outcome in as_moto if "Code" in outcome]
-    assert refused == ["ValidationException"] * 7  # and the first four changed their item
+    assert refused == ["ValidationException"] * 11  # the first four and the last changed their item
+    assert "t3" in as_moto[-1]
 
 
 def test_a_reused_update_expression_applies_to_each_item_and_a_bad_one_is_refused_each_time(
