@@ -684,6 +684,7 @@ class MotoPatches:
         root_cls = resolve(UPDATE_EXPRESSION_NODE)
         for target in (ACTION_COUNT_VALIDATOR, OVERLAPPING_PATHS_VALIDATOR):
             validator_cls = resolve(target)
+            own = validator_cls.__dict__.get("traverse")  # another runtime's patch, if any
             original = validator_cls.traverse  # DepthFirstTraverser's (checked per node)
 
             def traverse(self_: Any, node: Any, original: Callable[..., Any] = original) -> Any:
@@ -697,7 +698,11 @@ class MotoPatches:
                 return node
 
             validator_cls.traverse = traverse
-            self._undo.append(lambda c=validator_cls: delattr(c, "traverse"))  # type: ignore[misc]
+            self._undo.append(
+                (lambda c=validator_cls: delattr(c, "traverse"))  # type: ignore[misc]
+                if own is None
+                else (lambda c=validator_cls, o=own: setattr(c, "traverse", o))  # type: ignore[misc]
+            )
 
     def _build_json_errors_without_xml(self) -> None:
         """A JSON-protocol error (DynamoDB's, KMS's, Step Functions'…) is built without an XML body.

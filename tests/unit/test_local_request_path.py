@@ -578,7 +578,11 @@ _UPDATES: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("SET m.a = :one, m.a.b = :one", {}, {":one": {"N": "1"}}),  # one path inside another
     ("SET #a = :one, #b = :one", {"#a": "same", "#b": "same"}, {":one": {"N": "1"}}),  # one name twice
     # The ledger's shape: ADDs to attributes the item does not have yet, then a SET.
-    ("ADD t1 :one, t2 :one, t3 :one, n :one SET at_ = :one, #s = :s", {"#s": "status"}, {":one": {"N": "1"}, ":s": {"S": "x"}}),
+    (
+        "ADD t1 :one, t2 :one, t3 :one, n :one SET at_ = :one, #s = :s",
+        {"#s": "status"},
+        {":one": {"N": "1"}, ":s": {"S": "x"}},
+    ),
 ]
 
 
@@ -702,3 +706,24 @@ def test_attribute_values_serialize_to_the_same_bytes_as_moto_s_generic_serializ
             patches.undo()
     assert len(plain) == 4
     assert shortcut == plain
+
+
+def test_a_states_json_values_are_copied_whole_and_other_values_by_deepcopy() -> None:
+    from decimal import Decimal
+
+    from local.patches import json_deepcopy
+
+    shared: dict[str, Any] = {"deep": [1, 2.5, True, None, "s"]}
+    value: dict[str, Any] = {"a": shared, "b": [shared, {"c": Decimal("1.5"), "t": (1, [2])}]}
+    copied = json_deepcopy(value)
+    assert copied == value
+    # every dict and list is a new one: changing the copy leaves the original as it was
+    copied["a"]["deep"].append("more")
+    copied["b"][1]["t"][1].append(3)
+    assert shared == {"deep": [1, 2.5, True, None, "s"]}
+    assert value["b"][1] == {"c": Decimal("1.5"), "t": (1, [2])}
+    # JSON has no sharing: a dict that appears twice is copied twice (deepcopy would share it)
+    assert copied["b"][0] == shared
+    assert copied["b"][0] is not copied["a"]
+    # a value JSON has no type for goes through deepcopy (the tuple's list is a copy too)
+    assert copied["b"][1]["t"] == (1, [2, 3])

@@ -154,7 +154,8 @@ def test_a_state_waiting_for_several_decisions_stays_decidable_until_each_is_del
     assert signals.awaiting_callback("r", "Approve")
     # And when the second is, nothing is left to decide, though both items still wait to resume
     signals.decision_delivered("r", "Approve")
-    assert not signals.awaiting_callback("r") and not signals.awaiting_callback("r", "Approve")
+    assert not signals.awaiting_callback("r")
+    assert not signals.awaiting_callback("r", "Approve")
     # And a decision for a state that waits for none answers nothing: a later wait is decidable
     signals.decision_delivered("r", "Other")
     signals.callback_waiting(arn, "Other", waiting=True)
