@@ -727,3 +727,80 @@ def test_a_states_json_values_are_copied_whole_and_other_values_by_deepcopy() ->
     assert copied["b"][0] is not copied["a"]
     # a value JSON has no type for goes through deepcopy (the tuple's list is a copy too)
     assert copied["b"][1]["t"] == (1, [2, 3])
+
+
+_CONDITIONS: list[tuple[str, dict[str, Any]]] = [
+    ("put", {"ConditionExpression": "attribute_not_exists(pk)"}),  # fails: the item exists
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "41"}}}),
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "41"}}}),  # now fails
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "42"}}}),
+    (
+        "update",
+        {"ConditionExpression": "#s = :p AND size(tags) > :z", "ExpressionAttributeNames": {"#s": "status"}},
+    ),
+    (
+        "update",
+        {"ConditionExpression": "#s = :p", "ExpressionAttributeNames": {"#s": "status", "#u": "unused"}},
+    ),
+    ("update", {"ConditionExpression": "#s = :missing", "ExpressionAttributeNames": {"#s": "status"}}),
+    ("update", {"ConditionExpression": "#s = = :p", "ExpressionAttributeNames": {"#s": "status"}}),  # syntax
+    (
+        "update",
+        {"ConditionExpression": "contains(tags, :b)", "ExpressionAttributeValues": {":b": {"B": b"x"}}},
+    ),
+    ("delete", {"ConditionExpression": "attribute_exists(pk) AND n BETWEEN :lo AND :hi"}),
+    ("scan", {"FilterExpression": "n > :lo OR begins_with(pk, :p)"}),
+    ("scan", {"FilterExpression": "n > :lo OR begins_with(pk, :p)"}),
+]
+
+
+_SHARED_VALUES = {":p": {"S": "PENDING"}, ":z": {"N": "0"}, ":lo": {"N": "1"}, ":hi": {"N": "99"}}
+
+
+def _apply_conditions(dynamodb: Any) -> list[Any]:
+    """Each write or scan of ``_CONDITIONS`` on one item: the table after it, or the error."""
+    _table(dynamodb)
+    item = {"pk": {"S": "a"}, "n": {"N": "41"}, "status": {"S": "PENDING"}, "tags": {"SS": ["t"]}}
+    dynamodb.put_item(TableName="ledger", Item=item)
+    outcomes: list[Any] = []
+    for kind, given in _CONDITIONS:
+        expression = given["FilterExpression" if kind == "scan" else "ConditionExpression"]
+        values = {name: value for name, value in _SHARED_VALUES.items() if name in expression}
+        values.update(given.get("ExpressionAttributeValues", {}))
+        if kind == "update":
+            values[":one"] = {"N": "1"}
+        options = {**given, "ExpressionAttributeValues": values} if values else given
+        try:
+            if kind == "put":
+                dynamodb.put_item(TableName="ledger", Item={**item, "n": {"N": "42"}}, **options)
+            elif kind == "update":
+                dynamodb.update_item(
+                    TableName="ledger", Key={"pk": {"S": "a"}}, UpdateExpression="SET seen = :one", **options
+                )
+            elif kind == "delete":
+                dynamodb.delete_item(TableName="ledger", Key={"pk": {"S": "a"}}, **options)
+                dynamodb.put_item(TableName="ledger", Item=item)
+            else:
+                outcomes.append(dynamodb.scan(TableName="ledger", **options)["Items"])
+            outcomes.append(dynamodb.scan(TableName="ledger")["Items"])
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"])
+        except (KeyError, ValueError) as exc:  # moto raises these itself (no ClientError)
+            outcomes.append(f"{type(exc).__name__} {exc}")
+    return outcomes
+
+
+def test_condition_and_filter_expressions_decide_and_fail_exactly_as_moto_does_when_parsed_once() -> None:
+    with mock_aws():
+        as_moto = _apply_conditions(boto3.client("dynamodb", region_name=REGION))
+    with mock_aws():
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        try:
+            patched = _apply_conditions(boto3.client("dynamodb", region_name=REGION))
+        finally:
+            patches.undo()
+    assert patched == as_moto
+    refused = [outcome.get("Code") for outcome in as_moto if isinstance(outcome, dict)]
+    assert refused.count("ConditionalCheckFailedException") >= 2
+    assert "ValidationException" in refused  # the unused name, the missing value, the syntax error
