@@ -573,6 +573,16 @@ _UPDATES: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("SET a = :one REMOVE a", {}, {":one": {"N": "1"}}),
     ("SET missing_value = :nope", {}, {}),
     ("ADD n :one SET n = :one", {}, {":one": {"N": "1"}}),
+    ("SET a = :one SET b = :one", {}, {":one": {"N": "1"}}),  # two SET clauses
+    ("ADD n :one ADD fresh :one", {}, {":one": {"N": "1"}}),  # two ADD clauses
+    ("SET m.a = :one, m.a.b = :one", {}, {":one": {"N": "1"}}),  # one path inside another
+    ("SET #a = :one, #b = :one", {"#a": "same", "#b": "same"}, {":one": {"N": "1"}}),  # one name twice
+    # The ledger's shape: ADDs to attributes the item does not have yet, then a SET.
+    (
+        "ADD t1 :one, t2 :one, t3 :one, n :one SET at_ = :one, #s = :s",
+        {"#s": "status"},
+        {":one": {"N": "1"}, ":s": {"S": "x"}},
+    ),
 ]
 
 
@@ -619,7 +629,8 @@ def test_update_expressions_change_items_and_fail_exactly_as_moto_does_with_the_
             patches.undo()
     assert patched == as_moto
     refused = [outcome["Code"] for outcome in as_moto if "Code" in outcome]
-    assert refused == ["ValidationException"] * 7  # and the first four changed their item
+    assert refused == ["ValidationException"] * 11  # the first four and the last changed their item
+    assert "t3" in as_moto[-1]
 
 
 def test_a_reused_update_expression_applies_to_each_item_and_a_bad_one_is_refused_each_time(
@@ -695,3 +706,101 @@ def test_attribute_values_serialize_to_the_same_bytes_as_moto_s_generic_serializ
             patches.undo()
     assert len(plain) == 4
     assert shortcut == plain
+
+
+def test_a_states_json_values_are_copied_whole_and_other_values_by_deepcopy() -> None:
+    from decimal import Decimal
+
+    from local.patches import json_deepcopy
+
+    shared: dict[str, Any] = {"deep": [1, 2.5, True, None, "s"]}
+    value: dict[str, Any] = {"a": shared, "b": [shared, {"c": Decimal("1.5"), "t": (1, [2])}]}
+    copied = json_deepcopy(value)
+    assert copied == value
+    # every dict and list is a new one: changing the copy leaves the original as it was
+    copied["a"]["deep"].append("more")
+    copied["b"][1]["t"][1].append(3)
+    assert shared == {"deep": [1, 2.5, True, None, "s"]}
+    assert value["b"][1] == {"c": Decimal("1.5"), "t": (1, [2])}
+    # JSON has no sharing: a dict that appears twice is copied twice (deepcopy would share it)
+    assert copied["b"][0] == shared
+    assert copied["b"][0] is not copied["a"]
+    # a value JSON has no type for goes through deepcopy (the tuple's list is a copy too)
+    assert copied["b"][1]["t"] == (1, [2, 3])
+
+
+_CONDITIONS: list[tuple[str, dict[str, Any]]] = [
+    ("put", {"ConditionExpression": "attribute_not_exists(pk)"}),  # fails: the item exists
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "41"}}}),
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "41"}}}),  # now fails
+    ("put", {"ConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "42"}}}),
+    (
+        "update",
+        {"ConditionExpression": "#s = :p AND size(tags) > :z", "ExpressionAttributeNames": {"#s": "status"}},
+    ),
+    (
+        "update",
+        {"ConditionExpression": "#s = :p", "ExpressionAttributeNames": {"#s": "status", "#u": "unused"}},
+    ),
+    ("update", {"ConditionExpression": "#s = :missing", "ExpressionAttributeNames": {"#s": "status"}}),
+    ("update", {"ConditionExpression": "#s = = :p", "ExpressionAttributeNames": {"#s": "status"}}),  # syntax
+    (
+        "update",
+        {"ConditionExpression": "contains(tags, :b)", "ExpressionAttributeValues": {":b": {"B": b"x"}}},
+    ),
+    ("delete", {"ConditionExpression": "attribute_exists(pk) AND n BETWEEN :lo AND :hi"}),
+    ("scan", {"FilterExpression": "n > :lo OR begins_with(pk, :p)"}),
+    ("scan", {"FilterExpression": "n > :lo OR begins_with(pk, :p)"}),
+]
+
+
+_SHARED_VALUES = {":p": {"S": "PENDING"}, ":z": {"N": "0"}, ":lo": {"N": "1"}, ":hi": {"N": "99"}}
+
+
+def _apply_conditions(dynamodb: Any) -> list[Any]:
+    """Each write or scan of ``_CONDITIONS`` on one item: the table after it, or the error."""
+    _table(dynamodb)
+    item = {"pk": {"S": "a"}, "n": {"N": "41"}, "status": {"S": "PENDING"}, "tags": {"SS": ["t"]}}
+    dynamodb.put_item(TableName="ledger", Item=item)
+    outcomes: list[Any] = []
+    for kind, given in _CONDITIONS:
+        expression = given["FilterExpression" if kind == "scan" else "ConditionExpression"]
+        values = {name: value for name, value in _SHARED_VALUES.items() if name in expression}
+        values.update(given.get("ExpressionAttributeValues", {}))
+        if kind == "update":
+            values[":one"] = {"N": "1"}
+        options = {**given, "ExpressionAttributeValues": values} if values else given
+        try:
+            if kind == "put":
+                dynamodb.put_item(TableName="ledger", Item={**item, "n": {"N": "42"}}, **options)
+            elif kind == "update":
+                dynamodb.update_item(
+                    TableName="ledger", Key={"pk": {"S": "a"}}, UpdateExpression="SET seen = :one", **options
+                )
+            elif kind == "delete":
+                dynamodb.delete_item(TableName="ledger", Key={"pk": {"S": "a"}}, **options)
+                dynamodb.put_item(TableName="ledger", Item=item)
+            else:
+                outcomes.append(dynamodb.scan(TableName="ledger", **options)["Items"])
+            outcomes.append(dynamodb.scan(TableName="ledger")["Items"])
+        except ClientError as exc:
+            outcomes.append(exc.response["Error"])
+        except (KeyError, ValueError) as exc:  # moto raises these itself (no ClientError)
+            outcomes.append(f"{type(exc).__name__} {exc}")
+    return outcomes
+
+
+def test_condition_and_filter_expressions_decide_and_fail_exactly_as_moto_does_when_parsed_once() -> None:
+    with mock_aws():
+        as_moto = _apply_conditions(boto3.client("dynamodb", region_name=REGION))
+    with mock_aws():
+        patches = MotoPatches(invoke=lambda *_: b"{}")
+        patches.apply()
+        try:
+            patched = _apply_conditions(boto3.client("dynamodb", region_name=REGION))
+        finally:
+            patches.undo()
+    assert patched == as_moto
+    refused = [outcome.get("Code") for outcome in as_moto if isinstance(outcome, dict)]
+    assert refused.count("ConditionalCheckFailedException") >= 2
+    assert "ValidationException" in refused  # the unused name, the missing value, the syntax error
