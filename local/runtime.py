@@ -340,12 +340,9 @@ class LocalRuntime:
     def decide(self, record: ApprovalRecord, decision: Decision) -> ApprovalRecord:
         from functions.shared.adapters import get_files
 
-        decided = self.approvals().decide(
+        return self.approvals().decide(
             record.approval_id, self.signed_link_signature(record), decision, get_files()
         )
-        # Its state waits until the interpreter picks the token up; there is nothing left to decide.
-        self.signals.decision_delivered(record.execution, record.state.split("/", 1)[0])
-        return decided
 
     def outbox(self) -> list[dict[str, Any]]:
         from functions.shared.adapters.ses_outbox import local_outbox

@@ -8,10 +8,6 @@ announces the two things a waiter cares about, and ``wait`` sleeps on a conditio
 - a callback (``.waitForTaskToken``) state started or stopped waiting for its token. Only then can
   a decision be delivered: moto drops a ``SendTaskSuccess`` that arrives while the state's Lambda
   is still running (AWS does not); a person is never that fast, a script is.
-
-The runtime also says when it delivered a decision to a waiting state (``decision_delivered``):
-that state still waits until the interpreter picks the token up, but nothing there is left to
-decide, so a waiter does not read the approvals table again for it.
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ class ExecutionSignals:
     _version: int = 0
     #: (execution name, state name) → callback waits in progress (a Map may run one state per item).
     _awaiting: Counter[tuple[str, str]] = field(default_factory=Counter)
-    #: (execution name, state name) → decisions delivered to those waits, not yet picked up.
-    _answered: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: Names of the executions whose end the interpreter announced.
     _ended: set[str] = field(default_factory=set)
 
@@ -56,29 +50,16 @@ class ExecutionSignals:
         key = (execution_arn.rsplit(":", 1)[-1], state)
         with self._changed:
             self._awaiting[key] += 1 if waiting else -1
-            if not waiting and self._answered[key] > 0:
-                self._answered[key] -= 1  # a wait ended: the answer it got (if any) is picked up
             if self._awaiting[key] <= 0:
                 del self._awaiting[key]
-            if self._answered[key] <= 0 or key not in self._awaiting:
-                del self._answered[key]
             self._bump()
 
-    def decision_delivered(self, execution_name: str, state: str) -> None:
-        """A decision reached a wait of this state: one wait fewer that a person can still answer."""
-        key = (execution_name, state)
-        with self._changed:
-            if self._awaiting[key] > self._answered[key]:  # a decision for no wait answers nothing
-                self._answered[key] += 1
-
     def awaiting_callback(self, execution_name: str, state: str | None = None) -> bool:
-        """A callback state of this execution (``state``, or any) waits for a decision not yet delivered."""
+        """A callback state of this execution (``state``, or any) is waiting for its token now."""
         with self._changed:
             return any(
-                name == execution_name
-                and (state is None or state == waiting_state)
-                and waits > self._answered[(name, waiting_state)]
-                for (name, waiting_state), waits in self._awaiting.items()
+                name == execution_name and (state is None or state == waiting_state)
+                for name, waiting_state in self._awaiting
             )
 
     def _bump(self) -> None:

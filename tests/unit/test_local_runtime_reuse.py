@@ -17,7 +17,6 @@ from functions.shared.aws import client
 from local import patches
 from local import runtime as runtime_module
 from local.runtime import LocalRuntime
-from local.signals import ExecutionSignals
 
 
 def _count_preprocessing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -134,37 +133,10 @@ def test_a_script_answering_an_approval_finds_it_with_one_read_of_the_approvals_
         # Then it gets the approval after one read (waiting, then listing, read the table twice)
         assert [record.state for record in pending] == ["RequestApproval"]
         assert scans == ["scan"]
-        # And once the approval is decided and the run has ended, there is nothing left to decide,
-        # learned without reading the table again (the state still waited for a moment after the
-        # decision, with nothing left in it for a person)
+        # And once the approval is decided and the run has ended, there is nothing left to decide
         runtime.decide(pending[0], approve(pending[0]))
         assert runtime.approvals_to_decide(arn, timeout_s=60) == []
         assert runtime.result(arn).output["status"] == "sent"  # type: ignore[index]
-        assert scans == ["scan"]
-
-
-def test_a_state_waiting_for_several_decisions_stays_decidable_until_each_is_delivered() -> None:
-    # Given a Map state whose two items wait for a decision each, in run "r"
-    signals = ExecutionSignals()
-    arn = "arn:aws:states:us-east-1:123456789012:execution:stepwise-x:r"
-    signals.callback_waiting(arn, "Approve", waiting=True)
-    signals.callback_waiting(arn, "Approve", waiting=True)
-    # When the first decision is delivered, the state still has a wait to answer
-    signals.decision_delivered("r", "Approve")
-    assert signals.awaiting_callback("r", "Approve")
-    # And when the second is, nothing is left to decide, though both items still wait to resume
-    signals.decision_delivered("r", "Approve")
-    assert not signals.awaiting_callback("r")
-    assert not signals.awaiting_callback("r", "Approve")
-    # And a decision for a state that waits for none answers nothing: a later wait is decidable
-    signals.decision_delivered("r", "Other")
-    signals.callback_waiting(arn, "Other", waiting=True)
-    assert signals.awaiting_callback("r", "Other")
-    # And when the answered items resume, a new wait of the state is decidable again
-    signals.callback_waiting(arn, "Approve", waiting=False)
-    signals.callback_waiting(arn, "Approve", waiting=False)
-    signals.callback_waiting(arn, "Approve", waiting=True)
-    assert signals.awaiting_callback("r", "Approve")
 
 
 def test_a_missed_end_announcement_costs_a_recheck_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
