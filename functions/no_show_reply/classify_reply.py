@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 
 from functions.no_show_reply.models import ReplyClassification, ReplyIntent, ReplyState
-from functions.no_show_reply.prompts import CLASSIFY_SYSTEM
+from functions.no_show_reply.prompts import CLASSIFY_SYSTEM, MIN_CONFIDENCE
 from functions.shared.errors import BusinessRuleError, InvalidInputError
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.step_handler import StepContext, step_handler
-
-MIN_CONFIDENCE = 0.75  # CLASSIFY_SYSTEM tells the model this bar; keep the two in step
 
 
 def classify_reply(request: ReplyState, *, llm: LLMClient, ctx: StepContext) -> ReplyClassification:
