@@ -282,7 +282,7 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def json_deepcopy(value: Any, memo: Any = None) -> Any:
-    """``copy.deepcopy`` of a JSON value (dicts, lists, scalars), 3-5x faster; anything else: deepcopy.
+    """``copy.deepcopy`` of a JSON value (dicts, lists, scalars), about 3x faster; anything else: deepcopy.
 
     The one difference: a dict or list that appears twice in ``value`` is copied twice (deepcopy
     keeps the sharing). JSON has no sharing: what Step Functions passes between states is text.

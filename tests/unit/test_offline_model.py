@@ -22,7 +22,9 @@ from functions.shared.llm.offline import (
     Refusal,
     Reply,
     ServerError,
+    min_cacheable_tokens,
     offline_model,
+    prefix_tokens,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "llm"
@@ -53,6 +55,7 @@ def ask(
     tool_name: str = "score_lead",
     system: str = "Short system prompt.",
     cache: bool = True,
+    model: str = "claude-sonnet-4-6",
 ) -> Message:
     block: TextBlockParam = {"type": "text", "text": system}
     if cache:
@@ -61,7 +64,7 @@ def ask(
         [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     )
     return sdk.messages.create(
-        model="claude-sonnet-4-6",
+        model=model,
         max_tokens=512,
         system=[block],
         messages=messages,
@@ -393,6 +396,24 @@ def test_prefixes_below_the_minimum_or_without_cache_control_are_not_cached(sdk:
     for usage in [*short, *unmarked]:
         assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
     assert unmarked[1].input_tokens >= 1024
+
+
+def test_each_model_caches_from_its_own_documented_minimum(sdk: anthropic.Anthropic) -> None:
+    # Given a prefix over Sonnet's 1,024-token minimum but under Haiku 4.5's 4,096
+    assert 1024 <= prefix_tokens([tool()], LONG_SYSTEM) < 4096
+    # When it is sent twice to each model
+    sonnet = [ask(sdk, "x", system=LONG_SYSTEM).usage for _ in range(2)]
+    haiku = [ask(sdk, "x", system=LONG_SYSTEM, model="claude-haiku-4-5-20251001").usage for _ in range(2)]
+
+    # Then Sonnet reads it from the cache the second time, and Haiku 4.5 never caches it
+    assert sonnet[1].cache_read_input_tokens == sonnet[0].cache_creation_input_tokens
+    for usage in haiku:
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+    # and the table says so by model id, with or without the date suffix
+    assert (
+        min_cacheable_tokens("claude-haiku-4-5") == min_cacheable_tokens("claude-haiku-4-5-20251001") == 4096
+    )
+    assert min_cacheable_tokens("claude-sonnet-4-6") == 1024
 
 
 class FakeClock:
