@@ -116,6 +116,11 @@ def waiver_request(runtime: LocalRuntime, result: RunResult) -> ApprovalRecord:
     )
 
 
+def waiver_report(waiver: ApprovalRecord) -> str:
+    """The conflict report the partner reads in the waiver request."""
+    return get_files().get_text(waiver.draft.body_key)
+
+
 def deal_stage(client_id: str, matter_id: str) -> str | None:
     return next((d.stage for d in get_crm().list_deals(client_id) if d.deal_id == matter_id), None)
 
@@ -185,7 +190,7 @@ def test_conflict_waived_by_the_partner_continues_to_onboarding(
     assert states(result)[-3:] == ["GatherUnbilled", "HasUnbilled", "RecordOnboarded"]
     waiver = waiver_request(runtime, result)
     assert waiver.approver == PARTNER
-    report = get_files().get_text(waiver.draft.body_key)
+    report = waiver_report(waiver)
     assert "LF-100" in report
     assert "existing client of the firm is on the other side" in report
     assert result.output is not None
@@ -263,8 +268,7 @@ def test_the_other_side_of_an_open_matter_asking_to_be_represented_is_a_conflict
         "CheckConflicts",
         "RequestConflictWaiver",
     ]
-    waiver = waiver_request(runtime, second)
-    report = get_files().get_text(waiver.draft.body_key)
+    report = waiver_report(waiver_request(runtime, second))
     assert ELENA in report
     assert (
         f"the firm acts for this client against Pinecrest Supply Co. (matter {first.output['matter_id']})"
@@ -333,8 +337,7 @@ def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other
         "RequestConflictWaiver",
         "CloseConflict",
     ]
-    waiver = waiver_request(runtime, second)
-    report = get_files().get_text(waiver.draft.body_key)
+    report = waiver_report(waiver_request(runtime, second))
     assert ELENA in report
     assert "existing client of the firm is on the other side" in report
     assert second.output is not None
