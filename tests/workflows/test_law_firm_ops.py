@@ -304,29 +304,8 @@ def test_a_client_onboarded_by_an_earlier_intake_is_a_conflict_when_on_the_other
     assert first.output is not None
     assert first.output["status"] == "onboarded"
     # When her supplier asks the firm to act against her company (named without its suffix)
-    offline_model().script(
-        "law_firm_classify_matter",
-        Reply(
-            {
-                "matter_type": "contract",
-                "summary": "A supplier wants to recover two unpaid invoices from a customer.",
-                "parties": [
-                    {"name": "Dana Pine", "role": "client"},
-                    {"name": "Pinecrest Supply Co.", "role": "client"},
-                    {"name": "Ruiz Design Build", "role": "opposing_party"},
-                ],
-            }
-        ),
-    )
-    pinecrest = {
-        **intake,
-        "client_name": "Dana Pine",
-        "client_email": "dana.pine@pinecrest.example",
-        "client_company": "Pinecrest Supply Co.",
-        "matter_description": "Ruiz Design Build has not paid two delivered invoices; please collect them.",
-    }
     refuse = answer(RequestConflictWaiver=Decision(decision="reject", comment="we act for Ruiz"))
-    second = drive(runtime, WORKFLOW, pinecrest, refuse)
+    second = drive(runtime, WORKFLOW, pinecrest(intake, against="Ruiz Design Build"), refuse)
 
     # Then the conflict check found the new client on the other side and the partner was asked
     assert second.status == "SUCCEEDED", second.cause
