@@ -323,7 +323,7 @@ class DynamoDbCrm:
         key = cut_key(company_key(party))
         if not key:
             return []
-        hits = self._company_hits(key, "PARTY")
+        hits = self._company_hits(key, "PARTY", "crm.find_related")
         # The index is eventually consistent: read the items strongly (a deleted one is gone).
         items = self._batch_get([{"pk": h["pk"], "sk": h["sk"]} for h in hits], "crm.find_related")
         found = [_to_model(RelatedParty, item) for item in items]
@@ -364,7 +364,9 @@ class DynamoDbCrm:
         return [_to_model(Activity, item) for item in items]
 
     # -- helpers -------------------------------------------------------------------------------
-    def _company_hits(self, wanted: str, kind: str = "COMPANY") -> list[dict[str, str]]:
+    def _company_hits(
+        self, wanted: str, kind: str = "COMPANY", operation: str = "crm.find_contacts"
+    ) -> list[dict[str, str]]:
         """Index entries (``pk``, ``sk``, ``gsi2sk``) whose company key is ``wanted``, a word prefix
         of it, or it plus more words.
 
@@ -377,18 +379,22 @@ class DynamoDbCrm:
         hits = [
             hit
             for n in range(1, len(words))
-            for hit in self._lookup(partition, "gsi2sk = :sk", " ".join(words[:n]))
+            for hit in self._lookup(partition, "gsi2sk = :sk", " ".join(words[:n]), operation)
         ]
-        hits += self._lookup(partition, "begins_with(gsi2sk, :sk)", wanted)
+        hits += self._lookup(partition, "begins_with(gsi2sk, :sk)", wanted, operation)
         return [hit for hit in hits if same_company_key(hit["gsi2sk"], wanted)]
 
     def _lookup(
-        self, gsi2pk: str, sort_condition: str | None = None, sort_value: str = ""
+        self,
+        gsi2pk: str,
+        sort_condition: str | None = None,
+        sort_value: str = "",
+        operation: str = "crm.find_contacts",
     ) -> list[dict[str, str]]:
         """The lookup index's entries (``pk``, ``sk``, ``gsi2sk``) under one key, maybe narrowed."""
         condition = "gsi2pk = :key" + (f" AND {sort_condition}" if sort_condition else "")
         values = {":key": gsi2pk, **({":sk": sort_value} if sort_condition else {})}
-        with aws_errors("crm.find_contacts"):
+        with aws_errors(operation):
             pages = self._ddb.get_paginator("query").paginate(
                 TableName=self.table_name,
                 IndexName=LOOKUP_INDEX,
