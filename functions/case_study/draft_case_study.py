@@ -14,7 +14,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.models import ApprovalDecision, CaseStudyDraft, DraftRef, Facts
-from functions.case_study.prompts import DRAFT_SYSTEM
+from functions.case_study.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.errors import PermanentIntegrationError
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
@@ -81,11 +81,10 @@ def draft_case_study(payload: DraftInput, *, files: FileStore, llm: LLMClient, c
     }
     result = llm.structured(
         operation="draft",
-        system=DRAFT_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Write the case study draft.\n<input>{json.dumps(data, sort_keys=True)}</input>",
         output_model=CaseStudyDraft,
         tool_name="case_study_draft",
-        tool_description="Record the case study's title, summary and markdown body.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     document = case_study_document(facts, result.value)

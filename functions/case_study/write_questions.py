@@ -11,7 +11,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.models import Facts, InterviewQuestions, QuestionsRef
-from functions.case_study.prompts import QUESTIONS_SYSTEM
+from functions.case_study.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.files import FileStore, sha256_text
@@ -62,11 +62,10 @@ def write_questions(
     }
     result = llm.structured(
         operation="draft",
-        system=QUESTIONS_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Write the interview questions.\n<input>{json.dumps(data, sort_keys=True)}</input>",
         output_model=InterviewQuestions,
         tool_name="case_study_questions",
-        tool_description="Record the intro and the interview questions for the client.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     document = questions_document(facts, result.value)

@@ -11,7 +11,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.models import ClientIdentity, Matter, MatterClassification
-from functions.law_firm_ops.prompts import CLASSIFY_SYSTEM
+from functions.law_firm_ops.prompts import PLAYBOOK
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -30,13 +30,12 @@ def classify_matter(payload: ClassifyInput, *, llm: LLMClient, ctx: StepContext)
     }
     result = llm.structured(
         operation="classify",
-        system=CLASSIFY_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=(
             f"Classify this matter and list its parties.\n<input>{json.dumps(facts, sort_keys=True)}</input>"
         ),
         output_model=MatterClassification,
         tool_name="law_firm_classify_matter",
-        tool_description="Record the matter type, a neutral summary and every named party with its role.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     value = result.value

@@ -13,7 +13,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.models import ClientIdentity, DraftRef, EngagementLetterDraft, Matter
-from functions.law_firm_ops.prompts import LETTER_SYSTEM
+from functions.law_firm_ops.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.files import FileStore, sha256_text
@@ -52,11 +52,10 @@ def draft_letter(payload: LetterInput, *, files: FileStore, llm: LLMClient, ctx:
     }
     result = llm.structured(
         operation="draft",
-        system=LETTER_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Draft the engagement letter.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=EngagementLetterDraft,
         tool_name="law_firm_engagement_letter",
-        tool_description="Record the engagement letter's subject and plain-text body (no amounts).",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     body = result.value.body.rstrip() + fee_schedule(payload.hourly_rate_cents, payload.retainer_cents)

@@ -23,7 +23,7 @@ from functions.law_firm_ops.models import (
     TimeProposal,
     Unbilled,
 )
-from functions.law_firm_ops.prompts import RECOVER_SYSTEM
+from functions.law_firm_ops.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.files import FileStore, sha256_text
@@ -75,11 +75,10 @@ def propose_entries(
     }
     result = llm.structured(
         operation="draft",
-        system=RECOVER_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Propose the missing time entries.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=bound_to({sid: item.max_minutes for sid, item in items.items()}),
         tool_name="law_firm_recover_time",
-        tool_description="Record at most one proposed time entry per given item.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     order = {sid: n for n, sid in enumerate(items)}

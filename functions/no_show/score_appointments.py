@@ -27,7 +27,7 @@ from functions.no_show.models import (
     ScoringReport,
     Signals,
 )
-from functions.no_show.prompts import NOTES_SYSTEM
+from functions.no_show.prompts import PLAYBOOK
 from functions.shared.adapters import get_calendar, get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.calendar import CalendarPort
@@ -69,11 +69,10 @@ def read_notes(
     }
     result = llm.structured(
         operation="classify",
-        system=NOTES_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Read this appointment's notes.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=NotesReading,
         tool_name="no_show_read_notes",
-        tool_description="Record the notes' bounded risk adjustment, the recommended action and the reason.",
         context=LLMCallContext(
             trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt, item=appointment.event_id
         ),

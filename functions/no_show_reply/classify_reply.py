@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 
+from functions.no_show.prompts import PLAYBOOK
 from functions.no_show_reply.models import ReplyClassification, ReplyIntent, ReplyState
-from functions.no_show_reply.prompts import CLASSIFY_SYSTEM, MIN_CONFIDENCE
+from functions.no_show_reply.prompts import MIN_CONFIDENCE
 from functions.shared.errors import BusinessRuleError, InvalidInputError
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.step_handler import StepContext, step_handler
@@ -25,13 +26,12 @@ def classify_reply(request: ReplyState, *, llm: LLMClient, ctx: StepContext) -> 
         raise InvalidInputError(f"reply to event {request.event_id} has neither a kind nor a message")
     result = llm.structured(
         operation="classify",
-        system=CLASSIFY_SYSTEM,
+        playbook=PLAYBOOK,
         prompt="Classify this reply.\n<input>"
         + json.dumps({"event_id": request.event_id, "message": request.message}, sort_keys=True)
         + "</input>",
         output_model=ReplyIntent,
         tool_name="no_show_classify_reply",
-        tool_description="Record what the client's reply asks for.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     reading = result.value

@@ -12,7 +12,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Dormant, DraftRef, Person, ReengagementDraft
-from functions.referral.prompts import REENGAGEMENT_SYSTEM
+from functions.referral.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.errors import InvalidInputError
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
@@ -46,11 +46,10 @@ def draft_reengagement(
     }
     result = llm.structured(
         operation="draft",
-        system=REENGAGEMENT_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Write the re-engagement email.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=ReengagementDraft,
         tool_name="referral_reengagement_email",
-        tool_description="Record the re-engagement email's subject and plain-text body.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     key = f"drafts/{ctx.execution}/{ctx.state}-{ctx.attempt}.txt"

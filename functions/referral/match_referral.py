@@ -19,7 +19,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Candidate, Match, match_model, referred_contact_id
-from functions.referral.prompts import ENTITY_MATCH_SYSTEM
+from functions.referral.prompts import PLAYBOOK
 from functions.shared.adapters import get_crm
 from functions.shared.contact_keys import email_domain, name_key
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
@@ -127,11 +127,10 @@ def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: St
     data = json.dumps(facts, sort_keys=True)
     result = llm.structured(
         operation="choose_branch",
-        system=ENTITY_MATCH_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Is the referred person one of the candidates?\n<input>{data}</input>",
         output_model=match_model(ids),
         tool_name="referral_entity_match",
-        tool_description="Record which candidate contact is the referred person, or none.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     answer = result.value

@@ -7,7 +7,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.models import DraftRef, EmailDraft, Lead, Research
-from functions.sales_outreach.prompts import DRAFT_SYSTEM
+from functions.sales_outreach.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.files import FileStore, sha256_text
@@ -35,11 +35,10 @@ def draft_email(payload: DraftInput, *, files: FileStore, llm: LLMClient, ctx: S
     }
     result = llm.structured(
         operation="draft",
-        system=DRAFT_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Write the first outreach email.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=EmailDraft,
         tool_name="draft_email",
-        tool_description="Record the email's subject and plain-text body.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     key = f"drafts/{ctx.execution}/{ctx.state}-{ctx.attempt}.txt"

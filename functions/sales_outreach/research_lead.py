@@ -11,7 +11,7 @@ import json
 from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.models import Lead, LeadAssessment, Research
-from functions.sales_outreach.prompts import RESEARCH_SYSTEM
+from functions.sales_outreach.prompts import PLAYBOOK
 from functions.shared.adapters import get_crm, get_files
 from functions.shared.llm import LLMCallContext, LLMClient, get_llm_client
 from functions.shared.ports.crm import CrmPort
@@ -43,11 +43,10 @@ def research_lead(
     }
     result = llm.structured(
         operation="classify",
-        system=RESEARCH_SYSTEM,
+        playbook=PLAYBOOK,
         prompt=f"Assess this lead.\n<input>{json.dumps(facts, sort_keys=True)}</input>",
         output_model=LeadAssessment,
         tool_name="assess_lead",
-        tool_description="Record the lead's fit for the offer, with persona and pain points.",
         context=LLMCallContext(trace_id=ctx.trace_id, step=ctx.step, attempt=ctx.attempt),
     )
     assessment = result.value

@@ -14,7 +14,7 @@ import boto3
 import httpx2
 import pytest
 from moto import mock_aws
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.shared import aws, config
 from functions.shared.errors import (
@@ -40,6 +40,7 @@ from functions.shared.llm.offline import (
     ServerError,
     offline_model,
 )
+from functions.shared.llm.playbook import LLMTask, Playbook
 from functions.shared.llm.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, UnknownModelError, Usage
 from functions.shared.llm.settings import LLMSettings
 
@@ -47,7 +48,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "llm"
 API_KEY = "sk-ant-api03-TESTKEY-abcdefghijklmnopqrstuvwxyz0123456789"
 TOOL = "score_lead"
 SYSTEM = "You assess sales leads. Answer only with the score_lead tool."
-LONG_SYSTEM = "You assess sales leads for a logistics software vendor. Be factual and brief. " * 60
+LONG_SYSTEM = "You assess sales leads for a logistics software vendor. Be factual and brief. " * 120
 CONTEXT = LLMCallContext(trace_id="run-0001", step="research_lead", attempt=0)
 LLM_ENV = (
     "ANTHROPIC_API_KEY",
@@ -111,14 +112,21 @@ def make_client(model: OfflineModel, audit: InMemoryAuditStore) -> Iterator[Clie
         http.close()
 
 
+def playbook(system: str = SYSTEM, tool: str = TOOL) -> Playbook:
+    """A one-task playbook: the lead scorer's prefix is its tool and ``system`` under the preamble."""
+    return Playbook(
+        workflow="lead scoring",
+        tasks=(LLMTask(tool, "Score how well a lead fits the offer", LeadScore, system),),
+    )
+
+
 def score(client: LLMClient, prompt: str | None = None, system: str = SYSTEM) -> LLMResult[LeadScore]:
     return client.structured(
         operation="classify",
-        system=system,
+        playbook=playbook(system),
+        tool_name=TOOL,
         prompt=prompt if prompt is not None else lead_prompt(name="Acme", industry="retail"),
         output_model=LeadScore,
-        tool_name=TOOL,
-        tool_description="Score how well a lead fits the offer",
         context=CONTEXT,
     )
 
@@ -176,7 +184,12 @@ def test_the_request_forces_the_tool_caches_the_system_prompt_and_sends_no_tempe
         }
     ]
     assert body["tool_choice"] == {"type": "tool", "name": TOOL}
-    assert body["system"] == [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    assert body["system"] == [
+        {"type": "text", "text": playbook().system, "cache_control": {"type": "ephemeral"}}
+    ]
+    assert SYSTEM in playbook().system
+    # and the user turn names the task whose section of the system prompt applies
+    assert body["messages"][0]["content"].startswith(f"Task: {TOOL}\n\n")
     assert body["max_tokens"] == 333
     assert "temperature" not in body
 
@@ -205,11 +218,10 @@ def test_each_operation_is_recorded_in_the_audit(
     # When a structured call is made for that operation
     result = client.structured(
         operation=operation,
-        system=SYSTEM,
+        playbook=playbook(),
+        tool_name=TOOL,
         prompt=lead_prompt(name="Acme"),
         output_model=LeadScore,
-        tool_name=TOOL,
-        tool_description="d",
         context=CONTEXT,
     )
 
@@ -394,11 +406,10 @@ def test_a_400_raises_request_error_with_status_and_request_id(make_client: Clie
     with pytest.raises(LLMRequestError) as raised:
         client.structured(
             operation="extract",
-            system=SYSTEM,
+            playbook=playbook(tool="no_such_tool"),
+            tool_name="no_such_tool",
             prompt="x",
             output_model=LeadScore,
-            tool_name="no_such_tool",
-            tool_description="d",
             context=CONTEXT,
         )
 
@@ -565,11 +576,10 @@ def test_the_audit_record_holds_the_request_and_accounting(
     # When it succeeds
     result = client.structured(
         operation="choose_branch",
-        system=SYSTEM,
+        playbook=playbook(),
+        tool_name=TOOL,
         prompt=lead_prompt(name="Acme"),
         output_model=LeadScore,
-        tool_name=TOOL,
-        tool_description="d",
         context=context,
     )
 
@@ -582,9 +592,11 @@ def test_the_audit_record_holds_the_request_and_accounting(
         "claude-sonnet-4-6",
         TOOL,
     )
-    assert record["request"]["system"][0]["text"] == SYSTEM
+    assert record["request"]["system"][0]["text"] == playbook().system
     assert record["request"]["tools"][0]["input_schema"] == LeadScore.model_json_schema()
-    assert record["exchanges"][0]["messages"] == [{"role": "user", "content": lead_prompt(name="Acme")}]
+    assert record["exchanges"][0]["messages"] == [
+        {"role": "user", "content": f"Task: {TOOL}\n\n{lead_prompt(name='Acme')}"}
+    ]
     assert record["exchanges"][0]["response"]["type"] == "message"
     assert record["cost_usd"] == pytest.approx(result.cost_usd)
     assert record["latency_ms"] > 0
@@ -787,26 +799,104 @@ def test_an_empty_secret_is_an_error_not_a_silent_fallback_to_offline(
         factory.get_llm_client()
 
 
-def test_the_tool_schema_is_pydantics_a_fresh_copy_each_call_and_a_per_call_model_is_not_kept() -> None:
-    import gc
-    import weakref
+def test_the_tool_schema_is_pydantics_and_a_fresh_copy_each_call() -> None:
+    # Given a playbook
+    book = playbook()
 
-    from pydantic import BaseModel, create_model
+    # When a caller changes the tools it got
+    first = book.tools()
+    assert first[0]["input_schema"] == LeadScore.model_json_schema()
+    schema: Any = first[0]["input_schema"]
+    schema["properties"]["fit"]["type"] = "integer"
 
-    from functions.shared.llm.client import _input_schema
+    # Then the next call still sends pydantic's schema: the cached prefix stays byte-identical
+    assert book.tools()[0]["input_schema"] == LeadScore.model_json_schema()
 
-    class Answer(BaseModel):
+
+def test_a_bound_subclass_validates_the_answer_but_the_schema_stays_the_playbook_s(
+    make_client: ClientFactory, model: OfflineModel
+) -> None:
+    # Given an output model that binds a run-specific limit (as match_model and bound_to do)
+    class HighScoreOnly(LeadScore):
+        @field_validator("fit_score")
+        @classmethod
+        def _high(cls, value: int) -> int:
+            if value < 90:
+                raise ValueError("must be at least 90")
+            return value
+
+    model.script(TOOL, Reply({**VALID, "fit_score": 70}), Reply({**VALID, "fit_score": 95}))
+
+    # When the client validates with it
+    result = make_client().structured(
+        operation="classify",
+        playbook=playbook(),
+        tool_name=TOOL,
+        prompt=lead_prompt(name="Acme"),
+        output_model=HighScoreOnly,
+        context=CONTEXT,
+    )
+
+    # Then the bound model decided (one re-prompt) while both requests sent the task's schema
+    assert (result.value.fit_score, result.reprompts) == (95, 1)
+    assert [body["tools"] for body in model.requests] == [playbook().tools()] * 2
+
+
+def test_an_output_model_outside_the_task_s_schema_is_refused_before_any_request(
+    make_client: ClientFactory, model: OfflineModel
+) -> None:
+    class Other(BaseModel):
         label: str
-        confidence: float
 
-    first = _input_schema(Answer)
-    assert first == Answer.model_json_schema()
-    first["properties"]["label"]["type"] = "integer"  # a caller changing what it got
-    assert _input_schema(Answer) == Answer.model_json_schema()
+    with pytest.raises(TypeError, match="Other is not LeadScore or a subclass"):
+        make_client().structured(
+            operation="classify",
+            playbook=playbook(),
+            tool_name=TOOL,
+            prompt="x",
+            output_model=Other,
+            context=CONTEXT,
+        )
+    assert model.requests == []
 
-    bound: type[BaseModel] = create_model("Bound", minutes=(int, ...))
-    assert _input_schema(bound)["required"] == ["minutes"]
-    gone = weakref.ref(bound)
-    del bound
-    gc.collect()
-    assert gone() is None
+
+def test_the_steps_of_one_workflow_share_one_cache_entry(
+    make_client: ClientFactory, model: OfflineModel
+) -> None:
+    # Given a two-task playbook whose prefix is over the cache minimum
+    book = Playbook(
+        workflow="lead handling",
+        tasks=(
+            LLMTask(TOOL, "Score how well a lead fits the offer", LeadScore, LONG_SYSTEM),
+            LLMTask("tag_lead", "Tag the lead", LeadScore, "Tag the lead for the campaign."),
+        ),
+    )
+    model.script("tag_lead", Reply(VALID))
+    client = make_client()
+
+    def ask(tool: str) -> LLMResult[LeadScore]:
+        return client.structured(
+            operation="classify",
+            playbook=book,
+            tool_name=tool,
+            prompt=lead_prompt(name="Acme"),
+            output_model=LeadScore,
+            context=CONTEXT,
+        )
+
+    # When the first step's task is asked, then the other step's
+    first, second = ask(TOOL), ask("tag_lead")
+
+    # Then the second step reads the whole prefix the first one wrote, though it forces another tool
+    assert first.usage.cache_creation_input_tokens >= 2048
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    assert second.usage.cache_creation_input_tokens == 0
+    assert [body["tool_choice"]["name"] for body in model.requests] == [TOOL, "tag_lead"]
+
+
+def test_a_playbook_names_each_task_once_and_refuses_an_unknown_one() -> None:
+    task = LLMTask(TOOL, "d", LeadScore, SYSTEM)
+    with pytest.raises(ValueError, match="unique tool names"):
+        Playbook(workflow="w", tasks=(task, task))
+    with pytest.raises(ValueError, match="has no task 'other'"):
+        Playbook(workflow="w", tasks=(task,)).user_turn("other", "x")

@@ -28,7 +28,7 @@ from functions.shared.llm.offline import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "llm"
-LONG_SYSTEM = "You assess sales leads for a logistics software vendor. Be factual and brief. " * 60
+LONG_SYSTEM = "You assess sales leads for a logistics software vendor. Be factual and brief. " * 120
 TOOL_SCHEMA: dict[str, object] = {"type": "object", "properties": {"fit": {"type": "string"}}}
 
 
@@ -398,9 +398,9 @@ def test_prefixes_below_the_minimum_or_without_cache_control_are_not_cached(sdk:
     assert unmarked[1].input_tokens >= 1024
 
 
-def test_each_model_caches_from_its_own_documented_minimum(sdk: anthropic.Anthropic) -> None:
-    # Given a prefix over Sonnet's 1,024-token minimum but under Haiku 4.5's 4,096
-    assert 1024 <= prefix_tokens([tool()], LONG_SYSTEM) < 4096
+def test_each_model_caches_from_its_own_minimum(sdk: anthropic.Anthropic) -> None:
+    # Given a prefix over Sonnet 4.6's 2,048-token minimum but under Haiku 4.5's 4,096
+    assert 2048 <= prefix_tokens([tool()], LONG_SYSTEM) < 4096
     # When it is sent twice to each model
     sonnet = [ask(sdk, "x", system=LONG_SYSTEM).usage for _ in range(2)]
     haiku = [ask(sdk, "x", system=LONG_SYSTEM, model="claude-haiku-4-5-20251001").usage for _ in range(2)]
@@ -413,7 +413,28 @@ def test_each_model_caches_from_its_own_documented_minimum(sdk: anthropic.Anthro
     assert (
         min_cacheable_tokens("claude-haiku-4-5") == min_cacheable_tokens("claude-haiku-4-5-20251001") == 4096
     )
-    assert min_cacheable_tokens("claude-sonnet-4-6") == 1024
+
+
+def test_sonnet_4_6_caches_from_the_2048_tokens_users_measure_not_the_documented_1024(
+    sdk: anthropic.Anthropic,
+) -> None:
+    # Given a prefix between the two figures
+    medium = LONG_SYSTEM[: len(LONG_SYSTEM) * 2 // 3]
+    assert 1024 <= prefix_tokens([tool()], medium) < 2048
+
+    # When it is sent twice to Sonnet 4.6 and twice to Opus 4.1 (documented at 1,024)
+    sonnet = [ask(sdk, "x", system=medium).usage for _ in range(2)]
+    opus = [ask(sdk, "x", system=medium, model="claude-opus-4-1").usage for _ in range(2)]
+
+    # Then only Opus 4.1 caches it
+    for usage in sonnet:
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+    assert (opus[0].cache_creation_input_tokens or 0) > 0
+    assert opus[1].cache_read_input_tokens == opus[0].cache_creation_input_tokens
+    assert (min_cacheable_tokens("claude-sonnet-4-6"), min_cacheable_tokens("claude-opus-4-1")) == (
+        2048,
+        1024,
+    )
 
 
 class FakeClock:

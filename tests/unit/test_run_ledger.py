@@ -39,7 +39,7 @@ from functions.shared.llm.settings import LLMSettings
 from functions.shared.observability import metrics
 from functions.shared.step_handler import StepContext, step_handler
 from local.dispatch import LocalLambdaContext
-from tests.unit.test_llm_client import API_KEY, FIXTURES, SYSTEM, TOOL, VALID, LeadScore, lead_prompt
+from tests.unit.test_llm_client import API_KEY, FIXTURES, TOOL, VALID, LeadScore, lead_prompt, playbook
 
 RUN = "sales_outreach-run-1"
 CONTEXT = LLMCallContext(trace_id=RUN, step="research_lead", attempt=0, workflow="sales_outreach")
@@ -80,11 +80,10 @@ def make_client(model: OfflineModel, ledger: InMemoryRunLedger) -> Iterator[Make
 def score(llm: LLMClient, context: LLMCallContext = CONTEXT) -> LLMResult[LeadScore]:
     return llm.structured(
         operation="classify",
-        system=SYSTEM,
+        playbook=playbook(),
+        tool_name=TOOL,
         prompt=lead_prompt(name="Acme", industry="retail"),
         output_model=LeadScore,
-        tool_name=TOOL,
-        tool_description="Score how well a lead fits the offer",
         context=context,
     )
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ServerError,
         offline_model,
     )
+    from functions.shared.llm.playbook import LLMTask, Playbook
     from functions.shared.llm.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, UnknownModelError, Usage
     from functions.shared.llm.settings import LLMSettings, llm_settings
 
@@ -46,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "ScriptedResponse": "offline",
     "ServerError": "offline",
     "offline_model": "offline",
+    "LLMTask": "playbook",
+    "Playbook": "playbook",
     "DEFAULT_PRICES": "pricing",
     "ModelPrice": "pricing",
     "PriceTable": "pricing",
@@ -64,11 +67,13 @@ __all__ = [
     "LLMClient",
     "LLMResult",
     "LLMSettings",
+    "LLMTask",
     "Malformed",
     "ModelPrice",
     "OfflineModel",
     "Operation",
     "Overloaded",
+    "Playbook",
     "PriceTable",
     "RateLimited",
     "Refusal",

@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from functions.shared.errors import (
 )
 from functions.shared.ledger import LedgerEntry, RunLedger, check_budget
 from functions.shared.llm.audit import AuditStore, audit_key
+from functions.shared.llm.playbook import Playbook
 from functions.shared.llm.pricing import DEFAULT_PRICES, PriceTable, Usage
 from functions.shared.llm.settings import LLMSettings
 from functions.shared.observability import logger, metrics
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
         MessageParam,
         TextBlockParam,
         ToolChoiceToolParam,
-        ToolParam,
         ToolResultBlockParam,
     )
 
@@ -147,24 +146,6 @@ class _Exchange:
         self.record.update(fields)
 
 
-#: Output model → its JSON schema, serialized. Weak keys: some steps build a model per call
-#: (``propose_entries`` binds its bounds), and those must not be kept alive by the cache.
-_SCHEMAS: weakref.WeakKeyDictionary[type[BaseModel], str] = weakref.WeakKeyDictionary()
-
-
-def _input_schema(output_model: type[BaseModel]) -> dict[str, Any]:
-    """The tool's JSON schema, generated once per model class (pydantic takes ~1 ms per call).
-
-    A fresh dict each time, so nothing downstream can change what the next call sends: the tool
-    definition is part of the cached prompt prefix and must stay byte-identical.
-    """
-    serialized = _SCHEMAS.get(output_model)
-    if serialized is None:
-        serialized = _SCHEMAS[output_model] = json.dumps(output_model.model_json_schema())
-    schema: dict[str, Any] = json.loads(serialized)
-    return schema
-
-
 class LLMClient:
     """Structured LLM calls for the workflow steps. Thread-safe (holds no per-call state).
 
@@ -200,14 +181,17 @@ class LLMClient:
         self,
         *,
         operation: Operation,
-        system: str,
+        playbook: Playbook,
+        tool_name: str,
         prompt: str,
         output_model: type[T],
-        tool_name: str,
-        tool_description: str,
         context: LLMCallContext,
     ) -> LLMResult[T]:
         """Ask for ``output_model`` through the forced tool ``tool_name``; re-prompt on invalid output.
+
+        The request's static prefix is the whole ``playbook`` (every task's tool, then its system
+        prompt): the same bytes for every step of the workflow, so they share one cache entry.
+        ``output_model`` is the task's model or a subclass that binds run-specific limits.
 
         Raises LLMFormatError, LLMRefusalError, LLMRateLimitError, LLMOverloadedError, LLMRequestError,
         BudgetExceeded before any request when the run already spent its workflow's cap, or
@@ -219,19 +203,21 @@ class LLMClient:
             check_budget(self._ledger, run=context.trace_id, workflow=workflow, budgets=self._budgets)
         import anthropic  # already loaded by whoever built the SDK client: a dictionary lookup here
 
+        task = playbook.task(tool_name)
+        if not issubclass(output_model, task.output_model):
+            raise TypeError(
+                f"{tool_name}: {output_model.__name__} is not {task.output_model.__name__} or a subclass; "
+                "the tool's schema (part of the cached prefix) comes from the playbook"
+            )
         t0 = time.perf_counter()
         model = self._settings.model
-        # The system prompt and the tool definition form the cached prefix: keep both static per step.
+        # The playbook is the cached prefix: tools, then the system prompt, where the breakpoint is.
         system_blocks: list[TextBlockParam] = [
-            {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
+            {"type": "text", "text": playbook.system, "cache_control": {"type": "ephemeral"}}
         ]
-        tool: ToolParam = {
-            "name": tool_name,
-            "description": tool_description,
-            "input_schema": _input_schema(output_model),
-        }
+        tools = playbook.tools()
         tool_choice: ToolChoiceToolParam = {"type": "tool", "name": tool_name}
-        messages: list[MessageParam] = [{"role": "user", "content": prompt}]
+        messages: list[MessageParam] = [{"role": "user", "content": playbook.user_turn(tool_name, prompt)}]
         call = _CallRecord(
             key=audit_key(context.trace_id, context.step, context.attempt, context.item),
             context=context,
@@ -250,7 +236,7 @@ class LLMClient:
                     "model": model,
                     "max_tokens": self._settings.max_tokens,
                     "system": system_blocks,
-                    "tools": [tool],
+                    "tools": tools,
                     "tool_choice": tool_choice,
                 },
                 "max_reprompts": self._settings.max_reprompts,
@@ -267,7 +253,7 @@ class LLMClient:
                     max_tokens=self._settings.max_tokens,
                     system=system_blocks,
                     messages=messages,
-                    tools=[tool],
+                    tools=tools,
                     tool_choice=tool_choice,
                 )
                 body = raw.read()
