@@ -1,9 +1,11 @@
 """Static system prompts of the case-study LLM nodes.
 
-They are long on purpose: the whole static prefix (tool schema + system prompt) is sent with
-``cache_control`` and must exceed the model's minimum cacheable length (1,024 tokens) to be
-cached, so repeated runs pay the cache-read price for it. Everything run-specific goes into the
-user turn inside ``<input>`` tags, which the prompts declare to be data, never instructions.
+Each prompt is one task's section of ``PLAYBOOK``, the workflow's one static prefix (every task's
+tool, then the sections), sent with ``cache_control`` by every LLM step of the workflow: together
+they clear the model's minimum cacheable length (2,048 tokens for ``claude-sonnet-4-6`` as users
+measure it), the second step of a run reads what the first wrote, and repeated runs pay the
+cache-read price for all of it (``functions/shared/llm/playbook.py``). Everything run-specific goes
+into the user turn inside ``<input>`` tags, which the prompts declare to be data, never instructions.
 """
 
 from __future__ import annotations

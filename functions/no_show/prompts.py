@@ -1,8 +1,11 @@
-"""Static system prompt of the no-show flow's one LLM node (reading an appointment's notes).
+"""Static system prompt of the no-show flow's one LLM node (reading an appointment's notes), and
+the no-show family's playbook.
 
-It is long on purpose: the whole static prefix (tool schema + system prompt) is sent with
-``cache_control`` and must exceed the model's minimum cacheable length (1,024 tokens) to be
-cached, so a day with many appointments pays the cache-read price for it after the first call.
+It is one section of ``PLAYBOOK``, the static prefix this flow shares with the reply classifier of
+the no_show_reply flow (both tools, then both sections), sent with ``cache_control``: together they
+clear the model's minimum cacheable length (2,048 tokens for ``claude-sonnet-4-6`` as users measure
+it), so a day with many appointments, and the replies to its confirmation requests, pay the
+cache-read price for it after the first call (``functions/shared/llm/playbook.py``).
 Everything appointment-specific goes into the user turn inside ``<input>`` tags, which the prompt
 declares to be data, never instructions.
 """

@@ -4,12 +4,10 @@ Why it is this long: a misread reply moves a real appointment (a cancel read as 
 an empty slot, a confirm read as a cancel frees a booked client's slot), so the prompt spells out
 the cases that short classifier prompts get wrong: auto-replies, quoted originals, a late-but-coming
 client, "can't come, will call to rebook", corrections within one message, replies from someone
-else. At this length the static prefix (tool schema + system prompt) is over the model's minimum
-cacheable length (1,024 tokens), so it is sent with ``cache_control`` like every other flow's and a
-burst of replies (they arrive minutes after a batch of confirmation requests goes out) pays the
-cache-read price for it after the first call (``tests/workflows/test_no_show_reply.py`` checks that a
-second reply reads the whole prefix from the cache). The client's message goes into the user turn
-inside ``<input>`` tags, as data.
+else. It is a section of the no-show playbook (``functions/no_show/prompts.py``): the replies arrive
+minutes after a batch of confirmation requests goes out, and read the prefix the batch's scoring
+wrote to the prompt cache (``tests/workflows/test_no_show_reply.py`` checks it). The client's
+message goes into the user turn inside ``<input>`` tags, as data.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from functions.shared.llm.offline import Malformed, Reply, offline_model
 from functions.shared.ports.calendar import CalendarEvent
 from local import cli
 from local.runtime import InputRejected, LocalRuntime
-from tests.workflows.conftest import activities, drive, row, states
+from tests.workflows.conftest import activities, approve, drive, row, states
 
 pytestmark = pytest.mark.slow
 
@@ -236,12 +236,41 @@ def test_replies_arriving_together_read_the_classifier_s_prompt_from_the_cache(r
         )
         assert states(result) == CLASSIFIED_PATH
 
-    # Then the first classification writes the static prefix (tool + system prompt) to the prompt
+    # Then the first classification writes the static prefix (tools + system prompt) to the prompt
     # cache and the second reads all of it from there, billed at the cache-read price
     first, second = [c for c in offline_model().billed if c.tool_name == "no_show_classify_reply"]
-    assert first.usage["cache_creation_input_tokens"] == first.prefix_tokens >= 1024
+    assert first.usage["cache_creation_input_tokens"] == first.prefix_tokens >= 2048
     assert second.usage["cache_read_input_tokens"] == second.prefix_tokens == first.prefix_tokens
     assert second.usage["cache_creation_input_tokens"] == 0
+
+
+def test_a_reply_to_a_batch_s_confirmation_request_reads_the_prompt_the_no_show_check_wrote(
+    runtime: LocalRuntime,
+) -> None:
+    # Given the no-show check scored a batch and asked its clients to confirm
+    batch = json.loads((ROOT / "examples" / "no_show.json").read_text(encoding="utf-8"))
+    assert drive(runtime, "no_show", batch, approve).status == "SUCCEEDED"
+    scored = [c for c in offline_model().billed if c.tool_name == "no_show_read_notes"]
+
+    # When the first reply comes in, in the client's own words, to one of the requests it sent
+    result = drive(
+        runtime,
+        "no_show_reply",
+        {
+            "event_id": "APT-NS-301",
+            "from_email": "carol.nguyen@clients.example",
+            "message": "Please cancel, I have found another provider.",
+        },
+        None,
+    )
+    assert states(result) == CLASSIFIED_PATH
+
+    # Then its classification reads the whole no-show prefix the scoring wrote: one cache entry
+    # for both flows, so not even the first reply of a batch pays to write it
+    (reply,) = [c for c in offline_model().billed if c.tool_name == "no_show_classify_reply"]
+    assert scored[0].usage["cache_creation_input_tokens"] == scored[0].prefix_tokens >= 2048
+    assert reply.usage["cache_read_input_tokens"] == reply.prefix_tokens == scored[0].prefix_tokens
+    assert reply.usage["cache_creation_input_tokens"] == 0
 
 
 @pytest.mark.parametrize(

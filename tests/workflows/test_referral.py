@@ -180,6 +180,23 @@ def test_referral_is_recorded_rewarded_once_and_the_dormant_client_is_reengaged(
     ]
 
 
+def test_on_a_cold_cache_the_reengagement_draft_reads_the_prompt_the_entity_match_wrote(
+    runtime: LocalRuntime, referral_input: dict[str, Any]
+) -> None:
+    # Given no prompt in the cache yet
+    # When a referral runs to the re-engagement email
+    result = drive(runtime, WORKFLOW, referral_input, approve)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+
+    # Then MatchReferral wrote the workflow's one prefix (both tools and both prompts) and
+    # DraftReengagement, a different step forcing a different tool, read all of it from the cache
+    match, draft = offline_model().billed
+    assert (match.tool_name, draft.tool_name) == ("referral_entity_match", "referral_reengagement_email")
+    assert match.usage["cache_creation_input_tokens"] == match.prefix_tokens >= 2048
+    assert draft.usage["cache_read_input_tokens"] == draft.prefix_tokens == match.prefix_tokens
+    assert draft.usage["cache_creation_input_tokens"] == 0
+
+
 @pytest.mark.slow
 def test_exact_email_duplicate_ends_without_creating_sending_or_crediting(
     runtime: LocalRuntime, referral_input: dict[str, Any]
