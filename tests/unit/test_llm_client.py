@@ -900,3 +900,42 @@ def test_a_playbook_names_each_task_once_and_refuses_an_unknown_one() -> None:
         Playbook(workflow="w", tasks=(task, task))
     with pytest.raises(ValueError, match="has no task 'other'"):
         Playbook(workflow="w", tasks=(task,)).user_turn("other", "x")
+
+
+def test_a_prefix_the_api_did_not_cache_is_logged_once_per_tool(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import logging
+
+    from functions.shared.llm import client as client_module
+    from functions.shared.observability import logger
+
+    monkeypatch.setattr(client_module, "_UNCACHED_WARNED", set())
+    buffer = io.StringIO()
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logger.registered_formatter)
+    logger.addHandler(capture)
+
+    def warnings() -> list[dict[str, Any]]:
+        records = [json.loads(line) for line in buffer.getvalue().splitlines()]
+        return [r for r in records if "was not cached" in r["message"]]
+
+    try:
+        # Given a client on a model whose caching minimum is below one prefix and above another
+        client = make_client()
+
+        # When the long prefix is sent twice (written, then read), nothing is said
+        score(client, system=LONG_SYSTEM)
+        score(client, system=LONG_SYSTEM)
+        assert warnings() == []
+
+        # When the short prefix is sent twice, neither written nor read
+        score(client, system=SYSTEM)
+        score(client, system=SYSTEM)
+    finally:
+        logger.handlers.remove(capture)
+
+    # Then one warning names the model and the tool
+    assert [(w["model"], w["tool_name"]) for w in warnings()] == [("claude-sonnet-4-6", TOOL)]
+    assert warnings()[0]["input_tokens"] > 0

@@ -59,6 +59,8 @@ _REDACTED = "[REDACTED]"
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
 _MAX_FIELD_ERRORS_IN_MESSAGE = 8
 _MIN_KEY_LENGTH_TO_REDACT = 12
+#: (model, tool) pairs whose prefix the API did not cache, already warned about in this process.
+_UNCACHED_WARNED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,7 @@ class LLMClient:
     def _charge(self, call: _CallRecord, t0: float, cost: float, outcome: str) -> None:
         """Metrics for the call, then its ledger entry (if the client has a ledger)."""
         usage = call.usage
+        _warn_if_uncached(self._settings.model, call.header["tool_name"], usage)
         metrics.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
         metrics.add_metric(name="LlmOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
         metrics.add_metric(
@@ -508,6 +511,26 @@ class _CallRecord:
         self.workflow = workflow
         self.exchanges: list[dict[str, Any]] = []
         self.usage = Usage.zero()
+
+
+def _warn_if_uncached(model: str, tool_name: str, usage: Usage) -> None:
+    """Say once per process and tool when the API neither wrote nor read the playbook's prefix.
+
+    The prefix is always sent with ``cache_control``, so that only happens when it is under the
+    model's caching minimum, which the docs and users' measurements disagree on for some models
+    (``functions/shared/llm/offline.py``): the first call of a cold Lambda says so in its logs, next
+    to the ``LlmCacheReadTokens`` / ``LlmCacheWriteTokens`` metrics staying at zero.
+    """
+    if usage.cache_creation_input_tokens or usage.cache_read_input_tokens:
+        return
+    key = (model, tool_name)
+    if key in _UNCACHED_WARNED:
+        return
+    _UNCACHED_WARNED.add(key)
+    log.warning(
+        "the prompt prefix was not cached (under the model's caching minimum?): calls pay full input price",
+        extra={"model": model, "tool_name": tool_name, "input_tokens": usage.input_tokens},
+    )
 
 
 def _usage_of(message: Message) -> Usage:
