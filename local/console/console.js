@@ -330,6 +330,7 @@ async function showLlm(executionId, step, current, scroll) {
     }
     const system = ((record.request || {}).system || []).map((block) => block.text).join("\n");
     part.querySelector(".llm-system").textContent = system;
+    part.querySelector(".llm-tool").textContent = record.tool_name || "";
     const exchanges = part.querySelector(".llm-exchanges");
     for (const exchange of record.exchanges || []) {
       exchanges.append(el("h4", {text: `Exchange ${exchange.n}: prompt`}));

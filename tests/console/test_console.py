@@ -89,6 +89,7 @@ def test_an_operator_starts_a_run_follows_it_to_its_approval_and_reads_the_llm_e
     expect(panel.locator(".llm-prompt").first).to_contain_text("Northwind Freight")
     expect(panel.locator(".llm-response").first).to_contain_text(pending[0].draft.subject)
     expect(panel.locator(".llm-system")).to_contain_text("You write first-touch B2B sales emails")
+    expect(panel.locator(".llm-tool").first).to_have_text("draft_email")
     screenshot(page, "01-run-waiting-for-approval-with-llm-call")
 
     # And the run is listed as RUNNING, and not under SUCCEEDED yet

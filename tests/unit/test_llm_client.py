@@ -183,7 +183,7 @@ def test_the_request_forces_the_tool_caches_the_system_prompt_and_sends_no_tempe
             "input_schema": LeadScore.model_json_schema(),
         }
     ]
-    assert body["tool_choice"] == {"type": "tool", "name": TOOL}
+    assert body["tool_choice"] == {"type": "tool", "name": TOOL, "disable_parallel_tool_use": True}
     assert body["system"] == [
         {"type": "text", "text": playbook().system, "cache_control": {"type": "ephemeral"}}
     ]

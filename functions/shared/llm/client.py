@@ -218,7 +218,13 @@ class LLMClient:
             {"type": "text", "text": playbook.system, "cache_control": {"type": "ephemeral"}}
         ]
         tools = playbook.tools()
-        tool_choice: ToolChoiceToolParam = {"type": "tool", "name": tool_name}
+        # Every task's tool is offered (they are part of the shared prefix): exactly one call of the
+        # forced one, so that a re-prompt answers the only tool_use the model made.
+        tool_choice: ToolChoiceToolParam = {
+            "type": "tool",
+            "name": tool_name,
+            "disable_parallel_tool_use": True,
+        }
         messages: list[MessageParam] = [{"role": "user", "content": playbook.user_turn(tool_name, prompt)}]
         call = _CallRecord(
             key=audit_key(context.trace_id, context.step, context.attempt, context.item),

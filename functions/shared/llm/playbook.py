@@ -3,7 +3,7 @@ all of the workflow's LLM steps.
 
 Why one prefix per workflow and not one per step: Anthropic caches the prompt prefix (tools, then
 system, up to the ``cache_control`` breakpoint) only from a per-model minimum length, and only
-byte for byte. Steps that each send their own ~1,100-1,700-token prompt stay under the minimum
+byte for byte. Steps that each send their own ~1,100-1,720-token prompt stay under the minimum
 that users measure for ``claude-sonnet-4-6`` (about 2,048 tokens, against the 1,024 the docs give;
 docs/performance.md), so on that model none of them would be cached. With one shared prefix:
 
@@ -72,10 +72,9 @@ class Playbook:
         names = ", ".join(f"`{task.tool_name}`" for task in self.tasks)
         preamble = (
             f"This system prompt holds the instructions of every AI step of the {self.workflow} "
-            f"workflow, one section per task ({names}), so that all the steps share one cached "
-            "prompt. Each request's user turn starts with `Task: <tool name>`. Follow only the "
-            "section of that task, ignore the other sections, and answer only by calling that "
-            "task's tool.\n"
+            f"workflow, one section per task ({names}). The first user message of each request "
+            "starts with `Task: <tool name>`. Follow only the section of that task, ignore the "
+            "other sections, and answer only by calling that task's tool.\n"
         )
         sections = [f"\n## Task: {task.tool_name}\n\n{task.instructions.strip()}\n" for task in self.tasks]
         return preamble + "".join(sections)
