@@ -6,6 +6,7 @@ when a moto upgrade moves one. Each patch is applied by :class:`MotoPatches` and
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import contextvars
 import copy
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -264,8 +266,9 @@ _SIGNED_SERVICES = frozenset({"s3", "s3-outposts", "s3express"})
 _TRANSACTION_UNDO: contextvars.ContextVar[_TransactionUndo | None] = contextvars.ContextVar(
     "stepwise_transaction_undo", default=None
 )
-#: Within one query of a table's own key: (the table, the partition's hash key) ``all_items`` serves.
-_QUERIED_PARTITION: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar(
+#: Within one query of a table's own key: (the table, the partition's hash key, the range key
+#: condition or None) ``all_items`` serves.
+_QUERIED_PARTITION: contextvars.ContextVar[tuple[Any, Any, Any] | None] = contextvars.ContextVar(
     "stepwise_queried_partition", default=None
 )
 #: id(parsed update expression) → (the tree, its pickle): the validator's copies come from there.
@@ -279,6 +282,59 @@ _MAX_CONDITIONS = 2048
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _key_condition_range(items: list[Any], comparison: str, values: list[Any]) -> list[Any]:
+    """The items a range key condition selects, with their neighbours in key order, sorted.
+
+    moto's table query sorts the whole partition with ``DynamoType`` comparisons and sizes every
+    item before it applies the key condition: a contact's partition that gains an activity a run
+    made its ``begins_with(sk, "DEAL#")`` query slower each run (the harness's long-lived runtime
+    measured 1.4-1.9x after 200 runs). DynamoDB reads only what the key condition selects: a
+    contiguous run of the sorted keys, found here by bisection. The item on each side of it stays,
+    because moto decides whether a page ends with a ``LastEvaluatedKey`` when it meets the item
+    after a full page, so its pages stay exactly moto's (moto applies the condition again).
+    """
+    keyed = sorted(((item.range_key.cast_value, item) for item in items), key=lambda pair: pair[0])
+    keys = [key for key, _ in keyed]
+    ordered = [item for _, item in keyed]
+    bounds = _bisect_bounds(keys, comparison.upper(), [value.cast_value for value in values])
+    if bounds is None:  # a comparison or key type not bisected here: moto's own test, item by item
+        selected = [n for n, item in enumerate(ordered) if item.range_key.compare(comparison, values)]
+        bounds = (selected[0], selected[-1] + 1) if selected else (0, 0)
+    low, high = bounds
+    if low >= high:
+        return []
+    return ordered[max(low - 1, 0) : high + 1]
+
+
+def _bisect_bounds(  # noqa: PLR0911 - one return per comparison
+    keys: list[Any], comparison: str, values: list[Any]
+) -> tuple[int, int] | None:
+    """[low, high) of the sorted string or number ``keys`` that ``comparison`` selects, else None."""
+    if not values or not all(isinstance(v, str | Decimal) for v in values):
+        return None
+    if keys and type(keys[0]) is not type(values[0]):
+        return None
+    first = values[0]
+    if comparison in ("=", "EQ"):
+        return bisect.bisect_left(keys, first), bisect.bisect_right(keys, first)
+    if comparison in ("<", "LT"):
+        return 0, bisect.bisect_left(keys, first)
+    if comparison in ("<=", "LE"):
+        return 0, bisect.bisect_right(keys, first)
+    if comparison in (">", "GT"):
+        return bisect.bisect_right(keys, first), len(keys)
+    if comparison in (">=", "GE"):
+        return bisect.bisect_left(keys, first), len(keys)
+    if comparison == "BETWEEN" and len(values) == 2:
+        return bisect.bisect_left(keys, first), bisect.bisect_right(keys, values[1])
+    if comparison == "BEGINS_WITH" and isinstance(first, str):
+        low = high = bisect.bisect_left(keys, first)
+        while high < len(keys) and keys[high].startswith(first):
+            high += 1
+        return low, high
+    return None
 
 
 def json_deepcopy(value: Any, memo: Any = None) -> Any:
@@ -831,19 +887,35 @@ class MotoPatches:
             partition = self_.items.get(queried[1])
             if partition is None:
                 return []
+            if self_.range_key_attr is None:
+                return [partition]
             # moto sorts a table query's matches by range key itself (a second sort cost as much).
-            return [partition] if self_.range_key_attr is None else list(partition.values())
+            condition = queried[2]
+            if condition is None:
+                return list(partition.values())
+            return _key_condition_range(list(partition.values()), *condition)
 
-        # moto's backend passes the index name by position: find where it is once (the signature
-        # follows ``__wrapped__`` through a runtime's patch applied inside another's).
-        index_at = list(inspect.signature(original_query).parameters).index("index_name") - 2
+        # moto's backend passes the index name and the range condition by position: find where
+        # they are once (the signature follows ``__wrapped__`` through a runtime's patch applied
+        # inside another's).
+        parameters = list(inspect.signature(original_query).parameters)
+        index_at = parameters.index("index_name") - 2
+        comparison_at, values_at = (
+            parameters.index("range_comparison") - 2,
+            parameters.index("range_objs") - 2,
+        )
+
+        def argument(args: tuple[Any, ...], kwargs: dict[str, Any], at: int, name: str) -> Any:
+            return args[at] if len(args) > at else kwargs.get(name)
 
         @functools.wraps(original_query)
         def query(self_: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-            index_name = args[index_at] if len(args) > index_at else kwargs.get("index_name")
-            if index_name or hash_key is None:
+            if argument(args, kwargs, index_at, "index_name") or hash_key is None:
                 return original_query(self_, hash_key, *args, **kwargs)
-            token = _QUERIED_PARTITION.set((self_, hash_key))
+            comparison = argument(args, kwargs, comparison_at, "range_comparison")
+            values = argument(args, kwargs, values_at, "range_objs")
+            condition = (comparison, values) if comparison else None
+            token = _QUERIED_PARTITION.set((self_, hash_key, condition))
             try:
                 return original_query(self_, hash_key, *args, **kwargs)
             finally:

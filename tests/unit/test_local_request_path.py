@@ -485,6 +485,51 @@ _QUERIES: list[dict[str, Any]] = [
         "KeyConditionExpression": "n = :n",
         "ExpressionAttributeValues": {":n": {"N": "2"}},
     },
+    # A busy partition (a contact with hundreds of activities): the key condition selects a few.
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "deal#"}},
+    },
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "deal#"}},
+        "ScanIndexForward": False,
+    },
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND sk < :s",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "act#005"}},
+        "ScanIndexForward": False,
+    },
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND sk >= :s",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "note"}},
+    },
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "nothing"}},
+    },
+    {
+        "TableName": "accounts",
+        "KeyConditionExpression": "pk = :p AND sk = :s",
+        "ExpressionAttributeValues": {":p": {"S": "busy"}, ":s": {"S": "deal#3"}},
+    },
+    # A number range key sorts by value, not by its text ("10" after "9").
+    {
+        "TableName": "scores",
+        "KeyConditionExpression": "pk = :p AND n BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": "s"}, ":a": {"N": "5"}, ":b": {"N": "12"}},
+    },
+    {
+        "TableName": "scores",
+        "KeyConditionExpression": "pk = :p AND n > :a",
+        "ExpressionAttributeValues": {":p": {"S": "s"}, ":a": {"N": "26.5"}},
+        "ScanIndexForward": False,
+    },
 ]
 
 
@@ -536,6 +581,23 @@ def test_a_query_of_a_tables_own_key_answers_as_moto_does_page_by_page_and_reads
                 )
         for index in range(200):
             dynamodb.put_item(TableName="accounts", Item={"pk": {"S": f"lead-{index}"}, "sk": {"S": "a"}})
+        dynamodb.create_table(
+            TableName="scores",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "n", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "n", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in (*range(30, 0, -1), 2.5):
+            dynamodb.put_item(TableName="scores", Item={"pk": {"S": "s"}, "n": {"N": str(n)}})
+        busy = ["note", "deal#2", *(f"act#{n:03}" for n in range(150)), "deal#1", "deal#3", "deal#4"]
+        for sk in busy:  # not in key order, as activities and deals arrive
+            dynamodb.put_item(TableName="accounts", Item={"pk": {"S": "busy"}, "sk": {"S": sk}})
         as_moto_answers = _query_everything(dynamodb)
 
         patches = MotoPatches(invoke=lambda *_: b"{}")
@@ -544,9 +606,15 @@ def test_a_query_of_a_tables_own_key_answers_as_moto_does_page_by_page_and_reads
             assert _query_everything(dynamodb) == as_moto_answers
             compared = _count_calls(monkeypatch, DynamoType, "__eq__")
             dynamodb.query(**_QUERIES[0])
+            compared_in_one_partition = len(compared)
+            ordered = _count_calls(monkeypatch, DynamoType, "__lt__")
+            deals = dynamodb.query(**_QUERIES[7])
         finally:
             patches.undo()
-    assert len(compared) < 50  # the partition's six items, not the table's 224
+    assert compared_in_one_partition < 50  # the partition's six items, not the table's 379
+    # and the busy partition's deals are found without sorting its 155 items by DynamoType
+    assert [item["sk"]["S"] for item in deals["Items"]] == ["deal#1", "deal#2", "deal#3", "deal#4"]
+    assert len(ordered) < 20
 
 
 _UPDATES: list[tuple[str, dict[str, str], dict[str, Any]]] = [
