@@ -294,6 +294,11 @@ def _key_condition_range(items: list[Any], comparison: str, values: list[Any]) -
     contiguous run of the sorted keys, found here by bisection. The item on each side of it stays,
     because moto decides whether a page ends with a ``LastEvaluatedKey`` when it meets the item
     after a full page, so its pages stay exactly moto's (moto applies the condition again).
+    Where moto's answer is its own quirk the answer differs, as DynamoDB's would: its 1 MB page
+    limit no longer counts items the condition rejects, legacy ``KeyConditions`` + ``QueryFilter``
+    (which moto ORs) see only the selected run, and a malformed ``ExclusiveStartKey`` on a query
+    that selects nothing returns an empty page where moto raised a TypeError (DynamoDB: a
+    ValidationException). The project uses none of these.
     """
     keyed = sorted(((item.range_key.cast_value, item) for item in items), key=lambda pair: pair[0])
     keys = [key for key, _ in keyed]

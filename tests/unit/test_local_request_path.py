@@ -538,7 +538,17 @@ def _query_everything(dynamodb: Any) -> list[list[dict[str, Any]]]:
     answers = []
     for query in _QUERIES:
         pages = dynamodb.get_paginator("query").paginate(**query, PaginationConfig={"PageSize": 2})
-        answers.append([{"Items": page["Items"], "Count": page["Count"]} for page in pages])
+        answers.append(
+            [
+                {
+                    "Items": page["Items"],
+                    "Count": page["Count"],
+                    "ScannedCount": page["ScannedCount"],
+                    "LastEvaluatedKey": page.get("LastEvaluatedKey"),
+                }
+                for page in pages
+            ]
+        )
         answers.append([dynamodb.query(**query)["Items"]])
     return answers
 
