@@ -24,7 +24,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--write", type=Path, help="rewrite the measured block of this doc (docs/performance.md)"
     )
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
-    parser.add_argument("--repeats", type=int, default=3, help="cold-start samples per step (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="cold-start samples per step (median)")
     parser.add_argument("--executions", type=int, default=10, help="harness executions per flow")
     parser.add_argument("--suite", action="store_true", help="also run the whole test suite (pytest -n 2)")
     parser.add_argument(

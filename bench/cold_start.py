@@ -188,7 +188,7 @@ def _worst(rows: Iterable[StepColdStart]) -> StepColdStart | None:
     return max(rows, key=lambda row: row.ratio, default=None)
 
 
-def measure(repeats: int = 3) -> tuple[list[Measurement], list[StepColdStart]]:
+def measure(repeats: int = 5) -> tuple[list[Measurement], list[StepColdStart]]:
     baseline, steps = measure_steps(repeats)
     section = "cold start"
     rows = [
