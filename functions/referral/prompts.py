@@ -1,11 +1,8 @@
 """Static system prompts of the referral LLM nodes.
 
-Each prompt is one task's section of ``PLAYBOOK``, the workflow's one static prefix (every task's
-tool, then the sections), sent with ``cache_control`` by every LLM step of the workflow: together
-they clear the model's minimum cacheable length (2,048 tokens for ``claude-sonnet-4-6`` as users
-measure it), the second step of a run reads what the first wrote, and repeated runs pay the
-cache-read price for all of it (``functions/shared/llm/playbook.py``). Everything run-specific goes
-into the user turn inside ``<input>`` tags, which the prompts declare to be data, never instructions.
+Each prompt is one section of ``PLAYBOOK``, the prefix all of this workflow's LLM steps share and
+the prompt cache keeps (why one: ``functions/shared/llm/playbook.py``). Run data goes into the
+user turn inside ``<input>`` tags, which the prompts declare to be data, never instructions.
 """
 
 from __future__ import annotations
