@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bench.happy_paths import Run
 from bench.report import Measurement
+from functions.shared.llm.offline import min_cacheable_tokens
 from functions.shared.llm.pricing import DEFAULT_PRICES, Usage
 
 MAX_CACHED_TO_UNCACHED = 0.55
@@ -27,6 +28,8 @@ class RunCost:
     cost_usd: float
     uncached_usd: float  # the same tokens, none of them cached
     prefix_tokens: int  # static prefix (tools + system) sent, over every exchange
+    #: The smallest prefix one call sent, over the minimum its model caches from (< 1: not cached).
+    prefix_margin: float
 
     @property
     def ratio(self) -> float:
@@ -41,6 +44,7 @@ def cost_of(run: Run) -> RunCost:
     usage = Usage.zero()
     cost = uncached = 0.0
     prefix = 0
+    margin = float("inf")
     for call in run.llm_calls:
         call_usage = Usage.model_validate(
             {key: call.usage[key] for key in Usage.model_fields if key in call.usage}
@@ -55,7 +59,17 @@ def cost_of(run: Run) -> RunCost:
         )
         uncached += price.cost(Usage(input_tokens=all_input, output_tokens=call_usage.output_tokens))
         prefix += call.prefix_tokens
-    return RunCost(run.workflow, run.index, len(run.llm_calls), usage, cost, uncached, prefix)
+        margin = min(margin, call.prefix_tokens / min_cacheable_tokens(call.model))
+    return RunCost(
+        run.workflow,
+        run.index,
+        len(run.llm_calls),
+        usage,
+        cost,
+        uncached,
+        prefix,
+        margin if run.llm_calls else 0.0,
+    )
 
 
 def measure(runs: list[Run]) -> tuple[list[Measurement], list[RunCost]]:
@@ -90,7 +104,10 @@ def measure(runs: list[Run]) -> tuple[list[Measurement], list[RunCost]]:
                 "%",
                 target=MIN_PREFIX_READ_SHARE * 100,
                 comparison=">=",
-                note=f"{u.cache_read_input_tokens} of {warm.prefix_tokens} prefix tokens",
+                note=(
+                    f"{u.cache_read_input_tokens} of {warm.prefix_tokens} prefix tokens; each call's prefix "
+                    f"is {warm.prefix_margin:.2f}x its model's caching minimum"
+                ),
             ),
         ]
     return rows, costs
