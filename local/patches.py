@@ -300,7 +300,7 @@ def _key_condition_range(items: list[Any], comparison: str, values: list[Any]) -
     that selects nothing returns an empty page where moto raised a TypeError (DynamoDB: a
     ValidationException). The project uses none of these.
     """
-    keyed = sorted(((item.range_key.cast_value, item) for item in items), key=lambda pair: pair[0])
+    keyed = sorted(((_sort_key(item.range_key), item) for item in items), key=lambda pair: pair[0])
     keys = [key for key, _ in keyed]
     ordered = [item for _, item in keyed]
     bounds = _bisect_bounds(keys, comparison.upper(), [value.cast_value for value in values])
@@ -311,6 +311,11 @@ def _key_condition_range(items: list[Any], comparison: str, values: list[Any]) -
     if low >= high:
         return []
     return ordered[max(low - 1, 0) : high + 1]
+
+
+def _sort_key(key: Any) -> Any:
+    """``key.cast_value`` (what moto sorts on), without its property's type tests for a string."""
+    return key.value if key.type == "S" else key.cast_value
 
 
 def _bisect_bounds(  # noqa: PLR0911 - one return per comparison
