@@ -44,7 +44,6 @@ def cost_of(run: Run) -> RunCost:
     usage = Usage.zero()
     cost = uncached = 0.0
     prefix = 0
-    margin = float("inf")
     for call in run.llm_calls:
         call_usage = Usage.model_validate(
             {key: call.usage[key] for key in Usage.model_fields if key in call.usage}
@@ -59,17 +58,8 @@ def cost_of(run: Run) -> RunCost:
         )
         uncached += price.cost(Usage(input_tokens=all_input, output_tokens=call_usage.output_tokens))
         prefix += call.prefix_tokens
-        margin = min(margin, call.prefix_tokens / min_cacheable_tokens(call.model))
-    return RunCost(
-        run.workflow,
-        run.index,
-        len(run.llm_calls),
-        usage,
-        cost,
-        uncached,
-        prefix,
-        margin if run.llm_calls else 0.0,
-    )
+    margin = min((c.prefix_tokens / min_cacheable_tokens(c.model) for c in run.llm_calls), default=0.0)
+    return RunCost(run.workflow, run.index, len(run.llm_calls), usage, cost, uncached, prefix, margin)
 
 
 def measure(runs: list[Run]) -> tuple[list[Measurement], list[RunCost]]:

@@ -399,7 +399,9 @@ class OfflineModel:
         prefix = prefix_tokens(tools, body.get("system"))
         message_tokens = _tokens(_dumps(body["messages"]))
         created = read = 0
-        minimum = self.min_cacheable_tokens or min_cacheable_tokens(str(body["model"]))
+        minimum = self.min_cacheable_tokens
+        if minimum is None:
+            minimum = min_cacheable_tokens(str(body["model"]))
         if _has_cache_control(body) and prefix >= minimum:
             # The cached prefix is tools + system (the API's order, up to the breakpoint), per model.
             key = hashlib.sha256(_dumps([body["model"], tools, body.get("system")]).encode()).hexdigest()
