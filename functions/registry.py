@@ -13,6 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMACHINES_DIR = ROOT / "statemachines"
+#: The HTTP API's and the approval SLA sweeper's handlers (not steps: they serve every workflow).
+API_HANDLER = "functions.api.app.handler"
+SWEEPER_HANDLER = "functions.api.sweeper.handler"
 
 
 class StepKind(StrEnum):

@@ -6,6 +6,7 @@ from typing import Final
 
 from aws_cdk import aws_logs as logs
 
+from functions import registry
 from functions.shared.tables import TableName
 
 #: CDK feature flags, in code so that `python app.py`, `cdk synth` and the tests all use them
@@ -90,6 +91,7 @@ LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {
 #: asset. Glob patterns match at any depth, so no name here may be a file name inside functions/.
 FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
     ".venv",
+    ".stepwise",  # the as-deployed runtime's assembly cache (local/assembly.py)
     "cdk.out",
     "tests",
     "local",
@@ -118,9 +120,9 @@ FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
 API_ID: Final = "Api"
 REST_API_ID: Final = "RestApi"
 API_FUNCTION_ID: Final = "ApiFunction"
-API_HANDLER: Final = "functions.api.app.handler"
+API_HANDLER: Final = registry.API_HANDLER
 SWEEPER_FUNCTION_ID: Final = "SweeperFunction"
-SWEEPER_HANDLER: Final = "functions.api.sweeper.handler"
+SWEEPER_HANDLER: Final = registry.SWEEPER_HANDLER
 SWEEPER_SCHEDULE_ID: Final = "SweeperSchedule"
 API_ACCESS_LOG_GROUP_ID: Final = "AccessLogs"
 API_KEY_ID: Final = "ApiKey"

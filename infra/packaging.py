@@ -269,12 +269,30 @@ def build_layer(target: Path, packages: tuple[str, ...], exclude_packages: tuple
     return precompile(target)
 
 
+#: Set by the as-deployed local runtime's synthesis (``local/assembly.py``): a layer is a marker
+#: naming its pinned packages instead of arm64 wheels for Python 3.14, which cannot load on the
+#: machine running the tests; the virtualenv, installed from the same pins, stands in for them.
+LAYERS_FROM_VENV_ENV: Final = "STEPWISE_LAYERS_FROM_VENV"
+#: The marker file such a layer holds (``python/<marker>``: one pinned requirement a line).
+VENV_LAYER_MARKER: Final = "STEPWISE_VENV_LAYER.txt"
+
+
+def layers_from_venv() -> bool:
+    return os.environ.get(LAYERS_FROM_VENV_ENV) == "1"
+
+
+def write_venv_layer_marker(target: Path, packages: tuple[str, ...]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / VENV_LAYER_MARKER).write_text("\n".join(requirement_lines(packages)) + "\n", encoding="utf-8")
+
+
 def layer_asset_hash(construct_id: str, packages: tuple[str, ...], exclude_packages: tuple[str, ...]) -> str:
     """What is inside a layer: changes exactly when a pin, the platform, the runtime or the bytecode
-    (whether it could be precompiled, and by which compiler) does."""
+    (whether it could be precompiled, and by which compiler) does, or when it is a venv marker."""
     identity = [
         construct_id, PLATFORM, RUNTIME.name, bytecode_identity(),
         *requirement_lines(packages + exclude_packages),
+        *(["venv-marker"] if layers_from_venv() else []),
     ]  # fmt: skip
     return hashlib.sha256("\n".join(identity).encode()).hexdigest()
 
@@ -288,6 +306,9 @@ class _PipBundling:
         self._exclude_packages = exclude_packages
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        if layers_from_venv():
+            write_venv_layer_marker(Path(output_dir) / "python", self._packages)
+            return True
         build_layer(Path(output_dir) / "python", self._packages, self._exclude_packages)
         return True
 
