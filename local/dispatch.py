@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from functions.registry import StepSpec, WorkflowSpec
+from local.lambdas import FunctionError
 
 FUNCTION_PREFIX = "stepwise"
 ACCOUNT = "123456789012"
@@ -80,6 +81,14 @@ class InjectedFault(Exception):
         self.name = name
 
 
+#: Step Functions' limit on a state's input or output (and so on a task's result).
+PAYLOAD_LIMIT_BYTES = 256 * 1024
+
+#: Runs a function outside this process (the as-deployed runtime): (function name, event) → result;
+#: an error the function reported is raised with its ``errorType`` as the exception's ``name``.
+RemoteCall = Callable[[str, dict[str, Any]], Any]
+
+
 @dataclass
 class Dispatcher:
     region: str
@@ -88,6 +97,8 @@ class Dispatcher:
     invocations: list[Invocation] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict)
+    #: When set, steps run there (their own process, asset and environment), not in this process.
+    remote: RemoteCall | None = None
 
     @classmethod
     def for_workflows(cls, region: str, workflows: list[WorkflowSpec]) -> Dispatcher:
@@ -133,16 +144,25 @@ class Dispatcher:
         try:
             if fault is not None and fault.when == "before":
                 raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) before {state}")
-            result = self._handler(step)(event, context)
+            if self.remote is not None:
+                result = self.remote(name, event)
+            else:
+                result = self._handler(step)(event, context)
+            encoded = json.dumps(result).encode()
+            if self.remote is not None and len(encoded) > PAYLOAD_LIMIT_BYTES:
+                raise InjectedFault(
+                    "States.DataLimitExceeded",
+                    f"{state} returned {len(encoded)} bytes; Step Functions' limit is {PAYLOAD_LIMIT_BYTES}",
+                )
             if fault is not None:
                 raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) after {state} ran")
         except Exception as exc:
-            error = exc.name if isinstance(exc, InjectedFault) else type(exc).__name__
+            error = exc.name if isinstance(exc, InjectedFault | FunctionError) else type(exc).__name__
             self._record(step.name, state, attempt, error)
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error(error, str(exc))
         self._record(step.name, state, attempt, None)
-        return json.dumps(result).encode()
+        return encoded
 
     def _record(self, step: str, state: str, attempt: int, error: str | None) -> None:
         with self._lock:

@@ -5,10 +5,17 @@ starts ``mock_aws`` with ASL execution on, patches moto (``local/patches.py``), 
 tables/buckets/key/identity CDK would deploy, registers every workflow's state machine from its
 ASL file, and optionally seeds demo data. Leaving it stops running executions and restores
 everything, so tests can open one per scenario.
+
+``as_deployed=True`` builds the account from the synthesized assembly instead (``cdk.out``,
+``local/assembly.py`` and ``local/deployed.py``): each Lambda runs in its own process from its
+own code asset, with its own environment and its own role's credentials under IAM enforcement
+(``local/iam_enforcement.py``), calling moto over loopback; executions start on the ``live``
+alias. The repository mode stays the fast default for the scenario matrix.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import secrets
@@ -29,6 +36,7 @@ from functions.shared.approvals import ApprovalRecord, ApprovalService, Decision
 from functions.shared.config import settings
 from functions.shared.timeline import StepRun, build_timeline
 from functions.shared.workflow_input import InputRejected, validate_input
+from local.deployed import DeployedAccount
 from local.dispatch import ACCOUNT, Dispatcher, function_arn
 from local.heap import freeze_long_lived_objects
 from local.patches import MotoPatches
@@ -105,6 +113,10 @@ class LocalRuntime:
     callback_timeout_scale: float = 1.0
     #: Callback states (ASL names) that time out after the given seconds instead (see ``time_out``).
     callback_timeouts: dict[str, float] = field(default_factory=dict)
+    #: Build the account from the synthesized assembly and run each Lambda as deployed.
+    as_deployed: bool = False
+    #: The assembly to run (``cdk.out``); by default ``app.py`` is synthesized into a cache.
+    assembly_dir: Path | None = None
     dispatcher: Dispatcher = field(init=False)
     signals: ExecutionSignals = field(default_factory=ExecutionSignals, init=False)
     state_machines: dict[str, str] = field(default_factory=dict, init=False)
@@ -112,6 +124,9 @@ class LocalRuntime:
     _mock: Any = field(default=None, init=False)
     _patches: MotoPatches | None = field(default=None, init=False)
     _started: list[str] = field(default_factory=list, init=False)
+    #: state machine name → workflow (the names CDK generates do not say it)
+    _machine_workflows: dict[str, str] = field(default_factory=dict, init=False)
+    _deployed: DeployedAccount | None = field(default=None, init=False)
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> LocalRuntime:
@@ -138,8 +153,17 @@ class LocalRuntime:
                 invoke=self.dispatcher.invoke, callback_timeout=self._callback_timeout, signals=self.signals
             )
             self._patches.apply()
-            create_resources(settings())
-            self._deploy()
+            if self.as_deployed:
+                self._deployed = DeployedAccount.open(self.region, self.assembly_dir)
+                self._deployed.attach(self.dispatcher)
+                for key, value in self._deployed.harness_env.items():
+                    self._set_env(key, value)
+                reset_caches()
+                self.state_machines.update(self._deployed.deployment.start_arns)
+                self._machine_workflows.update(self._deployed.deployment.machine_workflows)
+            else:
+                create_resources(settings())
+                self._deploy()
             if self.seed_dir is not None:
                 seed(settings(), self.seed_dir)
         except BaseException:
@@ -155,6 +179,8 @@ class LocalRuntime:
             self._report_executions()
             self._stop_running()
         finally:
+            if self._deployed is not None:
+                self._deployed.close()
             if self._patches is not None:
                 self._patches.undo()
             if self._mock is not None:
@@ -192,6 +218,7 @@ class LocalRuntime:
                 type="STANDARD",
             )["stateMachineArn"]
             self.state_machines[workflow.name] = arn
+            self._machine_workflows[f"stepwise-{workflow.name}"] = workflow.name
         # What CDK gives the API function: workflow → state machine (alias, in the cloud) ARN.
         self._set_env("STEPWISE_STATE_MACHINES", json.dumps(self.state_machines))
         settings.cache_clear()
@@ -204,7 +231,8 @@ class LocalRuntime:
         """Hand every execution's history (started here or through the API) to the observers."""
         if self._mock is None or not _observers:
             return
-        for workflow, machine_arn in self.state_machines.items():
+        for workflow, start_arn in self.state_machines.items():
+            machine_arn = start_arn.rsplit(":", 1)[0] if self.as_deployed else start_arn
             pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
             for page in pages:
                 for execution in page["executions"]:
@@ -358,7 +386,35 @@ class LocalRuntime:
 
     def _workflow_of(self, execution_arn: str) -> WorkflowSpec:
         machine = execution_arn.rsplit(":execution:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
-        return self._workflow(machine.removeprefix("stepwise-"))
+        return self._workflow(self._machine_workflows.get(machine, machine.removeprefix("stepwise-")))
+
+    # --- as deployed -----------------------------------------------------------------------
+    def function_handler(self, handler: str) -> Callable[[dict[str, Any], Any], Any]:
+        """The function behind ``handler`` (e.g. the API's): in-process from the repository, or
+        as deployed (its own process, asset, environment and role)."""
+        if self._deployed is None:
+            module_name, attribute = handler.rsplit(".", 1)
+            function: Callable[[dict[str, Any], Any], Any] = getattr(
+                importlib.import_module(module_name), attribute
+            )
+            return function
+        return self._deployed.handler(handler)
+
+    def reset_data(self) -> None:
+        """As deployed: a fresh business state (tables, buckets, outbox emptied, the seed loaded
+        again) on the same resources and warm functions."""
+        from local.deployed import clear_data
+
+        clear_data(self.deployment.assembly)
+        self.dispatcher.faults.clear()
+        if self.seed_dir is not None:
+            seed(settings(), self.seed_dir)
+
+    @property
+    def deployment(self) -> DeployedAccount:
+        if self._deployed is None:
+            raise RuntimeError("not an as-deployed runtime (LocalRuntime(as_deployed=True))")
+        return self._deployed
 
 
 __all__ = [

@@ -104,6 +104,15 @@ def local_route(runtime: LocalRuntime, method: str, raw_path: str) -> Answer:
     return _json(200, body) if body is not None else _json(404, {"message": f"no local route {path}"})
 
 
+def _context(name: str, memory_mb: int, timeout_s: int) -> LocalLambdaContext:
+    return LocalLambdaContext(
+        function_name=name,
+        memory_limit_in_mb=memory_mb,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        timeout_seconds=timeout_s,
+    )
+
+
 class LocalApiServer:
     """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down."""
 
@@ -116,11 +125,19 @@ class LocalApiServer:
         port: int = 8000,
         sweep_every_s: float = 60,
     ) -> None:
-        from functions.api.app import handler  # after the runtime set the environment up
+        from functions.registry import API_HANDLER, SWEEPER_HANDLER
+        from functions.shared.config import settings
 
         self.runtime = runtime
         self.api_key = api_key
-        self._handler = handler
+        # After the runtime set the environment up: in-process, or the deployed function's own.
+        self._handler = runtime.function_handler(API_HANDLER)
+        self._sweeper = runtime.function_handler(SWEEPER_HANDLER)
+        #: As deployed, links carry API Gateway's stage (``https://<api>/dev/approvals/...``);
+        #: a request on loopback may name it too, and the handler sees the path without it.
+        self._stage_prefix = (
+            urlsplit(settings().approval_link_base_url).path.rstrip("/") if runtime.as_deployed else ""
+        )
         self._sweep_every_s = sweep_every_s
         self._stopped = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), self._request_handler())
@@ -149,14 +166,29 @@ class LocalApiServer:
         self.httpd.server_close()
 
     def _sweep_loop(self) -> None:
-        from functions.api.sweeper import sweep
-
         while not self._stopped.wait(self._sweep_every_s):
-            sweep(datetime.now(UTC))
+            self.sweep()
+
+    def sweep(self) -> Any:
+        """One run of the SLA sweeper, as the EventBridge schedule triggers it."""
+        event = {
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "time": datetime.now(UTC).isoformat(),
+        }
+        return self._sweeper(event, _context("stepwise-sweeper", 256, 300))
+
+    def public_path(self, url: str) -> str:
+        """The path and query of an emailed link, as this server serves it (API Gateway's host and
+        stage stand for this server)."""
+        parts = urlsplit(url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def respond(
         self, method: str, raw_path: str, headers: dict[str, str], body: str | None, ip: str
     ) -> Answer:
+        if self._stage_prefix and (raw_path + "/").startswith(self._stage_prefix + "/"):
+            raw_path = raw_path[len(self._stage_prefix) :] or "/"
         path = urlsplit(raw_path).path
         lowered = {k.lower(): v for k, v in headers.items()}
         if method == "GET" and path in ASSETS:
@@ -173,14 +205,9 @@ class LocalApiServer:
                 logging.getLogger(__name__).exception("local route failed")
                 return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         event = proxy_event(method, raw_path, headers, body, ip)
-        context = LocalLambdaContext(
-            function_name="stepwise-api",
-            memory_limit_in_mb=512,
-            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:stepwise-api",
-            timeout_seconds=29,
-        )
+        context = _context("stepwise-api", 512, 29)
         try:
-            result = self._handler(event, context)  # type: ignore[arg-type]  # duck-typed LambdaContext
+            result = self._handler(event, context)
         except Exception:
             # What API Gateway answers when the Lambda itself fails (the traceback goes to the log).
             logging.getLogger(__name__).exception("API handler failed")
