@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test bench lint typecheck browser py314 synth serve clean
+.PHONY: venv demo test bench lint typecheck browser py314 synth serve preflight clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: $(STAMP) py314
 ## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
 serve: $(STAMP)
 	$(PY) -m local serve --port 8000
+
+## make preflight: check the AWS account for what `cdk deploy` does not (bootstrap, API Gateway's CloudWatch
+## role, SES identities and sandbox, the deployed secrets, the cdk context); one line per check, fails on any
+## FAIL. Needs AWS credentials (boto3 default chain). PREFLIGHT_ARGS="--profile p --region r -c stage=prod"
+preflight: $(STAMP)
+	$(PY) -m local preflight $(PREFLIGHT_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--sweep-every", type=float, default=60.0, help="seconds between SLA sweeps")
+    preflight = commands.add_parser(
+        "preflight", help="check the AWS account for what `cdk deploy` does not (exit 1 on any FAIL)"
+    )
+    preflight.add_argument("--region", help="default: the boto3 chain (AWS_REGION, profile)")
+    preflight.add_argument("--profile", help="AWS profile (default: the boto3 chain)")
+    preflight.add_argument("--stage", help='default: cdk.json context "stage"')
+    preflight.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as `cdk deploy -c`"
+    )
+    preflight.add_argument(
+        "--recipient", action="append", default=[], help="another address runs will mail (SES sandbox)"
+    )
     return parser
 
 
@@ -390,4 +402,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         return command_serve(args, out)
     if args.command == "history":
         return command_history(args, out)
+    if args.command == "preflight":
+        from local.preflight import command_preflight  # imports the CDK constants: only when asked
+
+        return command_preflight(args, out)
     return command_demo(out)

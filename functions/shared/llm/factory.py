@@ -32,17 +32,28 @@ class LLMConfigurationError(RuntimeError):
     """The key is configured but cannot be obtained: never fall back to the offline model silently."""
 
 
-@lru_cache(maxsize=4)
-def _secret_api_key(secret_arn: str) -> str:
-    """The API key stored in Secrets Manager (a plain string, or JSON with an ``api_key`` field)."""
-    secret = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString") or ""
+def api_key_from_secret_string(secret: str) -> str:
+    """The API key in a secret's value: a plain string, or JSON with an ``api_key`` field ("" if none).
+
+    ``python -m local preflight`` reads the deployed secret with this same function.
+    """
     value = secret.strip()
     if value.startswith("{"):
         try:
             fields = json.loads(value)
         except ValueError:
             fields = {}
+        if not isinstance(fields, dict):
+            return ""
         value = next((str(fields[name]) for name in _SECRET_JSON_FIELDS if fields.get(name)), "")
+    return value
+
+
+@lru_cache(maxsize=4)
+def _secret_api_key(secret_arn: str) -> str:
+    """The API key stored in Secrets Manager (a plain string, or JSON with an ``api_key`` field)."""
+    secret = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString") or ""
+    value = api_key_from_secret_string(secret)
     if not value:
         raise LLMConfigurationError(f"the secret {secret_arn} holds no Anthropic API key")
     return value
