@@ -243,6 +243,8 @@ class _Stack:
                 return f"{self.ref(self._alias_machine(logical_id))}:{props['Name']}"
             case "AWS::KMS::Key":
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:32]
+            case "AWS::ApiGateway::Stage":
+                return props.get("StageName") or _physical(self.name, logical_id)
             case "AWS::ApiGateway::RestApi":
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:10]
             case _:

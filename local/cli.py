@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], type=_parse_fault, metavar="STEP=ERROR[:N][@after]"
     )
     run.add_argument("--name", help="execution name (default: generated)")
+    _add_as_deployed(run)
     run.add_argument("--verbose", action="store_true", help="print the steps' structured logs")
     run.add_argument(
         "--history",
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--sweep-every", type=float, default=60.0, help="seconds between SLA sweeps")
+    _add_as_deployed(serve)
     preflight = commands.add_parser(
         "preflight", help="check the AWS account for what `cdk deploy` does not (exit 1 on any FAIL)"
     )
@@ -99,6 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipient", action="append", default=[], help="another address runs will mail (SES sandbox)"
     )
     return parser
+
+
+def _add_as_deployed(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--as-deployed",
+        action="store_true",
+        help="run the synthesized assembly: each Lambda from its own code asset, environment and role",
+    )
+    command.add_argument(
+        "--assembly",
+        type=Path,
+        help="with --as-deployed: a synthesized cdk.out to run (default: synthesize app.py, cached)",
+    )
+
+
+def _deployment(args: argparse.Namespace) -> dict[str, Any]:
+    """LocalRuntime arguments for ``--as-deployed`` / ``--assembly``."""
+    if args.assembly is not None and not args.as_deployed:
+        raise SystemExit("error: --assembly goes with --as-deployed")
+    return {"as_deployed": True, "assembly_dir": args.assembly} if args.as_deployed else {}
 
 
 def format_timeline(rows: list[StepRun]) -> str:
@@ -193,7 +215,9 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
     # --verbose shows every step of the run: sampling (default 10% of runs) applies only if asked for.
     verbose_env = {"STEPWISE_LOG_SAMPLE_RATE": os.environ.get("STEPWISE_LOG_SAMPLE_RATE", "1")}
     with LocalRuntime(
-        log_level="INFO" if args.verbose else "WARNING", env=verbose_env if args.verbose else {}
+        log_level="INFO" if args.verbose else "WARNING",
+        env=verbose_env if args.verbose else {},
+        **_deployment(args),
     ) as runtime:
         for target, error, times, when in args.fault:
             runtime.dispatcher.inject(target, error, times=times, when=when)
@@ -367,7 +391,9 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     api_key = os.environ.get("STEPWISE_API_KEY") or secrets.token_urlsafe(24)
     base_url = f"http://{args.host}:{args.port}"
-    with LocalRuntime(env={"STEPWISE_APPROVAL_LINK_BASE_URL": base_url}) as runtime:
+    # As deployed, links name API Gateway's URL (the template's); the server answers it too.
+    env = {} if args.as_deployed else {"STEPWISE_APPROVAL_LINK_BASE_URL": base_url}
+    with LocalRuntime(env=env, **_deployment(args)) as runtime:
         server = LocalApiServer(
             runtime, api_key=api_key, host=args.host, port=args.port, sweep_every_s=args.sweep_every
         ).start()
@@ -376,6 +402,13 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
         )
         print(f"Stepwise local API on {server.url}\nx-api-key: {api_key}{generated}", file=out)
         print(f"console: open {server.url}/ in a browser", file=out)
+        if args.as_deployed:
+            where = runtime.deployment.assembly.directory
+            print(
+                f"as deployed: each Lambda runs from its code asset in {where}; approval links name "
+                f"API Gateway's URL, answered here (GET /local/outbox shows them on {server.url})",
+                file=out,
+            )
         print(
             f"try: curl -s -X POST {server.url}/workflows/sales_outreach/executions "
             f"-H 'x-api-key: {api_key}' -H 'content-type: application/json' "

@@ -138,6 +138,8 @@ class LocalApiServer:
         self._stage_prefix = (
             urlsplit(settings().approval_link_base_url).path.rstrip("/") if runtime.as_deployed else ""
         )
+        #: As deployed: the link base the functions use (API Gateway's stage URL, with its slash).
+        self._public_base = settings().approval_link_base_url.rstrip("/") + "/" if runtime.as_deployed else ""
         self._sweep_every_s = sweep_every_s
         self._stopped = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), self._request_handler())
@@ -200,7 +202,11 @@ class LocalApiServer:
             return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
         if path.startswith("/local/"):
             try:
-                return local_route(self.runtime, method, raw_path)
+                status, answer_headers, answer = local_route(self.runtime, method, raw_path)
+                if self._public_base and path == "/local/outbox":
+                    # API Gateway's URL in the emailed links is this server, locally.
+                    answer = answer.replace(self._public_base.encode(), (self.url + "/").encode())
+                return status, answer_headers, answer
             except Exception:
                 logging.getLogger(__name__).exception("local route failed")
                 return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'

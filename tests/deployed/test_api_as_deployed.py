@@ -1,0 +1,133 @@
+"""The HTTP API and the roles as deployed: the API Lambda from its own asset, environment and role.
+
+The local server plays API Gateway (the API key on machine routes, the stage in the path); the
+handler behind it is the deployed API function's process. The approval link is the one the
+deployed request-approval step emailed, on API Gateway's URL, opened the way a person would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from functions.registry import API_HANDLER, ROOT
+from functions.shared.aws import client
+from local.runtime import LocalRuntime
+from local.server import LocalApiServer
+from tests.api.conftest import API_KEY, Api
+from tests.reliability.scenarios import main
+
+pytestmark = pytest.mark.slow
+
+EMAILED_LINK = re.compile(r"https://\S+/approvals/[A-Za-z0-9_-]+\?sig=[A-Za-z0-9_-]+")
+
+
+@pytest.fixture(scope="module")
+def deployed_api(deployed_account: LocalRuntime) -> Iterator[Api]:
+    server = LocalApiServer(deployed_account, api_key=API_KEY, port=0, sweep_every_s=3600).start()
+    try:
+        yield Api(runtime=deployed_account, server=server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(deployed_api: Api, deployed: LocalRuntime) -> Api:
+    return deployed_api
+
+
+def example(workflow: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "examples" / f"{workflow}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succeeds(api: Api) -> None:
+    # Given a run started through the deployed API function, with the API key, as curl would
+    outreach = example("sales_outreach")
+    started = api.start(outreach)
+    assert started.status == 202, started.text
+    execution_id = started.json()["executionId"]
+    assert started.json()["executionArn"].startswith(
+        api.runtime.state_machines["sales_outreach"].rsplit(":", 1)[0]
+    )
+    api.wait_for_approval(execution_id)
+
+    # When the approver opens the link the deployed step emailed (API Gateway's URL, its stage)
+    # (SES as it stored the message; /local/outbox shows the same link on this server)
+    sent = [e["body"] for e in api.runtime.outbox() if e["to"] == outreach["approver_email"]]
+    (link,) = [found for body in sent for found in EMAILED_LINK.findall(body)]
+    api_function = api.runtime.deployment.function(API_HANDLER)
+    assert link.startswith(api_function.environment["STEPWISE_APPROVAL_LINK_BASE_URL"].rstrip("/"))
+    assert "execute-api" in str(urlsplit(link).hostname)
+    path = api.server.public_path(link)
+    page = api.request("GET", path, key=None)
+    assert page.status == 200, page.text
+    assert "Approve" in page.text
+    approval_id = urlsplit(link).path.rsplit("/", 1)[-1]
+    sig = urlsplit(link).query.removeprefix("sig=")
+    decided = api.request(
+        "POST",
+        f"{urlsplit(path).path}/decision",
+        {"decision": "approve", "sig": sig, "comment": "go"},
+        key=None,
+    )
+    assert decided.status == 200, decided.text
+
+    # Then the run succeeds and GET /executions/{id} (which reads the ASL from the asset) has its timeline
+    run = api.wait_for_end(execution_id, timeout_s=60)
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"]["status"] == "sent"
+    assert run["approvals"][0]["approval_id"] == approval_id
+    assert [row["state"] for row in run["timeline"]][-2:] == ["SendEmail", "LogActivity"]
+    shown = api.request("GET", "/local/outbox").json()
+    assert any(f"{api.server.url}/approvals/{approval_id}?sig=" in e["body"] for e in shown)
+
+
+def test_the_api_refuses_bad_input_with_field_errors_as_deployed(api: Api) -> None:
+    reply = api.start({**example("sales_outreach"), "lead_id": ""})
+    assert reply.status == 400, reply.text
+    assert reply.json()["errors"][0]["field"]
+
+
+def test_a_role_without_its_grant_fails_the_step_with_access_denied(deployed: LocalRuntime) -> None:
+    """Remove one statement (ses:SendEmail) from the send step's role: the run must fail there."""
+    (send,) = [
+        f
+        for f in deployed.deployment.assembly.functions.values()
+        if f.handler.endswith("sales_outreach.send_email.handler")
+    ]
+    role = deployed.deployment.assembly.roles[send.role_arn]
+    iam = client("iam")
+    originals = {
+        name: iam.get_role_policy(RoleName=role.name, PolicyName=name)["PolicyDocument"]
+        for name in role.policies
+    }
+    try:
+        for name, document in originals.items():
+            statements = [s for s in document["Statement"] if "ses:SendEmail" not in json.dumps(s)]
+            assert len(statements) < len(document["Statement"]) or name != next(iter(originals))
+            iam.put_role_policy(
+                RoleName=role.name,
+                PolicyName=name,
+                PolicyDocument=json.dumps({**document, "Statement": statements}),
+            )
+        result = _drive_main(deployed)
+    finally:
+        for name, document in originals.items():
+            iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    assert result.status == "FAILED"
+    assert "AccessDenied" in (result.cause or ""), result.cause
+    failed = [row.state for row in result.timeline if row.status in ("FAILED", "CAUGHT")]
+    assert failed[0] == "SendEmail", failed
+
+
+def _drive_main(runtime: LocalRuntime) -> Any:
+    from tests.reliability.scenarios import drive
+
+    return drive(runtime, main("sales_outreach"))
