@@ -32,6 +32,22 @@ from local.assembly import ACCOUNT
 
 Undo = Callable[[], None]
 
+#: The moto internals this module (and ``local/deployed.py``) relies on; a test resolves each one.
+INTERNALS: tuple[tuple[str, str], ...] = (
+    ("moto.core.authorization", "ActionAuthenticatorMixin"),
+    ("moto.iam.access_control", "IAMRequest"),
+    ("moto.iam.access_control", "S3IAMRequest"),
+    ("moto.iam.access_control", "IAMPolicy"),
+    ("moto.iam.access_control", "IAMPolicyStatement"),
+    ("moto.iam.access_control", "PermissionResult"),
+    ("moto.kms.models", "kms_backends"),
+    ("moto.secretsmanager.models", "secretsmanager_backends"),
+    ("moto.s3.models", "s3_backends"),
+    ("moto.ses.models", "ses_backends"),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend"),
+    ("moto.server", "ThreadedMotoServer"),
+)
+
 
 def _body(request: Any) -> dict[str, Any]:
     if isinstance(request.body, dict):  # moto has parsed it already
