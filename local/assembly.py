@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -120,7 +121,24 @@ def synthesize(outdir: Path | None = None, context: Mapping[str, str] = LOCAL_CO
         )
         if synth.returncode != 0 or not done.is_file():
             raise AssemblyError(f"cdk synth failed ({synth.returncode}):\n{synth.stderr[-4000:]}")
+    if outdir is None:
+        _prune_cache(keep=target)
     return target
+
+
+#: Cached assemblies kept besides the newest (each is a few MB; older code is rarely run again).
+_CACHE_KEEP = 3
+
+
+def _prune_cache(keep: Path) -> None:
+    cached = sorted(
+        (p for p in CACHE_DIR.iterdir() if p.is_dir() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in cached[_CACHE_KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+        old.with_name(old.name + ".lock").unlink(missing_ok=True)
 
 
 # --- the model --------------------------------------------------------------------------------------

@@ -245,6 +245,9 @@ class DeployedAccount:
         self.deployment = deployment
         self.lambdas = lambdas
         self._undo = undo
+        #: Model an account in the SES sandbox: mail to an unverified recipient is refused.
+        self.ses_sandbox = False
+        undo.append(_ses_sandbox(lambda: self.ses_sandbox))
 
     @property
     def harness_env(self) -> dict[str, str]:
@@ -350,3 +353,42 @@ def clear_data(assembly: Assembly) -> None:
             for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
                 s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     ses_backends[ACCOUNT][assembly.region].sent_messages.clear()
+
+
+def _ses_sandbox(active: Callable[[], bool]) -> Callable[[], None]:
+    """SES's sandbox, which moto does not model: while ``active()``, every recipient must be a
+    verified identity too, or the send is refused with SES's own ``MessageRejected`` text."""
+    from moto.ses.exceptions import MessageRejectedError
+    from moto.ses.models import SESBackend
+
+    original_send, original_raw = SESBackend.send_email, SESBackend.send_raw_email
+
+    def check(backend: Any, addresses: list[str]) -> None:
+        unverified = [a for a in addresses if not backend._is_verified_address(a)]
+        if active() and unverified:
+            raise MessageRejectedError(
+                "Email address is not verified. The following identities failed the check in region "
+                f"{backend.region_name.upper()}: {', '.join(unverified)}"
+            )
+
+    def send_email(
+        self: Any, source: str, subject: str, body: str, destinations: dict[str, list[str]]
+    ) -> Any:
+        recipients = [
+            a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(kind, [])
+        ]
+        check(self, recipients)
+        return original_send(self, source, subject, body, destinations)
+
+    def send_raw_email(self: Any, source: str, destinations: list[str], *args: Any, **kwargs: Any) -> Any:
+        check(self, list(destinations))
+        return original_raw(self, source, destinations, *args, **kwargs)
+
+    SESBackend.send_email = send_email  # type: ignore[method-assign]
+    SESBackend.send_raw_email = send_raw_email  # type: ignore[method-assign]
+
+    def undo() -> None:
+        SESBackend.send_email = original_send  # type: ignore[method-assign]
+        SESBackend.send_raw_email = original_raw  # type: ignore[method-assign]
+
+    return undo

@@ -131,3 +131,19 @@ def _drive_main(runtime: LocalRuntime) -> Any:
     from tests.reliability.scenarios import drive
 
     return drive(runtime, main("sales_outreach"))
+
+
+def test_in_the_ses_sandbox_an_unverified_approver_fails_the_request_with_ses_s_message(
+    deployed: LocalRuntime,
+) -> None:
+    deployed.deployment.ses_sandbox = True
+    try:
+        result = _drive_main(deployed)
+    finally:
+        deployed.deployment.ses_sandbox = False
+
+    assert result.status == "FAILED"
+    assert "Email address is not verified" in (result.cause or ""), result.cause
+    assert example("sales_outreach")["approver_email"] in (result.cause or "")
+    failed = [row.state for row in result.timeline if row.status in ("FAILED", "CAUGHT")]
+    assert failed[0] == "RequestApproval", failed
