@@ -1,10 +1,15 @@
-"""One Lambda execution environment: a process that runs a function's handler from its code asset.
+"""Lambda execution environments: processes that run a function's handler from its code asset.
 
-Started by ``local/lambdas.py`` as ``python -I local/lambda_worker.py IN OUT`` with exactly the
-function's environment (the template's variables, the runtime's reserved ones, its role's
-credentials), so nothing of the repository or of the harness leaks in: ``-I`` keeps the script's
-folder and ``PYTHONPATH`` off ``sys.path``, the code asset (``LAMBDA_TASK_ROOT``) goes first, as
-``/var/task`` does on Lambda, then the virtualenv's packages stand in for the layers.
+``python -I local/lambda_worker.py`` is a zygote (``local/lambdas.py`` starts one per runtime):
+it imports the third-party packages the layers and the runtime provide (boto3, pydantic,
+Powertools, anthropic), nothing of the repository, then forks one process per execution
+environment on request. The fork gets exactly the function's environment (the template's
+variables, the runtime's reserved ones, its role's credentials; nothing of the harness's), the
+code asset (``LAMBDA_TASK_ROOT``) first on ``sys.path`` as ``/var/task`` is on Lambda, then the
+virtualenv's packages standing in for the layers; ``-I`` keeps the script's folder and
+``PYTHONPATH`` off the path. Forking from a warm zygote costs a few ms instead of the ~1 s an
+interpreter takes to import those packages (what a Lambda's init pays is measured by
+``make bench`` from the real layers, not here).
 
 Like the Lambda Python runtime: the handler module is imported once (init); an import error is
 ``Runtime.ImportModuleError``, a missing attribute ``Runtime.HandlerNotFound``; an exception in the
@@ -65,8 +70,65 @@ def _load(handler: str) -> tuple[Any, dict[str, Any] | None]:
     return function, None
 
 
-def main() -> None:
-    requests, answers = os.fdopen(int(sys.argv[1]), "rb"), os.fdopen(int(sys.argv[2]), "wb")
+#: What the layers and the Lambda runtime provide, imported once by the zygote (none may fail
+#: the zygote: a package missing here fails the function that imports it, as on Lambda).
+PRELOAD = (
+    "boto3",
+    "botocore.session",
+    "pydantic",
+    "pydantic_settings",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.event_handler",
+    "anthropic",
+)
+
+
+def zygote() -> None:
+    """Read spawn requests (one JSON line on stdin), fork an environment for each, answer its pid."""
+    import signal
+
+    for module in PRELOAD:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    control = sys.stdin.buffer
+    replies = sys.stdout.buffer
+    for line in control:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _environment(request)
+            finally:
+                os._exit(0)
+        replies.write(f"{pid}\n".encode())
+        replies.flush()
+
+
+def _environment(request: dict[str, Any]) -> None:
+    """In the fork: become the function's execution environment, then serve its invocations."""
+    import signal
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.clear()
+    os.environ.update(request["environment"])
+    requests = open(request["requests"], "rb")  # noqa: SIM115 - for the process's lifetime
+    answers = open(request["answers"], "wb")  # noqa: SIM115
+    serve(requests, answers)
+
+
+def serve(requests: Any, answers: Any) -> None:
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     os.chdir(task_root)
@@ -89,4 +151,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    zygote()

@@ -15,9 +15,11 @@ installed from the same pins, stands in for them).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -54,23 +56,67 @@ class Environment:
     memory_mb: int
 
 
-class _Worker:
-    def __init__(self, environment: Environment, log_path: Path) -> None:
-        self.environment = environment
-        request_read, self._request_write = os.pipe()
-        self._answer_read, answer_write = os.pipe()
-        self._log = log_path.open("ab")
+def _open_writer(fifo: Path, timeout_s: float, name: str) -> int:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise FunctionError("Runtime.ExitError", f"{name}: the environment did not start") from exc
+            time.sleep(0.002)
+            continue
+        os.set_blocking(fd, True)
+        return fd
+
+
+class _Zygote:
+    """The process that forks execution environments (``local/lambda_worker.py``)."""
+
+    def __init__(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our worker, with this interpreter
-            [sys.executable, "-I", str(WORKER), str(request_read), str(answer_write)],
-            env={**environment.variables, "_HANDLER": environment.handler},
-            cwd=environment.code_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(request_read, answer_write),
+            [sys.executable, "-I", str(WORKER)],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-        os.close(request_read)
-        os.close(answer_write)
+        self._lock = threading.Lock()
+
+    def fork(self, request: dict[str, Any]) -> int:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            return int(self.process.stdout.readline())
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Worker:
+    def __init__(self, environment: Environment, log_path: Path, zygote: _Zygote, fifo_dir: Path) -> None:
+        self.environment = environment
+        name = uuid.uuid4().hex
+        requests, answers = fifo_dir / f"{name}.in", fifo_dir / f"{name}.out"
+        os.mkfifo(requests, 0o600)
+        os.mkfifo(answers, 0o600)
+        self.pid = zygote.fork(
+            {
+                "environment": {**environment.variables, "_HANDLER": environment.handler},
+                "log": str(log_path),
+                "requests": str(requests),
+                "answers": str(answers),
+            }
+        )
+        # Same order as the environment opens them; a fork that died before opening its end is
+        # an init failure, not a hang.
+        self._request_write = _open_writer(requests, INIT_TIMEOUT_S, environment.name)
+        self._answer_read = os.open(answers, os.O_RDONLY)
+        requests.unlink()
+        answers.unlink()
         self._buffer = b""
         init = self._read(INIT_TIMEOUT_S)
         if init is None:
@@ -116,21 +162,25 @@ class _Worker:
                 continue
             chunk = os.read(self._answer_read, 1 << 20)
             if not chunk:  # the process died
-                code = self.process.wait()
-                raise FunctionError("Runtime.ExitError", f"{self.environment.name}: exited with {code}")
+                raise FunctionError("Runtime.ExitError", f"{self.environment.name}: the environment exited")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         answer: dict[str, Any] = json.loads(line)
         return answer
 
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         for fd in (self._request_write, self._answer_read):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._log.close()
 
 
 @dataclass
@@ -142,6 +192,7 @@ class LambdaService:
     _idle: dict[str, list[_Worker]] = field(default_factory=dict)
     _all: list[_Worker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _zygote: _Zygote | None = None
 
     def register(self, environment: Environment) -> None:
         self.environments[environment.name] = environment
@@ -156,13 +207,17 @@ class LambdaService:
             worker = idle.pop() if idle else None
         if worker is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            worker = _Worker(environment, self.log_path(name))
+            with self._lock:
+                if self._zygote is None:
+                    self._zygote = _Zygote()
+                zygote = self._zygote
+            worker = _Worker(environment, self.log_path(name), zygote, self.log_dir)
             with self._lock:
                 self._all.append(worker)
         try:
             result = worker.invoke(event)
         except FunctionError as exc:
-            if worker.process.poll() is None and exc.name != "Sandbox.Timedout":
+            if exc.name not in ("Sandbox.Timedout", "Runtime.ExitError") and worker.alive():
                 self._release(name, worker)
             raise
         self._release(name, worker)
@@ -175,5 +230,8 @@ class LambdaService:
     def close(self) -> None:
         with self._lock:
             workers, self._all, self._idle = self._all, [], {}
+            zygote, self._zygote = self._zygote, None
         for worker in workers:
             worker.kill()
+        if zygote is not None:
+            zygote.close()
