@@ -86,33 +86,18 @@ LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {
     False: logs.RetentionDays.TWO_WEEKS,
 }
 
-#: Everything in the repository root except ``functions/`` stays out of the step Lambdas' code
-#: asset. Glob patterns match at any depth, so no name here may be a file name inside functions/.
-FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
-    ".venv",
-    "cdk.out",
-    "tests",
-    "local",
-    "infra",
-    ".git",
-    "**/__pycache__",
-    "examples",
-    "bench",
-    "docs",
-    "statemachines",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "Makefile",
-    "README.md",
-    "app.py",
-    "cdk.json",
-    "pyproject.toml",
-    "requirements*.txt",
-    "tools",  # the node/pyodide precompiler (tools/py314/node_modules), a build tool
-    ".ci",
-    ".gitignore",
+#: What the code asset of every Lambda ships, relative to the repository root: the ``functions``
+#: package (its data files too: approval page, offline fixtures) and the ASL definitions, which the
+#: API reads at run time (``functions.registry.STATEMACHINES_DIR``, GET /executions/{id}). An
+#: include list, not an exclude list: a new file at the root, or a file inside ``functions/`` that
+#: happens to share a root file's name (``functions/api/app.py``), can neither slip in nor drop out.
+#: Each entry is ``(folder, file glob)``; ``**`` takes the folder's whole tree.
+FUNCTION_ASSET_INCLUDE: Final[tuple[tuple[str, str], ...]] = (
+    ("functions", "**"),
+    ("statemachines", "*.asl.json"),
 )
+#: Never shipped, at any depth: local bytecode caches (the asset carries its own 3.14 bytecode).
+FUNCTION_ASSET_NEVER: Final = "__pycache__"
 
 # --- HTTP API (infra/api.py) ----------------------------------------------------------------------
 API_ID: Final = "Api"

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 
-from functions.registry import WORKFLOWS, Resource
+from functions.registry import ROOT, WORKFLOWS, Resource
 from infra.nag import checks
+from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
 from tests.infra.conftest import offline_app
 from tests.infra.templates import merge
@@ -208,3 +209,21 @@ def test_the_sender_address_is_an_ses_identity_and_the_only_one_steps_may_send_f
     ]
     assert send_resources
     assert all("identity/outreach@stepwise.example" in json.dumps(resource) for resource in send_resources)
+
+
+def test_every_lambda_handler_and_every_asl_file_is_in_the_code_asset(synthesized: Synthesized) -> None:
+    # Given what the code asset ships (the same files CDK stages: tests/infra/test_code_asset.py)
+    shipped = {path.relative_to(ROOT).as_posix() for path in code_asset_files()}
+    handlers = {
+        r["Properties"]["Handler"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    # Then every function's handler module (steps, API, sweeper: parent and nested templates) is in it
+    assert "functions.api.app.handler" in handlers
+    for handler in handlers:
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        assert {f"{module}.py", f"{module}/__init__.py"} & shipped, handler
+    # ... and so is the ASL file of every workflow (the API reads it: GET /executions/{id})
+    for spec in WORKFLOWS.values():
+        assert spec.asl_path.relative_to(ROOT).as_posix() in shipped, spec.name
