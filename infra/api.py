@@ -41,7 +41,7 @@ from constructs import Construct
 from functions.registry import ROOT, Resource
 from functions.shared.tables import TableName
 from infra import constants
-from infra.nag import acknowledge, arn_ref, attribute_ref
+from infra.nag import acknowledge, attribute_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
 
@@ -261,15 +261,8 @@ class StepwiseApi(Construct):
         )
         self._grant_decrypt(function)
         self._grant_task_failure(function, ["states:SendTaskFailure"])
-        bucket = self._storage.files_bucket
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")])
-        )
-        acknowledge(
-            function.role or function,
-            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, function)}/*]",
-            "The sweeper reads the drafts an approval refers to (keys are data): get only, no list.",
-        )
+        # The drafts an approval refers to, read only (GetObject + ListBucket: a missing key is a 404).
+        self._storage.grant_files_read(function)
 
     # --- REST API -----------------------------------------------------------------------------------
     def _build_rest_api(self) -> apigateway.RestApi:

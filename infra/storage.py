@@ -211,11 +211,7 @@ class Storage(Construct):
             Resource.BILLING_TABLE: table(TableName.BILLING),
             Resource.CALENDAR_TABLE: table(TableName.CALENDAR),
             Resource.RUN_LEDGER_TABLE: table(TableName.RUN_LEDGER),
-            Resource.FILES_BUCKET: objects(
-                self.files_bucket,
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "File keys are data (drafts/<execution>/..., notes/...): objects only, no listing.",
-            ),
+            Resource.FILES_BUCKET: self._grant_files_read_write,
             Resource.AUDIT_BUCKET: objects(
                 self.audit_bucket,
                 ["s3:PutObject"],
@@ -228,6 +224,39 @@ class Storage(Construct):
                 self.approval_signing_secret.grant_read(grantee)
             ),
         }
+
+    def grant_files_read(self, grantee: iam.IGrantable) -> None:
+        """Read the files bucket: ``s3:GetObject`` on its objects and ``s3:ListBucket`` on the bucket.
+
+        Without ``s3:ListBucket`` S3 answers a read of a missing key with 403, not 404, so
+        ``S3FileStore.exists()`` raises instead of answering ``False`` (and a missing draft reads as
+        "access denied"). Every reader of the bucket therefore gets both.
+        """
+        self._grant_files(
+            grantee,
+            ["s3:GetObject"],
+            "Drafts and notes are read by key (keys are data: drafts/<execution>/..., notes/...).",
+        )
+
+    def _grant_files_read_write(self, grantee: iam.IGrantable) -> None:
+        self._grant_files(
+            grantee,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "File keys are data (drafts/<execution>/..., notes/...): any object of this one bucket.",
+        )
+
+    def _grant_files(self, grantee: iam.IGrantable, actions: list[str], why: str) -> None:
+        bucket = self.files_bucket
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects("*")]
+        )
+        # On the bucket itself (no wildcard): a missing key is then a 404, not a 403 (grant_files_read).
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
+        )
+        acknowledge(
+            _scope_of(grantee), f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, _scope_of(grantee))}/*]", why
+        )
 
     def _grant_send_email(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

@@ -278,8 +278,10 @@ def test_the_sweeper_sends_mail_only_from_the_sender_identity_and_only_fails_tas
     )
     files = synthesized.logical_id(synthesized.stack.storage.files_bucket)
     s3_actions = {a for s in statements for a in _actions(s) if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject"}
+    # read only: objects by key, and ListBucket on the bucket so that a missing draft is a 404, not a 403
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
     assert [_render(r) for r in _resources_for(statements, "s3:GetObject")] == [f"<{files}.Arn>/*"]
+    assert [_render(r) for r in _resources_for(statements, "s3:ListBucket")] == [f"<{files}.Arn>"]
 
 
 # --- both functions -------------------------------------------------------------------------------------

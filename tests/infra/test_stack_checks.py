@@ -227,3 +227,49 @@ def test_every_lambda_handler_and_every_asl_file_is_in_the_code_asset(synthesize
     # ... and so is the ASL file of every workflow (the API reads it: GET /executions/{id})
     for spec in WORKFLOWS.values():
         assert spec.asl_path.relative_to(ROOT).as_posix() in shipped, spec.name
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants_by_role(resources: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """Role id → every (action, resource as JSON) its inline policies allow."""
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            pairs = {
+                (action, json.dumps(target, sort_keys=True))
+                for action in _as_list(statement["Action"])
+                for target in _as_list(statement["Resource"])
+            }
+            for role in resource["Properties"]["Roles"]:
+                grants.setdefault(role["Ref"], set()).update(pairs)
+    return grants
+
+
+def _bucket_arns(resources: dict[str, Any], construct_id: str) -> tuple[str, str]:
+    """(the bucket's ARN, the ARN of its objects) as JSON, the way the merged policies spell them."""
+    buckets = [lid for lid, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
+    (bucket,) = [lid for lid in buckets if construct_id in lid]
+    arn = {"Fn::GetAtt": [bucket, "Arn"]}
+    objects = {"Fn::Join": ["", [arn, "/*"]]}
+    return json.dumps(arn, sort_keys=True), json.dumps(objects, sort_keys=True)
+
+
+def test_every_reader_of_the_files_bucket_may_also_list_it(synthesized: Synthesized) -> None:
+    # Given the files bucket (without s3:ListBucket, S3 answers 403 instead of 404 for a missing key)
+    bucket, objects = _bucket_arns(synthesized.resources, "FilesBucket")
+    grants = _grants_by_role(synthesized.resources)
+    readers = [role for role, pairs in grants.items() if ("s3:GetObject", objects) in pairs]
+
+    # Then every role that reads its objects (steps, API, sweeper) may list the bucket itself
+    assert any(role.startswith("ApiSweeper") for role in readers)
+    assert any(role.startswith("ApiApiFunction") for role in readers)
+    assert len(readers) > 2
+    missing = [role for role in readers if ("s3:ListBucket", bucket) not in grants[role]]
+    assert missing == []
