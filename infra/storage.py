@@ -20,6 +20,7 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct, IConstruct
 
 from functions.registry import Resource
+from functions.shared.log_payloads import LOGS_PREFIX
 from functions.shared.tables import TABLES, TableName, TableSchema
 from infra import constants
 from infra.nag import acknowledge, arn_ref
@@ -224,6 +225,23 @@ class Storage(Construct):
                 self.approval_signing_secret.grant_read(grantee)
             ),
         }
+
+    def grant_log_payloads(self, grantee: iam.IGrantable) -> None:
+        """``s3:PutObject`` on ``<audit bucket>/logs/*`` only: where ``functions.shared.log_payloads``
+        puts a step's large input or output (every step runs under ``step_handler``). Without it a
+        step that does not name ``Resource.AUDIT_BUCKET`` gets AccessDenied, which logging swallows
+        (the record keeps a truncated preview), so the payload is silently lost."""
+        bucket = self.audit_bucket
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[bucket.arn_for_objects(f"{LOGS_PREFIX}*")],
+        )
+        acknowledge(
+            _scope_of(grantee),
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, _scope_of(grantee))}/{LOGS_PREFIX}*]",
+            "Large step payloads are logged under logs/<trace id>/<step>/...: put only, that prefix only.",
+        )
 
     def grant_files_read(self, grantee: iam.IGrantable) -> None:
         """Read the files bucket: ``s3:GetObject`` on its objects and ``s3:ListBucket`` on the bucket.

@@ -11,6 +11,7 @@ import pytest
 from cfnlint.api import lint
 
 from functions.registry import ROOT, WORKFLOWS, Resource
+from functions.shared.log_payloads import LOGS_PREFIX
 from infra.nag import checks
 from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
@@ -273,3 +274,30 @@ def test_every_reader_of_the_files_bucket_may_also_list_it(synthesized: Synthesi
     assert len(readers) > 2
     missing = [role for role in readers if ("s3:ListBucket", bucket) not in grants[role]]
     assert missing == []
+
+
+def test_every_step_may_put_its_large_log_payloads_and_only_audit_steps_more(
+    synthesized: Synthesized,
+) -> None:
+    # Given the audit bucket, where step_handler logs any step's large input or output under logs/
+    bucket, objects = _bucket_arns(synthesized.resources, "AuditBucket")
+    arn = json.loads(bucket)
+    logs = json.dumps({"Fn::Join": ["", [arn, f"/{LOGS_PREFIX}*"]]}, sort_keys=True)
+    grants = _grants_by_role(synthesized.resources)
+    functions = {
+        r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    for workflow in WORKFLOWS.values():
+        for step in workflow.steps:
+            audit = {
+                pair
+                for pair in grants[functions[step.handler]]
+                if bucket in pair[1][:-1] or pair[1] == bucket
+            }
+            # Then every step may put objects under logs/ ...
+            assert ("s3:PutObject", logs) in audit, step.handler
+            # ... and only a step that names the audit bucket may put anywhere else in it
+            wider = {("s3:PutObject", objects)} if Resource.AUDIT_BUCKET in step.resources else set()
+            assert audit == {("s3:PutObject", logs)} | wider, step.handler
