@@ -76,6 +76,11 @@ def state_machine_log_group_name(stage: str, workflow_name: str) -> str:
     return f"/aws/vendedlogs/states/{SERVICE_NAME}-{stage}-{workflow_name}"
 
 
+#: The random, unused field CloudFormation adds to the Anthropic secret's empty placeholder
+#: (``functions.shared.llm.factory.SECRET_PLACEHOLDER``): a secret without a generated field would be
+#: a random password as a whole, sent to the API as the key (a 401 instead of "no key configured").
+ANTHROPIC_SECRET_GENERATED_KEY: Final = "placeholder"  # noqa: S105 - a JSON field name, not a secret
+
 #: Context key (``cdk deploy -c senderEmail=...``) and default of the SES sender identity.
 SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
 DEFAULT_SENDER_EMAIL: Final = "outreach@stepwise.example"

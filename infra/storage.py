@@ -20,6 +20,7 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct, IConstruct
 
 from functions.registry import Resource
+from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.log_payloads import LOGS_PREFIX
 from functions.shared.tables import TABLES, TableName, TableSchema
 from infra import constants
@@ -61,7 +62,14 @@ class Storage(Construct):
         self.anthropic_api_key = secretsmanager.Secret(
             self,
             constants.ANTHROPIC_SECRET_ID,
-            description="Anthropic API key for the LLM steps: put the real key here after the first deploy",
+            description="Anthropic API key for the LLM steps: after the first deploy, aws secretsmanager "
+            """put-secret-value --secret-id <arn> --secret-string '{"api_key": "sk-ant-..."}'""",
+            # An explicit empty key, never a generated password that would be sent as the key.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=SECRET_PLACEHOLDER,
+                generate_string_key=constants.ANTHROPIC_SECRET_GENERATED_KEY,
+                exclude_punctuation=True,
+            ),
             removal_policy=removal_policy,
         )
         acknowledge(

@@ -11,6 +11,7 @@ import pytest
 from cfnlint.api import lint
 
 from functions.registry import ROOT, WORKFLOWS, Resource
+from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.log_payloads import LOGS_PREFIX
 from infra.nag import checks
 from infra.packaging import code_asset_files
@@ -301,3 +302,19 @@ def test_every_step_may_put_its_large_log_payloads_and_only_audit_steps_more(
             # ... and only a step that names the audit bucket may put anywhere else in it
             wider = {("s3:PutObject", objects)} if Resource.AUDIT_BUCKET in step.resources else set()
             assert audit == {("s3:PutObject", logs)} | wider, step.handler
+
+
+def test_the_anthropic_secret_starts_as_an_empty_key_not_a_random_password(synthesized: Synthesized) -> None:
+    # Given the Anthropic secret as CloudFormation will create it
+    (secret,) = [
+        r["Properties"]
+        for lid, r in synthesized.resources.items()
+        if r["Type"] == "AWS::SecretsManager::Secret" and "Anthropic" in lid
+    ]
+    generate = secret["GenerateSecretString"]
+
+    # Then it is the JSON placeholder with an empty api_key (the factory's "no key configured"), and
+    # the generated password goes to another field, never to the key
+    assert json.loads(generate["SecretStringTemplate"]) == {"api_key": ""}
+    assert generate["SecretStringTemplate"] == SECRET_PLACEHOLDER
+    assert generate["GenerateStringKey"] not in {"api_key", "ANTHROPIC_API_KEY", "anthropic_api_key"}

@@ -799,6 +799,24 @@ def test_an_empty_secret_is_an_error_not_a_silent_fallback_to_offline(
         factory.get_llm_client()
 
 
+@pytest.mark.usefixtures("aws_env", "clean_factory")
+def test_the_placeholder_the_stack_deploys_is_no_key_and_says_how_to_store_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the Anthropic secret as CloudFormation creates it: the placeholder plus a random field
+    deployed = {**json.loads(factory.SECRET_PLACEHOLDER), "placeholder": "q8Xr2kVb9ZtLw4Hn"}
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="stepwise/anthropic", SecretString=json.dumps(deployed))["ARN"]
+    monkeypatch.setenv("STEPWISE_ANTHROPIC_SECRET_ARN", arn)
+
+    # When the client is built
+    # Then it refuses with "no key" and the command that stores one (never the random field as a key)
+    with pytest.raises(factory.LLMConfigurationError, match="holds no Anthropic API key") as raised:
+        factory.get_llm_client()
+    assert f"aws secretsmanager put-secret-value --secret-id {arn}" in str(raised.value)
+    assert "STEPWISE_ANTHROPIC_SECRET_ARN" in str(raised.value)
+
+
 def test_the_tool_schema_is_pydantics_and_a_fresh_copy_each_call() -> None:
     # Given a playbook
     book = playbook()

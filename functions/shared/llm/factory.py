@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 #: Sent to the offline transport only; it never leaves the process.
 OFFLINE_API_KEY = "sk-ant-offline-not-a-real-key"
 _SECRET_JSON_FIELDS = ("ANTHROPIC_API_KEY", "anthropic_api_key", "api_key")
+#: What the stack's Anthropic secret holds until the real key is stored (infra/storage.py; CloudFormation
+#: adds one random, unused field): an empty key, which is "no key configured", never a key to send.
+SECRET_PLACEHOLDER = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, no secret
 
 
 class LLMConfigurationError(RuntimeError):
@@ -44,7 +47,11 @@ def _secret_api_key(secret_arn: str) -> str:
             fields = {}
         value = next((str(fields[name]) for name in _SECRET_JSON_FIELDS if fields.get(name)), "")
     if not value:
-        raise LLMConfigurationError(f"the secret {secret_arn} holds no Anthropic API key")
+        raise LLMConfigurationError(
+            f"the secret {secret_arn} (STEPWISE_ANTHROPIC_SECRET_ARN) holds no Anthropic API key; store"
+            f" one with: aws secretsmanager put-secret-value --secret-id {secret_arn}"
+            """ --secret-string '{"api_key": "sk-ant-..."}'"""
+        )
     return value
 
 
