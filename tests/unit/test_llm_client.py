@@ -817,6 +817,27 @@ def test_the_placeholder_the_stack_deploys_is_no_key_and_says_how_to_store_one(
     assert "STEPWISE_ANTHROPIC_SECRET_ARN" in str(raised.value)
 
 
+@pytest.mark.usefixtures("aws_env", "clean_factory")
+def test_a_cloud_stage_without_any_key_fails_closed_instead_of_going_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a cloud function (valid cloud settings) with neither a key nor a secret ARN
+    for name, value in {
+        "STEPWISE_STAGE": "prod",
+        "STEPWISE_SENDER_EMAIL": "approvals@acme-demo.com",
+        "STEPWISE_ESCALATION_APPROVER": "ops-lead@acme-demo.com",
+        "STEPWISE_APPROVAL_LINK_BASE_URL": "https://abc.execute-api.us-east-1.amazonaws.com/prod/",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    # When / Then the client is refused, naming the variable; an explicit offline switch still works
+    with pytest.raises(factory.LLMConfigurationError, match="STEPWISE_ANTHROPIC_SECRET_ARN"):
+        factory.get_llm_client()
+    monkeypatch.setenv("STEPWISE_LLM_FORCE_OFFLINE", "true")
+    factory.reset_llm_client()
+    assert factory.build_anthropic(LLMSettings())[1] is True
+
+
 def test_the_tool_schema_is_pydantics_and_a_fresh_copy_each_call() -> None:
     # Given a playbook
     book = playbook()

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from functions.shared.aws import client
-from functions.shared.config import settings
+from functions.shared.config import LOCAL_STAGE, settings
 from functions.shared.ledger import get_run_ledger
 from functions.shared.llm.audit import S3AuditStore
 from functions.shared.llm.client import LLMClient
@@ -75,6 +75,13 @@ def build_anthropic(config: LLMSettings) -> tuple[anthropic.Anthropic, bool]:
     import anthropic
 
     api_key = resolve_api_key(config)
+    stage = settings().stage
+    if api_key is None and not config.force_offline and stage != LOCAL_STAGE:
+        # Fail closed: in the cloud the offline model is never a silent stand-in for a missing key.
+        raise LLMConfigurationError(
+            f"stage {stage!r}: no Anthropic API key (STEPWISE_ANTHROPIC_SECRET_ARN is not set); the stack"
+            " sets it to its Anthropic secret, or set STEPWISE_LLM_FORCE_OFFLINE=true for the offline model"
+        )
     if api_key is not None:
         real = anthropic.Anthropic(
             api_key=api_key, max_retries=config.sdk_max_retries, timeout=config.timeout_seconds
