@@ -81,9 +81,17 @@ def state_machine_log_group_name(stage: str, workflow_name: str) -> str:
 #: a random password as a whole, sent to the API as the key (a 401 instead of "no key configured").
 ANTHROPIC_SECRET_GENERATED_KEY: Final = "placeholder"  # noqa: S105 - a JSON field name, not a secret
 
-#: Context key (``cdk deploy -c senderEmail=...``) and default of the SES sender identity.
+#: CDK context keys (``cdk deploy -c <key>=...``, or cdk.json) of the per-stage settings; the
+#: function setting each one feeds is annotated with it (``functions/shared/config.py``). Outside
+#: ``local`` a missing or placeholder value refuses synthesis (``infra/stack.py``).
+STAGE_CONTEXT_KEY: Final = "stage"
 SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
+ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
+#: Optional: a custom domain for approval links (default: the API's execute-api stage URL).
+APPROVAL_LINK_BASE_URL_CONTEXT_KEY: Final = "approvalLinkBaseUrl"
+#: What a ``local`` stage synthesizes with when the context says nothing (the functions' defaults).
 DEFAULT_SENDER_EMAIL: Final = "outreach@stepwise.example"
+DEFAULT_ESCALATION_APPROVER: Final = "sales-manager@stepwise.example"
 
 LAMBDA_LOG_LEVEL: Final = "INFO"
 LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {

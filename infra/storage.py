@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from aws_cdk import RemovalPolicy, Stack
+import jsii
+from aws_cdk import IStableStringProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +26,7 @@ from functions.shared.log_payloads import LOGS_PREFIX
 from functions.shared.tables import TABLES, TableName, TableSchema
 from infra import constants
 from infra.nag import acknowledge, arn_ref
+from infra.stage_context import StageContext
 
 Grant = Callable[[iam.IGrantable], None]
 
@@ -47,12 +49,14 @@ class Storage(Construct):
         construct_id: str,
         *,
         stage: str,
-        sender_email: str,
+        context: StageContext,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
-        self.sender_email = sender_email
+        self.sender_email = context.sender_email
+        self._context = context
+        self._link_base_url = _Later("the API's stage URL (StepwiseStack calls use_approval_link_base_url)")
         self.tables: Mapping[TableName, dynamodb.Table] = MappingProxyType(
             {schema.setting: self._build_table(schema) for schema in TABLES}
         )
@@ -95,13 +99,18 @@ class Storage(Construct):
         self.approvals_key, self.approvals_key_alias = self._build_approvals_key(stage)
         # SES mails the address a verification link on deploy; sending works once it is clicked.
         self.sender_identity = ses.EmailIdentity(
-            self, constants.SENDER_IDENTITY_ID, identity=ses.Identity.email(sender_email)
+            self, constants.SENDER_IDENTITY_ID, identity=ses.Identity.email(self.sender_email)
         )
         self.sender_identity_arn = Stack.of(self).format_arn(
-            service="ses", resource="identity", resource_name=sender_email
+            service="ses", resource="identity", resource_name=self.sender_email
         )
         self.environment: Mapping[str, str] = MappingProxyType(self._build_environment(stage))
         self.grants: Mapping[Resource, Grant] = MappingProxyType(self._build_grants())
+
+    def use_approval_link_base_url(self, url: str) -> None:
+        """The API's stage URL, once the API exists (it is built after the workflows that need it);
+        a context ``approvalLinkBaseUrl`` (custom domain) wins."""
+        self._link_base_url.value = url
 
     def grant(self, resources: frozenset[Resource], grantee: iam.IGrantable) -> None:
         """Give ``grantee`` exactly the access that ``resources`` (a step's registry entry) names."""
@@ -175,6 +184,12 @@ class Storage(Construct):
             STEPWISE_FILES_BUCKET=self.files_bucket.bucket_name,
             STEPWISE_AUDIT_BUCKET=self.audit_bucket.bucket_name,
             STEPWISE_SENDER_EMAIL=self.sender_email,
+            STEPWISE_ESCALATION_APPROVER=self._context.escalation_approver,
+            # Every function, not only the link signers: the functions' fail-closed check reads it.
+            # Lazy: the workflows (nested stacks) are built before the API; a nested stack's
+            # reference to the RestApi id becomes a parameter of that nested stack.
+            STEPWISE_APPROVAL_LINK_BASE_URL=self._context.approval_link_base_url
+            or Lazy.string(self._link_base_url),
             STEPWISE_APPROVALS_KEY_ALIAS=self.approvals_key_alias.alias_name,
             STEPWISE_ANTHROPIC_SECRET_ARN=self.anthropic_api_key.secret_arn,
             STEPWISE_APPROVAL_SIGNING_SECRET_ARN=self.approval_signing_secret.secret_arn,
@@ -288,6 +303,20 @@ class Storage(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["ses:SendEmail"], resource_arns=[self.sender_identity_arn]
         )
+
+
+@jsii.implements(IStableStringProducer)
+class _Later:
+    """A value given after the constructs that use it are built (resolved at synthesis)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.value: str | None = None
+
+    def produce(self) -> str:
+        if self.value is None:
+            raise ValueError(f"{self.what} was never given")
+        return self.value
 
 
 def _string_attribute(name: str) -> dynamodb.Attribute:

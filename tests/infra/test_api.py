@@ -17,7 +17,7 @@ from functions.registry import WORKFLOWS
 from functions.shared.tables import TableName
 from infra import constants
 from infra.stack import StepwiseStack
-from tests.infra.conftest import offline_app
+from tests.infra.conftest import SENDER_EMAIL, offline_app
 from tests.infra.templates import merge, qualified_id
 
 #: (path, method) → API key required. Machine routes need the key; approval links must not.
@@ -266,7 +266,7 @@ def test_the_sweeper_sends_mail_only_from_the_sender_identity_and_only_fails_tas
     statements = synthesized.role_statements(synthesized.stack.api.sweeper_function)
     send = _resources_for(statements, "ses:SendEmail")
     assert [_render(r) for r in send] == [
-        "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/outreach@stepwise.example"
+        f"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/{SENDER_EMAIL}"
     ]
     states = {a for s in statements for a in _actions(s) if a.startswith("states:")}
     assert states == {"states:SendTaskFailure"}
