@@ -2,9 +2,9 @@
 
 Every artifact is built exactly as ``make synth`` builds it: the layers with
 ``infra.packaging.build_layer`` (pip for the Lambda platform, pruned, precompiled), cached under
-``cdk.out/bench-layers/<asset hash>``; the code asset with ``infra.packaging.build_code_asset`` (the
-repository minus ``FUNCTION_ASSET_EXCLUDE``, precompiled), rebuilt on every run. "Precompiled" is
-read from the files, not inferred from the build: a module counts when its
+``cdk.out/bench-layers/<asset hash>``; the code asset with ``infra.packaging.build_code_asset``
+(``FUNCTION_ASSET_INCLUDE``: functions/ and the ASL files, precompiled), rebuilt on every run.
+"Precompiled" is read from the files, not inferred from the build: a module counts when its
 ``__pycache__/<name>.cpython-314.pyc`` exists and its header carries the runtime's magic number.
 """
 

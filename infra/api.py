@@ -10,10 +10,11 @@
 - The sweeper (``functions.api.sweeper.handler``) runs every 15 minutes (EventBridge schedule).
 
 Executions are started on each workflow's ``live`` alias (``StateMachineRollout.alias_arn``) so
-that the canary sees the traffic. The API's own URL reaches its Lambda as
-``STEPWISE_APPROVAL_LINK_BASE_URL`` built from the RestApi id and the stage *name* (not from
-``RestApi.url``, which references the Stage, whose Deployment depends on the Methods, whose
-integration references the function: a cycle).
+that the canary sees the traffic. The API's own URL reaches every Lambda (steps that sign links,
+this API, the sweeper) as ``STEPWISE_APPROVAL_LINK_BASE_URL`` (``Storage.environment``), built
+from the RestApi id and the stage *name* (not from ``RestApi.url``, which references the Stage,
+whose Deployment depends on the Methods, whose integration references the function: a cycle).
+Context ``approvalLinkBaseUrl`` (a custom domain) replaces it.
 
 Account prerequisite: execution logging needs the API Gateway account-level CloudWatch role
 (``AWS::ApiGateway::Account``). ``cloud_watch_role=False`` here: CDK's role carries the AWS managed
@@ -41,7 +42,7 @@ from constructs import Construct
 from functions.registry import ROOT, Resource
 from functions.shared.tables import TableName
 from infra import constants
-from infra.nag import acknowledge, arn_ref, attribute_ref
+from infra.nag import acknowledge, attribute_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
 
@@ -70,6 +71,11 @@ ACCESS_LOG_FIELDS: Mapping[str, str] = {
     "errorMessage": apigateway.AccessLogField.context_error_message(),
     "xrayTraceId": apigateway.AccessLogField.context_xray_trace_id(),
 }
+
+#: The registry resources the API and the sweeper are granted as a step naming them would be (their
+#: other grants, e.g. the API's read-only run ledger, are explicit below).
+API_RESOURCES = frozenset({Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS})
+SWEEPER_RESOURCES = frozenset({Resource.APPROVALS_TABLE, Resource.APPROVAL_LINKS, Resource.EMAIL})
 
 _MACHINE_AUTH = "Machine clients authenticate with an API key on a throttled usage plan."
 _LINK_AUTH = (
@@ -128,9 +134,8 @@ class StepwiseApi(Construct):
         self._add_routes(self.api)
         self.api_key = self._build_usage_plan(self.api)
 
-        link_base_url = self._stage_url_without_deployment(self.api)
-        for function in (self.api_function, self.sweeper_function):
-            function.add_environment("STEPWISE_APPROVAL_LINK_BASE_URL", link_base_url)
+        #: Where approval links point; Storage puts it in every function's environment (the stack).
+        self.link_base_url = self._stage_url_without_deployment(self.api)
 
         self.sweeper_schedule = events.Rule(
             self,
@@ -215,9 +220,7 @@ class StepwiseApi(Construct):
         )
 
     def _grant_api(self, function: lambda_.Function) -> None:
-        self._storage.grant(
-            frozenset({Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS}), function
-        )
+        self._storage.grant(API_RESOURCES, function)
         self._grant_decrypt(function)
         # GET /executions/{id} reports the run's LLM cost from the run ledger: read only.
         self._storage.tables[TableName.RUN_LEDGER].grant_read_data(function)
@@ -256,20 +259,11 @@ class StepwiseApi(Construct):
         )
 
     def _grant_sweeper(self, function: lambda_.Function) -> None:
-        self._storage.grant(
-            frozenset({Resource.APPROVALS_TABLE, Resource.APPROVAL_LINKS, Resource.EMAIL}), function
-        )
+        self._storage.grant(SWEEPER_RESOURCES, function)
         self._grant_decrypt(function)
         self._grant_task_failure(function, ["states:SendTaskFailure"])
-        bucket = self._storage.files_bucket
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")])
-        )
-        acknowledge(
-            function.role or function,
-            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, function)}/*]",
-            "The sweeper reads the drafts an approval refers to (keys are data): get only, no list.",
-        )
+        # The drafts an approval refers to, read only (GetObject + ListBucket: a missing key is a 404).
+        self._storage.grant_files_read(function)
 
     # --- REST API -----------------------------------------------------------------------------------
     def _build_rest_api(self) -> apigateway.RestApi:

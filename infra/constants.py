@@ -77,9 +77,22 @@ def state_machine_log_group_name(stage: str, workflow_name: str) -> str:
     return f"/aws/vendedlogs/states/{SERVICE_NAME}-{stage}-{workflow_name}"
 
 
-#: Context key (``cdk deploy -c senderEmail=...``) and default of the SES sender identity.
+#: The random, unused field CloudFormation adds to the Anthropic secret's empty placeholder
+#: (``functions.shared.llm.factory.SECRET_PLACEHOLDER``): a secret without a generated field would be
+#: a random password as a whole, sent to the API as the key (a 401 instead of "no key configured").
+ANTHROPIC_SECRET_GENERATED_KEY: Final = "placeholder"  # noqa: S105 - a JSON field name, not a secret
+
+#: CDK context keys (``cdk deploy -c <key>=...``, or cdk.json) of the per-stage settings; the
+#: function setting each one feeds is annotated with it (``functions/shared/config.py``). Outside
+#: ``local`` a missing or placeholder value refuses synthesis (``infra/stack.py``).
+STAGE_CONTEXT_KEY: Final = "stage"
 SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
+ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
+#: Optional: a custom domain for approval links (default: the API's execute-api stage URL).
+APPROVAL_LINK_BASE_URL_CONTEXT_KEY: Final = "approvalLinkBaseUrl"
+#: What a ``local`` stage synthesizes with when the context says nothing (the functions' defaults).
 DEFAULT_SENDER_EMAIL: Final = "outreach@stepwise.example"
+DEFAULT_ESCALATION_APPROVER: Final = "sales-manager@stepwise.example"
 
 LAMBDA_LOG_LEVEL: Final = "INFO"
 LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {
@@ -87,34 +100,18 @@ LOG_RETENTION: Final[dict[bool, logs.RetentionDays]] = {
     False: logs.RetentionDays.TWO_WEEKS,
 }
 
-#: Everything in the repository root except ``functions/`` stays out of the step Lambdas' code
-#: asset. Glob patterns match at any depth, so no name here may be a file name inside functions/.
-FUNCTION_ASSET_EXCLUDE: Final[tuple[str, ...]] = (
-    ".venv",
-    ".stepwise",  # the as-deployed runtime's assembly cache (local/assembly.py)
-    "cdk.out",
-    "tests",
-    "local",
-    "infra",
-    ".git",
-    "**/__pycache__",
-    "examples",
-    "bench",
-    "docs",
-    "statemachines",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "Makefile",
-    "README.md",
-    "app.py",
-    "cdk.json",
-    "pyproject.toml",
-    "requirements*.txt",
-    "tools",  # the node/pyodide precompiler (tools/py314/node_modules), a build tool
-    ".ci",
-    ".gitignore",
+#: What the code asset of every Lambda ships, relative to the repository root: the ``functions``
+#: package (its data files too: approval page, offline fixtures) and the ASL definitions, which the
+#: API reads at run time (``functions.registry.STATEMACHINES_DIR``, GET /executions/{id}). An
+#: include list, not an exclude list: a new file at the root, or a file inside ``functions/`` that
+#: happens to share a root file's name (``functions/api/app.py``), can neither slip in nor drop out.
+#: Each entry is ``(folder, file glob)``; ``**`` takes the folder's whole tree.
+FUNCTION_ASSET_INCLUDE: Final[tuple[tuple[str, str], ...]] = (
+    ("functions", "**"),
+    ("statemachines", "*.asl.json"),
 )
+#: Never shipped, at any depth: local bytecode caches (the asset carries its own 3.14 bytecode).
+FUNCTION_ASSET_NEVER: Final = "__pycache__"
 
 # --- HTTP API (infra/api.py) ----------------------------------------------------------------------
 API_ID: Final = "Api"

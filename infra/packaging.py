@@ -7,9 +7,10 @@ Two layers, so a step that does not call the LLM never carries ``anthropic``:
 Both are installed with ``pip install --platform manylinux2014_aarch64 --only-binary=:all:`` for
 the Lambda runtime's Python, pinned by ``requirements.txt`` (used as constraints). Packages the
 Lambda runtime already ships (boto3, botocore and their dependencies) are pruned: they are most of
-the size and would shadow the runtime's patched copies. The code asset is the repository minus
-``constants.FUNCTION_ASSET_EXCLUDE`` (in effect ``functions/``). Bundling runs at ``make synth`` /
-``cdk deploy``; tests skip it (context ``aws:cdk:bundling-stacks = []``).
+the size and would shadow the runtime's patched copies. The code asset is what
+``constants.FUNCTION_ASSET_INCLUDE`` names (``functions/`` and ``statemachines/*.asl.json``) and
+nothing else. Bundling runs at ``make synth`` / ``cdk deploy``; tests skip it (context
+``aws:cdk:bundling-stacks = []``).
 
 Bytecode: ``/opt`` and ``/var/task`` are read-only on Lambda, so an artifact without ``.pyc`` files
 is compiled from source on every cold start. Every artifact is precompiled by an interpreter of the
@@ -31,7 +32,6 @@ pruned in ``_prune`` (the runtime could not import it either), never a silent sk
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import logging
@@ -45,12 +45,12 @@ from pathlib import Path
 from typing import Final, Literal
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling, RemovalPolicy
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, IgnoreMode, ILocalBundling, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from functions.registry import ROOT
-from infra.constants import FUNCTION_ASSET_EXCLUDE
+from infra.constants import FUNCTION_ASSET_INCLUDE, FUNCTION_ASSET_NEVER
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
@@ -351,23 +351,39 @@ class DependencyLayers(Construct):
         )
 
 
-def _excluded(relative: Path) -> bool:
-    """CDK's glob exclusion as ``FUNCTION_ASSET_EXCLUDE`` uses it: a pattern matches a name at any depth."""
-    patterns = [pattern.rsplit("/", 1)[-1] for pattern in FUNCTION_ASSET_EXCLUDE]
-    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in patterns)
+def code_asset_ignore() -> list[str]:
+    """``FUNCTION_ASSET_INCLUDE`` as the gitignore patterns CDK applies with ``IgnoreMode.GIT``.
+
+    Everything at the root is ignored (``/*``: a leading ``/`` anchors a pattern at the asset root,
+    where CDK's default glob mode would match a name at any depth), then each included folder is
+    re-included (gitignore cannot re-include a file whose folder stays ignored) and, for a folder
+    shipped only in part, everything in it but the files its glob names. ``__pycache__/`` without a
+    leading ``/`` matches at any depth. ``tests/infra/test_code_asset.py`` copies a tree with CDK's
+    own copier under these patterns and checks it gets exactly :func:`code_asset_files`.
+    """
+    patterns = ["/*"]
+    for folder, glob in FUNCTION_ASSET_INCLUDE:
+        patterns.append(f"!/{folder}/")
+        if glob != "**":
+            patterns += [f"/{folder}/*", f"!/{folder}/{glob}"]
+    patterns.append(f"{FUNCTION_ASSET_NEVER}/")
+    return patterns
 
 
 def code_asset_files(root: Path = ROOT) -> list[Path]:
-    """The source files the step functions' code asset ships (``functions/``), sorted. Excluded
-    folders are not entered (``cdk.out``, ``.git``, ``node_modules`` hold thousands of files)."""
-    files = []
-    for folder, dirs, names in os.walk(root):
-        base = Path(folder)
-        dirs[:] = [d for d in dirs if not _excluded(Path(d)) and not (base / d).is_symlink()]
-        for name in names:
-            path = base / name
-            if not _excluded(path.relative_to(root)) and not path.is_symlink():
-                files.append(path)
+    """The source files the code asset ships (``FUNCTION_ASSET_INCLUDE``), sorted. Only the included
+    folders are walked (``cdk.out``, ``.git``, ``node_modules`` hold thousands of files); symlinks
+    and ``__pycache__`` are left out."""
+    files: list[Path] = []
+    for folder, glob in FUNCTION_ASSET_INCLUDE:
+        base = root / folder
+        if glob != "**":
+            files += [p for p in base.glob(glob) if p.is_file() and not p.is_symlink()]
+            continue
+        for current, dirs, names in os.walk(base):
+            here = Path(current)
+            dirs[:] = [d for d in dirs if d != FUNCTION_ASSET_NEVER and not (here / d).is_symlink()]
+            files += [here / n for n in names if not (here / n).is_symlink()]
     return sorted(files)
 
 
@@ -396,8 +412,8 @@ class _CodeBundling:
 def code_asset_hash(root: Path = ROOT) -> str:
     """What is inside the code asset: every shipped file (path and content), the runtime, and what
     compiles its bytecode. The bytecode is a function of exactly these, so the hash changes when it
-    does. (Not CDK's ``AssetHashType.OUTPUT``: its fingerprint applies ``FUNCTION_ASSET_EXCLUDE``,
-    whose ``**/__pycache__`` would leave the bytecode out of the hash.)"""
+    does. (Not CDK's ``AssetHashType.OUTPUT``: its fingerprint applies :func:`code_asset_ignore`,
+    whose ``__pycache__/`` would leave the bytecode out of the hash.)"""
     digest = hashlib.sha256()
     for line in (RUNTIME.name, CODE_MOUNT, bytecode_identity()):
         digest.update(line.encode() + b"\n")
@@ -412,7 +428,8 @@ def code_asset(root: Path = ROOT) -> lambda_.Code:
     stages and bundles it once per synth, as the hash is the same)."""
     return lambda_.Code.from_asset(
         str(root),
-        exclude=list(FUNCTION_ASSET_EXCLUDE),
+        exclude=code_asset_ignore(),
+        ignore_mode=IgnoreMode.GIT,
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=code_asset_hash(root),
         bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CodeBundling(root)),

@@ -17,6 +17,7 @@ from infra.api import StepwiseApi
 from infra.observability import WorkflowObservability
 from infra.packaging import DependencyLayers
 from infra.rollout import StateMachineRollout
+from infra.stage_context import read_stage_context
 from infra.storage import Storage
 from infra.workflow import Workflow
 from infra.workflow_stack import WorkflowStack
@@ -27,14 +28,13 @@ class StepwiseStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add("stepwise:stage", stage)
         removal_policy = RemovalPolicy.RETAIN if stage == constants.PROD_STAGE else RemovalPolicy.DESTROY
-        sender_email = str(
-            self.node.try_get_context(constants.SENDER_EMAIL_CONTEXT_KEY) or constants.DEFAULT_SENDER_EMAIL
-        )
+        # Per-stage settings from the context; a non-local stage without real ones is refused here.
+        self.context = read_stage_context(self.node, stage)
         self.storage = Storage(
             self,
             constants.STORAGE_ID,
             stage=stage,
-            sender_email=sender_email,
+            context=self.context,
             removal_policy=removal_policy,
         )
         self.layers = DependencyLayers(self, constants.LAYERS_ID, removal_policy=removal_policy)
@@ -71,6 +71,8 @@ class StepwiseStack(Stack):
             stage=stage,
             removal_policy=removal_policy,
         )
+        # Approval links point at the API: every function's STEPWISE_APPROVAL_LINK_BASE_URL.
+        self.storage.use_approval_link_base_url(self.api.link_base_url)
         CfnOutput(self, constants.API_URL_OUTPUT_ID, value=self.api.url, description="Stepwise API stage URL")
         CfnOutput(
             self,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from aws_cdk import RemovalPolicy, Stack
+import jsii
+from aws_cdk import IStableStringProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -20,9 +21,12 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct, IConstruct
 
 from functions.registry import Resource
+from functions.shared.llm.factory import SECRET_PLACEHOLDER
+from functions.shared.log_payloads import LOGS_PREFIX
 from functions.shared.tables import TABLES, TableName, TableSchema
 from infra import constants
 from infra.nag import acknowledge, arn_ref
+from infra.stage_context import StageContext
 
 Grant = Callable[[iam.IGrantable], None]
 
@@ -45,12 +49,14 @@ class Storage(Construct):
         construct_id: str,
         *,
         stage: str,
-        sender_email: str,
+        context: StageContext,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
-        self.sender_email = sender_email
+        self.sender_email = context.sender_email
+        self._context = context
+        self._link_base_url = _Later("the API's stage URL (StepwiseStack calls use_approval_link_base_url)")
         self.tables: Mapping[TableName, dynamodb.Table] = MappingProxyType(
             {schema.setting: self._build_table(schema) for schema in TABLES}
         )
@@ -60,7 +66,14 @@ class Storage(Construct):
         self.anthropic_api_key = secretsmanager.Secret(
             self,
             constants.ANTHROPIC_SECRET_ID,
-            description="Anthropic API key for the LLM steps: put the real key here after the first deploy",
+            description="Anthropic API key for the LLM steps: after the first deploy, aws secretsmanager "
+            """put-secret-value --secret-id <arn> --secret-string '{"api_key": "sk-ant-..."}'""",
+            # An explicit empty key, never a generated password that would be sent as the key.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=SECRET_PLACEHOLDER,
+                generate_string_key=constants.ANTHROPIC_SECRET_GENERATED_KEY,
+                exclude_punctuation=True,
+            ),
             removal_policy=removal_policy,
         )
         acknowledge(
@@ -86,13 +99,18 @@ class Storage(Construct):
         self.approvals_key, self.approvals_key_alias = self._build_approvals_key(stage)
         # SES mails the address a verification link on deploy; sending works once it is clicked.
         self.sender_identity = ses.EmailIdentity(
-            self, constants.SENDER_IDENTITY_ID, identity=ses.Identity.email(sender_email)
+            self, constants.SENDER_IDENTITY_ID, identity=ses.Identity.email(self.sender_email)
         )
         self.sender_identity_arn = Stack.of(self).format_arn(
-            service="ses", resource="identity", resource_name=sender_email
+            service="ses", resource="identity", resource_name=self.sender_email
         )
         self.environment: Mapping[str, str] = MappingProxyType(self._build_environment(stage))
         self.grants: Mapping[Resource, Grant] = MappingProxyType(self._build_grants())
+
+    def use_approval_link_base_url(self, url: str) -> None:
+        """The API's stage URL, once the API exists (it is built after the workflows that need it);
+        a context ``approvalLinkBaseUrl`` (custom domain) wins."""
+        self._link_base_url.value = url
 
     def grant(self, resources: frozenset[Resource], grantee: iam.IGrantable) -> None:
         """Give ``grantee`` exactly the access that ``resources`` (a step's registry entry) names."""
@@ -166,6 +184,12 @@ class Storage(Construct):
             STEPWISE_FILES_BUCKET=self.files_bucket.bucket_name,
             STEPWISE_AUDIT_BUCKET=self.audit_bucket.bucket_name,
             STEPWISE_SENDER_EMAIL=self.sender_email,
+            STEPWISE_ESCALATION_APPROVER=self._context.escalation_approver,
+            # Every function, not only the link signers: the functions' fail-closed check reads it.
+            # Lazy: the workflows (nested stacks) are built before the API; a nested stack's
+            # reference to the RestApi id becomes a parameter of that nested stack.
+            STEPWISE_APPROVAL_LINK_BASE_URL=self._context.approval_link_base_url
+            or Lazy.string(self._link_base_url),
             STEPWISE_APPROVALS_KEY_ALIAS=self.approvals_key_alias.alias_name,
             STEPWISE_ANTHROPIC_SECRET_ARN=self.anthropic_api_key.secret_arn,
             STEPWISE_APPROVAL_SIGNING_SECRET_ARN=self.approval_signing_secret.secret_arn,
@@ -211,11 +235,7 @@ class Storage(Construct):
             Resource.BILLING_TABLE: table(TableName.BILLING),
             Resource.CALENDAR_TABLE: table(TableName.CALENDAR),
             Resource.RUN_LEDGER_TABLE: table(TableName.RUN_LEDGER),
-            Resource.FILES_BUCKET: objects(
-                self.files_bucket,
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "File keys are data (drafts/<execution>/..., notes/...): objects only, no listing.",
-            ),
+            Resource.FILES_BUCKET: self._grant_files_read_write,
             Resource.AUDIT_BUCKET: objects(
                 self.audit_bucket,
                 ["s3:PutObject"],
@@ -229,10 +249,74 @@ class Storage(Construct):
             ),
         }
 
+    def grant_log_payloads(self, grantee: iam.IGrantable) -> None:
+        """``s3:PutObject`` on ``<audit bucket>/logs/*`` only: where ``functions.shared.log_payloads``
+        puts a step's large input or output (every step runs under ``step_handler``). Without it a
+        step that does not name ``Resource.AUDIT_BUCKET`` gets AccessDenied, which logging swallows
+        (the record keeps a truncated preview), so the payload is silently lost."""
+        bucket = self.audit_bucket
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[bucket.arn_for_objects(f"{LOGS_PREFIX}*")],
+        )
+        acknowledge(
+            _scope_of(grantee),
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, _scope_of(grantee))}/{LOGS_PREFIX}*]",
+            "Large step payloads are logged under logs/<trace id>/<step>/...: put only, that prefix only.",
+        )
+
+    def grant_files_read(self, grantee: iam.IGrantable) -> None:
+        """Read the files bucket: ``s3:GetObject`` on its objects and ``s3:ListBucket`` on the bucket.
+
+        Without ``s3:ListBucket`` S3 answers a read of a missing key with 403, not 404, so
+        ``S3FileStore.exists()`` raises instead of answering ``False`` (and a missing draft reads as
+        "access denied"). Every reader of the bucket therefore gets both.
+        """
+        self._grant_files(
+            grantee,
+            ["s3:GetObject"],
+            "Drafts and notes are read by key (keys are data: drafts/<execution>/..., notes/...).",
+        )
+
+    def _grant_files_read_write(self, grantee: iam.IGrantable) -> None:
+        self._grant_files(
+            grantee,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "File keys are data (drafts/<execution>/..., notes/...): any object of this one bucket.",
+        )
+
+    def _grant_files(self, grantee: iam.IGrantable, actions: list[str], why: str) -> None:
+        bucket = self.files_bucket
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects("*")]
+        )
+        # On the bucket itself (no wildcard): a missing key is then a 404, not a 403 (grant_files_read).
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
+        )
+        acknowledge(
+            _scope_of(grantee), f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, _scope_of(grantee))}/*]", why
+        )
+
     def _grant_send_email(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["ses:SendEmail"], resource_arns=[self.sender_identity_arn]
         )
+
+
+@jsii.implements(IStableStringProducer)
+class _Later:
+    """A value given after the constructs that use it are built (resolved at synthesis)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.value: str | None = None
+
+    def produce(self) -> str:
+        if self.value is None:
+            raise ValueError(f"{self.what} was never given")
+        return self.value
 
 
 def _string_attribute(name: str) -> dynamodb.Attribute:

@@ -6,7 +6,8 @@ its ``StepSpec`` (handler, timeout, memory, resources), so adding a step to
 repository's ``functions/`` package with its runtime bytecode; third-party dependencies come from
 the ``base`` layer, and only steps that name ``Resource.LLM`` also get the ``llm`` layer
 (``infra/packaging.py``). Each function has its own role holding only what its ``resources`` name
-plus writing to its own log group (no AWS managed policy).
+plus writing to its own log group and its large log payloads (``logs/*`` of the audit bucket); no
+AWS managed policy.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ class Workflow(Construct):
             },
         )
         self._storage.grant(step.resources, function)
+        # Every step runs under step_handler, which logs a large input or output to the audit bucket.
+        self._storage.grant_log_payloads(function)
         return function
 
     def _build_state_machine(self) -> sfn.StateMachine:

@@ -20,6 +20,9 @@ from functions.shared.aws import client
 from functions.shared.config import settings
 
 INLINE_LIMIT_BYTES = 8 * 1024
+#: Where the payloads go in the audit bucket: every step function may put objects here, and only here
+#: unless it names ``Resource.AUDIT_BUCKET`` (``infra/storage.py``, ``Storage.grant_log_payloads``).
+LOGS_PREFIX = "logs/"
 PREVIEW_BYTES = 1024
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]")
 
@@ -31,7 +34,7 @@ def logs_key(trace_id: str, step: str, attempt: int, invocation: str, kind: Payl
     trace, step_part, invocation_part = (
         _UNSAFE_KEY_CHARS.sub("_", part) or "_" for part in (trace_id, step, invocation)
     )
-    return f"logs/{trace}/{step_part}/{attempt}-{invocation_part}-{kind}.json"
+    return f"{LOGS_PREFIX}{trace}/{step_part}/{attempt}-{invocation_part}-{kind}.json"
 
 
 def loggable(

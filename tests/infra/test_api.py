@@ -17,7 +17,7 @@ from functions.registry import WORKFLOWS
 from functions.shared.tables import TableName
 from infra import constants
 from infra.stack import StepwiseStack
-from tests.infra.conftest import offline_app
+from tests.infra.conftest import SENDER_EMAIL, offline_app
 from tests.infra.templates import merge, qualified_id
 
 #: (path, method) → API key required. Machine routes need the key; approval links must not.
@@ -266,7 +266,7 @@ def test_the_sweeper_sends_mail_only_from_the_sender_identity_and_only_fails_tas
     statements = synthesized.role_statements(synthesized.stack.api.sweeper_function)
     send = _resources_for(statements, "ses:SendEmail")
     assert [_render(r) for r in send] == [
-        "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/outreach@stepwise.example"
+        f"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/{SENDER_EMAIL}"
     ]
     states = {a for s in statements for a in _actions(s) if a.startswith("states:")}
     assert states == {"states:SendTaskFailure"}
@@ -278,8 +278,10 @@ def test_the_sweeper_sends_mail_only_from_the_sender_identity_and_only_fails_tas
     )
     files = synthesized.logical_id(synthesized.stack.storage.files_bucket)
     s3_actions = {a for s in statements for a in _actions(s) if a.startswith("s3:")}
-    assert s3_actions == {"s3:GetObject"}
+    # read only: objects by key, and ListBucket on the bucket so that a missing draft is a 404, not a 403
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket"}
     assert [_render(r) for r in _resources_for(statements, "s3:GetObject")] == [f"<{files}.Arn>/*"]
+    assert [_render(r) for r in _resources_for(statements, "s3:ListBucket")] == [f"<{files}.Arn>"]
 
 
 # --- both functions -------------------------------------------------------------------------------------

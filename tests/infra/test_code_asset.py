@@ -1,4 +1,5 @@
-"""The step-code asset as CDK stages it: functions/ plus Python 3.14 bytecode, hashed on what ships.
+"""The step-code asset as CDK stages it: functions/ and the ASL files plus Python 3.14 bytecode,
+hashed on what ships.
 
 The asset hash names the shipped files and what compiled them, so it moves when the bytecode does
 (here: with and without a precompiler) and stays put when nothing changed (a re-synth does not
@@ -14,6 +15,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+from functions.registry import ROOT, STATEMACHINES_DIR
 from infra import packaging
 from infra.constants import FEATURE_FLAGS
 
@@ -101,3 +103,60 @@ def test_the_hash_follows_the_shipped_files_and_ignores_the_rest_of_the_reposito
     # A step's code is: another hash
     (repo / "functions" / "step.py").write_text("def handler(event, ctx):\n    return 2\n", encoding="utf-8")
     assert packaging.code_asset_hash(repo) != before
+
+
+def _cdk_copies(root: Path, destination: Path) -> list[str]:
+    """What CDK's own copier (the one asset staging uses) keeps of ``root`` under the asset's patterns."""
+    destination.mkdir()
+    cdk.FileSystem.copy_directory(
+        str(root),
+        str(destination),
+        cdk.CopyOptions(exclude=packaging.code_asset_ignore(), ignore_mode=cdk.IgnoreMode.GIT),
+    )
+    return _files(destination)
+
+
+def test_cdk_and_code_asset_files_agree_on_an_include_list_anchored_at_the_root(tmp_path: Path) -> None:
+    # Given a tree with the names that defeated the old exclude list: a root file's name inside
+    # functions/ (functions/api/app.py vs app.py), ASL files next to other files in statemachines/,
+    # and the same folder names below excluded folders
+    root = tmp_path / "repo"
+    for name in (
+        "app.py", "cdk.json", ".gitignore", "README.md", ".venv/lib/x.py", "tests/test_x.py",
+        "functions/__init__.py", "functions/api/app.py", "functions/api/page.html",
+        "functions/__pycache__/app.cpython-311.pyc", "functions/api/__pycache__/app.cpython-311.pyc",
+        "functions/shared/llm/fixtures/cases.json",
+        "statemachines/a.asl.json", "statemachines/README.md", "statemachines/old/b.asl.json",
+        "docs/functions/x.md", "local/statemachines/c.asl.json", "infra/functions/y.py",
+    ):  # fmt: skip
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x\n", encoding="utf-8")
+
+    # When CDK copies it with the asset's ignore patterns, and code_asset_files lists it
+    copied = _cdk_copies(root, tmp_path / "staged")
+    listed = [p.relative_to(root).as_posix() for p in packaging.code_asset_files(root)]
+
+    # Then both keep exactly functions/ (no stale bytecode) and the top-level ASL files
+    assert copied == listed
+    assert listed == [
+        "functions/__init__.py",
+        "functions/api/app.py",
+        "functions/api/page.html",
+        "functions/shared/llm/fixtures/cases.json",
+        "statemachines/a.asl.json",
+    ]
+
+
+def test_cdk_and_code_asset_files_agree_on_this_repository(tmp_path: Path) -> None:
+    # Given the real repository (the root's big folders are skipped without being walked)
+    # When CDK copies it and code_asset_files lists it
+    copied = _cdk_copies(ROOT, tmp_path / "staged")
+    listed = [p.relative_to(ROOT).as_posix() for p in packaging.code_asset_files(ROOT)]
+
+    # Then they agree, and the API's handler and every registered ASL file ship
+    assert copied == listed
+    assert "functions/api/app.py" in listed
+    asl_files = sorted(p.relative_to(ROOT).as_posix() for p in STATEMACHINES_DIR.glob("*.asl.json"))
+    assert asl_files
+    assert set(asl_files) <= set(listed)

@@ -25,9 +25,10 @@ from infra import constants
 from infra.observability import ERROR_RATE_THRESHOLD_PERCENT, WorkflowObservability
 from infra.packaging import DependencyLayers
 from infra.rollout import StateMachineRollout
+from infra.stage_context import StageContext
 from infra.storage import Storage
 from infra.workflow import Workflow
-from tests.infra.conftest import offline_app
+from tests.infra.conftest import ESCALATION_APPROVER, SENDER_EMAIL, offline_app
 
 STAGE = "test"
 CANARY_PERCENT = 7
@@ -63,7 +64,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         stack,
         constants.STORAGE_ID,
         stage=STAGE,
-        sender_email=constants.DEFAULT_SENDER_EMAIL,
+        # no API here: approval links point at a custom domain (context approvalLinkBaseUrl)
+        context=StageContext(SENDER_EMAIL, ESCALATION_APPROVER, "https://approvals.acme-demo.com/"),
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     layers = DependencyLayers(stack, constants.LAYERS_ID, removal_policy=cdk.RemovalPolicy.DESTROY)

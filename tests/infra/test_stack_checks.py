@@ -7,13 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from cfnlint.api import lint
 
-from functions.registry import WORKFLOWS, Resource
+from functions.registry import ROOT, WORKFLOWS, Resource
+from functions.shared.config import needed_by
+from functions.shared.llm.factory import SECRET_PLACEHOLDER
+from functions.shared.llm.settings import LLMSettings
+from functions.shared.log_payloads import LOGS_PREFIX
+from infra.api import API_RESOURCES, SWEEPER_RESOURCES
+from infra.constants import API_HANDLER, FEATURE_FLAGS, SWEEPER_HANDLER
 from infra.nag import checks
+from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
-from tests.infra.conftest import offline_app
+from infra.stage_context import StageContextError
+from tests.infra.conftest import ESCALATION_APPROVER, NO_BUNDLING, SENDER_EMAIL, offline_app
 from tests.infra.templates import merge
 
 #: cfn-lint warnings that CDK itself generates; anything else fails.
@@ -197,7 +206,7 @@ def test_the_sender_address_is_an_ses_identity_and_the_only_one_steps_may_send_f
     synthesized: Synthesized,
 ) -> None:
     identities = [r for r in synthesized.resources.values() if r["Type"] == "AWS::SES::EmailIdentity"]
-    assert [i["Properties"]["EmailIdentity"] for i in identities] == ["outreach@stepwise.example"]
+    assert [i["Properties"]["EmailIdentity"] for i in identities] == [SENDER_EMAIL]
     send_resources = [
         statement["Resource"]
         for r in synthesized.resources.values()
@@ -207,4 +216,208 @@ def test_the_sender_address_is_an_ses_identity_and_the_only_one_steps_may_send_f
         in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     ]
     assert send_resources
-    assert all("identity/outreach@stepwise.example" in json.dumps(resource) for resource in send_resources)
+    assert all(f"identity/{SENDER_EMAIL}" in json.dumps(resource) for resource in send_resources)
+
+
+def test_every_lambda_handler_and_every_asl_file_is_in_the_code_asset(synthesized: Synthesized) -> None:
+    # Given what the code asset ships (the same files CDK stages: tests/infra/test_code_asset.py)
+    shipped = {path.relative_to(ROOT).as_posix() for path in code_asset_files()}
+    handlers = {
+        r["Properties"]["Handler"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    # Then every function's handler module (steps, API, sweeper: parent and nested templates) is in it
+    assert "functions.api.app.handler" in handlers
+    for handler in handlers:
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        assert {f"{module}.py", f"{module}/__init__.py"} & shipped, handler
+    # ... and so is the ASL file of every workflow (the API reads it: GET /executions/{id})
+    for spec in WORKFLOWS.values():
+        assert spec.asl_path.relative_to(ROOT).as_posix() in shipped, spec.name
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants_by_role(resources: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """Role id → every (action, resource as JSON) its inline policies allow."""
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            pairs = {
+                (action, json.dumps(target, sort_keys=True))
+                for action in _as_list(statement["Action"])
+                for target in _as_list(statement["Resource"])
+            }
+            for role in resource["Properties"]["Roles"]:
+                grants.setdefault(role["Ref"], set()).update(pairs)
+    return grants
+
+
+def _bucket_arns(resources: dict[str, Any], construct_id: str) -> tuple[str, str]:
+    """(the bucket's ARN, the ARN of its objects) as JSON, the way the merged policies spell them."""
+    buckets = [lid for lid, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
+    (bucket,) = [lid for lid in buckets if construct_id in lid]
+    arn = {"Fn::GetAtt": [bucket, "Arn"]}
+    objects = {"Fn::Join": ["", [arn, "/*"]]}
+    return json.dumps(arn, sort_keys=True), json.dumps(objects, sort_keys=True)
+
+
+def test_every_reader_of_the_files_bucket_may_also_list_it(synthesized: Synthesized) -> None:
+    # Given the files bucket (without s3:ListBucket, S3 answers 403 instead of 404 for a missing key)
+    bucket, objects = _bucket_arns(synthesized.resources, "FilesBucket")
+    grants = _grants_by_role(synthesized.resources)
+    readers = [role for role, pairs in grants.items() if ("s3:GetObject", objects) in pairs]
+
+    # Then every role that reads its objects (steps, API, sweeper) may list the bucket itself
+    assert any(role.startswith("ApiSweeper") for role in readers)
+    assert any(role.startswith("ApiApiFunction") for role in readers)
+    assert len(readers) > 2
+    missing = [role for role in readers if ("s3:ListBucket", bucket) not in grants[role]]
+    assert missing == []
+
+
+def test_every_step_may_put_its_large_log_payloads_and_only_audit_steps_more(
+    synthesized: Synthesized,
+) -> None:
+    # Given the audit bucket, where step_handler logs any step's large input or output under logs/
+    bucket, objects = _bucket_arns(synthesized.resources, "AuditBucket")
+    arn = json.loads(bucket)
+    logs = json.dumps({"Fn::Join": ["", [arn, f"/{LOGS_PREFIX}*"]]}, sort_keys=True)
+    grants = _grants_by_role(synthesized.resources)
+    functions = {
+        r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    for workflow in WORKFLOWS.values():
+        for step in workflow.steps:
+            audit = {
+                pair
+                for pair in grants[functions[step.handler]]
+                if bucket in pair[1][:-1] or pair[1] == bucket
+            }
+            # Then every step may put objects under logs/ ...
+            assert ("s3:PutObject", logs) in audit, step.handler
+            # ... and only a step that names the audit bucket may put anywhere else in it
+            wider = {("s3:PutObject", objects)} if Resource.AUDIT_BUCKET in step.resources else set()
+            assert audit == {("s3:PutObject", logs)} | wider, step.handler
+
+
+def test_the_anthropic_secret_starts_as_an_empty_key_not_a_random_password(synthesized: Synthesized) -> None:
+    # Given the Anthropic secret as CloudFormation will create it
+    (secret,) = [
+        r["Properties"]
+        for lid, r in synthesized.resources.items()
+        if r["Type"] == "AWS::SecretsManager::Secret" and "Anthropic" in lid
+    ]
+    generate = secret["GenerateSecretString"]
+
+    # Then it is the JSON placeholder with an empty api_key (the factory's "no key configured"), and
+    # the generated password goes to another field, never to the key
+    assert json.loads(generate["SecretStringTemplate"]) == {"api_key": ""}
+    assert generate["SecretStringTemplate"] == SECRET_PLACEHOLDER
+    assert generate["GenerateStringKey"] not in {"api_key", "ANTHROPIC_API_KEY", "anthropic_api_key"}
+
+
+def _llm_variables(resources: frozenset[str]) -> set[str]:
+    """The LLM settings' variables (own model, ``STEPWISE_LLM_*`` or an alias) these resources imply."""
+    needed = set()
+    for name, info in LLMSettings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("resource") in resources:
+            needed.add(str(info.validation_alias or f"STEPWISE_LLM_{name.upper()}"))
+    return needed
+
+
+def test_every_function_gets_every_variable_its_resources_imply_and_none_points_at_localhost(
+    synthesized: Synthesized,
+) -> None:
+    # Given each Lambda's template environment, and what it touches: a step's registry resources,
+    # the API's and the sweeper's grants
+    steps = {step.handler: step for spec in WORKFLOWS.values() for step in spec.steps}
+    others = {API_HANDLER: API_RESOURCES, SWEEPER_HANDLER: SWEEPER_RESOURCES}
+    functions = [
+        r["Properties"] for r in synthesized.resources.values() if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert {f["Handler"] for f in functions} == set(steps) | set(others)
+    for function in functions:
+        variables = function["Environment"]["Variables"]
+        handler = function["Handler"]
+        resources = frozenset(
+            str(r) for r in (steps[handler].resources if handler in steps else others[handler])
+        )
+        # Then every variable those resources imply (annotated on the settings fields) is set
+        needed = needed_by(resources, step=handler in steps) | _llm_variables(resources)
+        assert needed - set(variables) == set(), handler
+        # ... and no value anywhere sends a link or a caller to this machine
+        rendered = json.dumps(variables)
+        assert "localhost" not in rendered, handler
+        assert "127.0.0.1" not in rendered, handler
+
+
+def test_approval_links_point_at_the_api_in_every_function_that_builds_them(synthesized: Synthesized) -> None:
+    # Given the API's stage URL, as the API function gets it
+    functions = {
+        r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    api_url = functions[API_HANDLER]["STEPWISE_APPROVAL_LINK_BASE_URL"]
+    assert "execute-api" in json.dumps(api_url)
+    (rest_api,) = [lid for lid, r in synthesized.resources.items() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert {"Ref": rest_api} in api_url["Fn::Join"][1]
+
+    # Then every step that signs links (a nested stack: the RestApi id arrives as a parameter) and the
+    # sweeper build them on the same URL, and the sweeper escalates to the stage's approver
+    signers = [
+        s.handler for spec in WORKFLOWS.values() for s in spec.steps if Resource.APPROVAL_LINKS in s.resources
+    ]
+    assert signers
+    for handler in [*signers, SWEEPER_HANDLER]:
+        assert functions[handler]["STEPWISE_APPROVAL_LINK_BASE_URL"] == api_url, handler
+    assert functions[SWEEPER_HANDLER]["STEPWISE_ESCALATION_APPROVER"] == ESCALATION_APPROVER
+    assert all(variables["STEPWISE_SENDER_EMAIL"] == SENDER_EMAIL for variables in functions.values())
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({}, ["senderEmail", "escalationApprover"]),
+        ({"senderEmail": "outreach@stepwise.example"}, ["senderEmail", "escalationApprover"]),
+        ({"senderEmail": SENDER_EMAIL, "escalationApprover": "boss@example.com"}, ["escalationApprover"]),
+        (
+            {"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER,
+             "approvalLinkBaseUrl": "http://localhost:8000"},
+            ["approvalLinkBaseUrl"],
+        ),
+    ],
+)  # fmt: skip
+def test_a_cloud_stage_without_real_settings_is_refused_naming_the_context_key(
+    tmp_path: Path, context: dict[str, str], named: list[str]
+) -> None:
+    # Given an app whose context lacks, or has placeholders for, the per-stage settings
+    app = cdk.App(outdir=str(tmp_path), context={**FEATURE_FLAGS, **NO_BUNDLING, **context})
+
+    # When / Then a non-local stage is refused, naming each key to set
+    with pytest.raises(StageContextError) as refused:
+        StepwiseStack(app, "Stepwise-prod", stage="prod")
+    for key in named:
+        assert f"context {key!r}" in str(refused.value)
+    assert "-c " in str(refused.value)
+
+
+def test_the_local_stage_synthesizes_with_the_functions_defaults(tmp_path: Path) -> None:
+    # Given no per-stage context at all
+    app = cdk.App(outdir=str(tmp_path), context={**FEATURE_FLAGS, **NO_BUNDLING})
+
+    # When / Then the local stage takes the laptop defaults (the functions accept them there)
+    stack = StepwiseStack(app, "Stepwise-local", stage="local")
+    assert stack.context.sender_email == "outreach@stepwise.example"
+    assert stack.context.approval_link_base_url is None

@@ -326,6 +326,9 @@ def test_a_step_role_reaches_only_the_storage_its_spec_names(
     # Given the storage resources a step declares
     storage_ids = synthesized.storage_ids()
     expected = {storage_ids[resource] for resource in step.resources if resource in storage_ids}
+    # ... plus the audit bucket, for every step: its logs/ prefix only, where step_handler puts large
+    # payloads (the scope is checked in tests/infra/test_stack_checks.py)
+    expected.add(storage_ids[Resource.AUDIT_BUCKET])
 
     # When its role's statements are collected
     statements = synthesized.statements_of_role(_role_of_function(synthesized, workflow, step))

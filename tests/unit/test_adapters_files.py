@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from pydantic import BaseModel
@@ -162,6 +165,49 @@ def test_s3_access_denied_is_a_permanent_error(moto_aws: None) -> None:
         # When / Then exists() does not pretend the object is missing
         with pytest.raises(PermanentIntegrationError, match=r"^files.exists "):
             files.exists("a.txt")
+
+
+class _EmptyBody:
+    def stream(self, **_: Any) -> Any:
+        return iter([b""])
+
+
+def _s3_without_list_bucket(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+    """What real S3 does and moto does not: a caller without ``s3:ListBucket`` gets 403 (an empty
+    HEAD response) for a key that does not exist, so as not to tell it which keys exist. Existing
+    keys are left to moto (``s3:GetObject`` suffices for them)."""
+    url = urlsplit(request.url)
+    path = unquote(url.path).lstrip("/")  # virtual-hosted (bucket in the host) or path-style
+    key = path if url.netloc.startswith(f"{BUCKET}.") else path.removeprefix(f"{BUCKET}/")
+    try:
+        boto3.client("s3", region_name="us-east-1").head_object(Bucket=BUCKET, Key=key)
+    except Exception:  # the key is missing: S3 will not say so to this caller
+        return AWSResponse(request.url, 403, {}, _EmptyBody())
+    return None
+
+
+@pytest.mark.parametrize("may_list", [True, False], ids=["with-ListBucket", "without-ListBucket"])
+def test_a_missing_key_is_false_only_when_the_role_may_list_the_bucket(
+    moto_aws: None, may_list: bool
+) -> None:
+    # Given a bucket with one object, read by a role with or without s3:ListBucket on the bucket
+    files = S3FileStore(bucket=BUCKET)
+    files.put_text("drafts/run-1/body.txt", "Hello")
+    if not may_list:
+        client("s3").meta.events.register("before-send.s3.HeadObject", _s3_without_list_bucket)
+
+    # When / Then an existing key exists either way
+    assert files.exists("drafts/run-1/body.txt") is True
+    if may_list:
+        # ... and a missing one is False (S3 may say 404)
+        assert files.exists("drafts/run-2/body.txt") is False
+    else:
+        # ... but without ListBucket S3 answers 403 for a missing key: exists() raises rather than
+        # guess (a 403 can also mean a real denial), naming the object; infra grants ListBucket
+        with pytest.raises(
+            PermanentIntegrationError, match=rf"^files.exists s3://{BUCKET}/drafts/run-2/body.txt: 403"
+        ):
+            files.exists("drafts/run-2/body.txt")
 
 
 def test_unreachable_s3_is_a_transient_error(moto_aws: None) -> None:

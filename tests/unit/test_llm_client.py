@@ -799,6 +799,45 @@ def test_an_empty_secret_is_an_error_not_a_silent_fallback_to_offline(
         factory.get_llm_client()
 
 
+@pytest.mark.usefixtures("aws_env", "clean_factory")
+def test_the_placeholder_the_stack_deploys_is_no_key_and_says_how_to_store_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the Anthropic secret as CloudFormation creates it: the placeholder plus a random field
+    deployed = {**json.loads(factory.SECRET_PLACEHOLDER), "placeholder": "q8Xr2kVb9ZtLw4Hn"}
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="stepwise/anthropic", SecretString=json.dumps(deployed))["ARN"]
+    monkeypatch.setenv("STEPWISE_ANTHROPIC_SECRET_ARN", arn)
+
+    # When the client is built
+    # Then it refuses with "no key" and the command that stores one (never the random field as a key)
+    with pytest.raises(factory.LLMConfigurationError, match="holds no Anthropic API key") as raised:
+        factory.get_llm_client()
+    assert f"aws secretsmanager put-secret-value --secret-id {arn}" in str(raised.value)
+    assert "STEPWISE_ANTHROPIC_SECRET_ARN" in str(raised.value)
+
+
+@pytest.mark.usefixtures("aws_env", "clean_factory")
+def test_a_cloud_stage_without_any_key_fails_closed_instead_of_going_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a cloud function (valid cloud settings) with neither a key nor a secret ARN
+    for name, value in {
+        "STEPWISE_STAGE": "prod",
+        "STEPWISE_SENDER_EMAIL": "approvals@acme-demo.com",
+        "STEPWISE_ESCALATION_APPROVER": "ops-lead@acme-demo.com",
+        "STEPWISE_APPROVAL_LINK_BASE_URL": "https://abc.execute-api.us-east-1.amazonaws.com/prod/",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    # When / Then the client is refused, naming the variable; an explicit offline switch still works
+    with pytest.raises(factory.LLMConfigurationError, match="STEPWISE_ANTHROPIC_SECRET_ARN"):
+        factory.get_llm_client()
+    monkeypatch.setenv("STEPWISE_LLM_FORCE_OFFLINE", "true")
+    factory.reset_llm_client()
+    assert factory.build_anthropic(LLMSettings())[1] is True
+
+
 def test_the_tool_schema_is_pydantics_and_a_fresh_copy_each_call() -> None:
     # Given a playbook
     book = playbook()

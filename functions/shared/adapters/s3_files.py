@@ -60,6 +60,15 @@ class S3FileStore:
         return loads_json(self.get_text(key), uri=self.uri(key))
 
     def exists(self, key: str) -> bool:
+        """Whether ``key`` holds an object (``HeadObject``).
+
+        S3 says 404 for a missing key only to a caller that may ``s3:ListBucket`` the bucket; to one
+        that may not, it says 403 so as not to reveal which keys exist. A 403 is not read as "missing"
+        (it is also what a real denial looks like): it raises ``PermanentIntegrationError`` naming
+        the object. The stack grants ``s3:ListBucket`` to every reader of the files bucket
+        (``infra/storage.py``, ``Storage.grant_files_read``); moto always answers 404, so
+        ``tests/unit/test_adapters_files.py`` models the 403.
+        """
         check_key(key)
         try:
             client("s3").head_object(Bucket=self.bucket, Key=key)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from functions.shared.aws import client
-from functions.shared.config import settings
+from functions.shared.config import LOCAL_STAGE, settings
 from functions.shared.ledger import get_run_ledger
 from functions.shared.llm.audit import S3AuditStore
 from functions.shared.llm.client import LLMClient
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 #: Sent to the offline transport only; it never leaves the process.
 OFFLINE_API_KEY = "sk-ant-offline-not-a-real-key"
 _SECRET_JSON_FIELDS = ("ANTHROPIC_API_KEY", "anthropic_api_key", "api_key")
+#: What the stack's Anthropic secret holds until the real key is stored (infra/storage.py; CloudFormation
+#: adds one random, unused field): an empty key, which is "no key configured", never a key to send.
+SECRET_PLACEHOLDER = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, no secret
 
 
 class LLMConfigurationError(RuntimeError):
@@ -55,7 +58,11 @@ def _secret_api_key(secret_arn: str) -> str:
     secret = client("secretsmanager").get_secret_value(SecretId=secret_arn).get("SecretString") or ""
     value = api_key_from_secret_string(secret)
     if not value:
-        raise LLMConfigurationError(f"the secret {secret_arn} holds no Anthropic API key")
+        raise LLMConfigurationError(
+            f"the secret {secret_arn} (STEPWISE_ANTHROPIC_SECRET_ARN) holds no Anthropic API key; store"
+            f" one with: aws secretsmanager put-secret-value --secret-id {secret_arn}"
+            """ --secret-string '{"api_key": "sk-ant-..."}'"""
+        )
     return value
 
 
@@ -79,6 +86,13 @@ def build_anthropic(config: LLMSettings) -> tuple[anthropic.Anthropic, bool]:
     import anthropic
 
     api_key = resolve_api_key(config)
+    stage = settings().stage
+    if api_key is None and not config.force_offline and stage != LOCAL_STAGE:
+        # Fail closed: in the cloud the offline model is never a silent stand-in for a missing key.
+        raise LLMConfigurationError(
+            f"stage {stage!r}: no Anthropic API key (STEPWISE_ANTHROPIC_SECRET_ARN is not set); the stack"
+            " sets it to its Anthropic secret, or set STEPWISE_LLM_FORCE_OFFLINE=true for the offline model"
+        )
     if api_key is not None:
         real = anthropic.Anthropic(
             api_key=api_key, max_retries=config.sdk_max_retries, timeout=config.timeout_seconds

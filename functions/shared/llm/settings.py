@@ -34,7 +34,9 @@ class LLMSettings(BaseSettings):
 
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     #: In the cloud the key lives in Secrets Manager; it is fetched at runtime and cached per process.
-    anthropic_secret_arn: str | None = Field(default=None, validation_alias="STEPWISE_ANTHROPIC_SECRET_ARN")
+    anthropic_secret_arn: str | None = Field(
+        default=None, validation_alias="STEPWISE_ANTHROPIC_SECRET_ARN", json_schema_extra={"resource": "llm"}
+    )
 
 
 @lru_cache(maxsize=1)
