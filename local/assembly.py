@@ -38,12 +38,14 @@ from functions.registry import ROOT
 ACCOUNT = "123456789012"
 #: Where synthesized assemblies are cached, one folder per hash of what goes into them.
 CACHE_DIR = ROOT / ".stepwise" / "assemblies"
-#: Context of the as-deployed synthesis: a cloud stage (so the cloud settings fail closed as in the
-#: cloud) with real-looking, non-placeholder addresses in a reserved test domain.
+#: Context of the as-deployed synthesis: a cloud stage, so the cloud settings are checked (and fail
+#: closed) as in the cloud. The addresses must pass that check, so they cannot be in a reserved
+#: domain (``.test``, ``.example``): they name the fictitious company the tests use, and nothing
+#: synthesized with them is ever deployed.
 LOCAL_CONTEXT: Mapping[str, str] = {
     "stage": "dev",
-    "senderEmail": "outreach@stepwise-local.test",
-    "escalationApprover": "sales-manager@stepwise-local.test",
+    "senderEmail": "outreach@acme-demo.com",
+    "escalationApprover": "sales-manager@acme-demo.com",
 }
 #: What decides the assembly's content: a change in any of these synthesizes anew.
 _INPUTS = ("app.py", "cdk.json", "requirements.txt", "infra", "functions", "statemachines")

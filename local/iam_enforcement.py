@@ -22,6 +22,7 @@ AWS services and the operator are in the cloud.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,6 +42,7 @@ INTERNALS: tuple[tuple[str, str], ...] = (
     ("moto.iam.access_control", "IAMPolicyStatement"),
     ("moto.iam.access_control", "PermissionResult"),
     ("moto.kms.models", "kms_backends"),
+    ("moto.kms.utils", "_deserialize_ciphertext_blob"),
     ("moto.secretsmanager.models", "secretsmanager_backends"),
     ("moto.s3.models", "s3_backends"),
     ("moto.ses.models", "ses_backends"),
@@ -117,6 +119,8 @@ def _kms(region: str, body: dict[str, Any]) -> list[str]:
     from moto.kms.models import kms_backends
 
     key_id = str(body.get("KeyId", ""))
+    if not key_id and body.get("CiphertextBlob"):
+        key_id = _ciphertext_key(str(body["CiphertextBlob"]))
     if not key_id:
         return ["*"]
     backend = kms_backends[ACCOUNT][region]
@@ -128,6 +132,19 @@ def _kms(region: str, body: dict[str, Any]) -> list[str]:
         key_id = str(resolved)
     key_id = key_id.rsplit("/", 1)[-1]
     return [f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"]
+
+
+def _ciphertext_key(blob: str) -> str:
+    """The key a ``Decrypt`` names through its ciphertext (KMS records it there; so does moto)."""
+    import base64
+
+    from moto.kms.utils import _deserialize_ciphertext_blob
+
+    try:
+        key_id = _deserialize_ciphertext_blob(base64.b64decode(blob)).key_id
+    except (ValueError, TypeError, struct.error):
+        return ""
+    return key_id.decode() if isinstance(key_id, bytes) else str(key_id)
 
 
 def _secret(region: str, body: dict[str, Any]) -> list[str]:

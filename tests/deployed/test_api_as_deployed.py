@@ -52,9 +52,9 @@ def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succee
     started = api.start(outreach)
     assert started.status == 202, started.text
     execution_id = started.json()["executionId"]
-    assert started.json()["executionArn"].startswith(
-        api.runtime.state_machines["sales_outreach"].rsplit(":", 1)[0]
-    )
+    # on the state machine the template deployed (its live alias, STEPWISE_STATE_MACHINES)
+    machine = api.runtime.state_machines["sales_outreach"].split(":stateMachine:", 1)[1].split(":", 1)[0]
+    assert started.json()["executionArn"].split(":execution:", 1)[1].startswith(f"{machine}:")
     api.wait_for_approval(execution_id)
 
     # When the approver opens the link the deployed step emailed (API Gateway's URL, its stage)

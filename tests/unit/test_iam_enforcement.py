@@ -79,3 +79,17 @@ def test_step_functions_calls_name_their_machine_or_execution_and_task_tokens_na
         machine
     ]
     assert resources_of(Request("AWSStepFunctions.SendTaskSuccess", {"taskToken": "t"}), REGION) is None
+
+
+def test_a_decrypt_is_evaluated_against_the_key_its_ciphertext_names() -> None:
+    import base64
+
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"token")["CiphertextBlob"]
+    request = Request("TrentService.Decrypt", {"CiphertextBlob": base64.b64encode(blob).decode()})
+    assert resources_of(request, REGION) == [f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"]
