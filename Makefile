@@ -71,10 +71,13 @@ typecheck: $(STAMP)
 
 ## make synth: the CloudFormation templates in cdk.out/, one per workflow (offline: no Docker, no AWS credentials;
 ## the dependency layers are built with pip from the package registry; every artifact is precompiled for
-## Python 3.14, see infra/packaging.py), checked by cdk-nag
+## Python 3.14, see infra/packaging.py), checked by cdk-nag. A check, not a deploy: cdk.json names no
+## addresses (a deploy must be given its own, README "Deploying to AWS"), so SYNTH_CONTEXT supplies the
+## fictitious company the tests use; `make synth SYNTH_CONTEXT='{"senderEmail": ...}'` for yours.
+SYNTH_CONTEXT ?= {"senderEmail": "outreach@acme-demo.com", "escalationApprover": "sales-manager@acme-demo.com"}
 synth: $(STAMP) py314
 	rm -rf cdk.out
-	CDK_OUTDIR=cdk.out $(PY) app.py
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='$(SYNTH_CONTEXT)' $(PY) app.py
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 	@ls -1 cdk.out/*.template.json
 

@@ -97,9 +97,7 @@ def synthesize(outdir: Path | None = None, context: Mapping[str, str] = LOCAL_CO
     standing in for the virtualenv (``LAYERS_FROM_VENV_ENV``): their wheels are for Lambda's
     arm64 Python 3.14 and cannot load here, while the virtualenv holds the same pins.
     """
-    # As the cdk CLI does: cdk.json's context, then the command line's (here: ``context``) over it.
-    cdk_json = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))
-    context = {**cdk_json.get("context", {}), **context}
+    # app.py reads cdk.json's context itself; CDK_CONTEXT_JSON (the cdk CLI's -c) goes over it.
     target = outdir or CACHE_DIR / inputs_digest(context)
     done = target / "manifest.json"
     with _locked(target.with_name(target.name + ".lock")):
