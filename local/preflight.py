@@ -23,11 +23,14 @@ from typing import Any, Literal, TextIO
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from functions.registry import ROOT
+from functions.shared.config import is_local_url, is_placeholder_email
 from functions.shared.llm.factory import api_key_from_secret_string
 from infra.constants import (
     ANTHROPIC_SECRET_ID,
+    APPROVAL_LINK_BASE_URL_CONTEXT_KEY,
     APPROVAL_SIGNING_SECRET_ID,
     DEFAULT_SENDER_EMAIL,
+    ESCALATION_APPROVER_CONTEXT_KEY,
     SENDER_EMAIL_CONTEXT_KEY,
     STORAGE_ID,
 )
@@ -42,8 +45,6 @@ BOOTSTRAP_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
 #: CheckBootstrapVersion rule of every synthesized template refuses anything older).
 MIN_BOOTSTRAP_VERSION = 6
 TOOLKIT_STACK = "CDKToolkit"
-ESCALATION_APPROVER_CONTEXT_KEY = "escalationApprover"
-APPROVAL_LINK_BASE_URL_CONTEXT_KEY = "approvalLinkBaseUrl"
 APIGATEWAY_SERVICE = "apigateway.amazonaws.com"
 APIGATEWAY_LOGS_ROLE = "APIGatewayCloudWatchLogs"
 APIGATEWAY_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -54,8 +55,6 @@ SECRET_ENV = {
     APPROVAL_SIGNING_SECRET_ID: "STEPWISE_APPROVAL_SIGNING_SECRET_ARN",
 }
 #: RFC 2606/6761 names and the repository's own placeholders: never a real mailbox or host.
-PLACEHOLDER_SUFFIXES = (".example", ".test", ".invalid", ".localhost", "localhost")
-PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org", "127.0.0.1", "0.0.0.0")  # noqa: S104
 _HEALTHY_STACK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 
 
@@ -107,8 +106,9 @@ def load_context(cdk_json: Path, overrides: Sequence[str] = ()) -> dict[str, str
 
 
 def is_placeholder(host_or_address: str) -> bool:
-    host = host_or_address.rsplit("@", 1)[-1].strip().lower().rstrip(".")
-    return host in PLACEHOLDER_DOMAINS or host.endswith(PLACEHOLDER_SUFFIXES)
+    """The functions' own fail-closed test (``functions/shared/config.py``), for an address or a host."""
+    host = host_or_address.rsplit("@", 1)[-1].strip()
+    return is_placeholder_email(f"x@{host}") or is_local_url(f"https://{host}/")
 
 
 def _looks_like_email(address: str) -> bool:
