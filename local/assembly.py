@@ -216,6 +216,22 @@ def _physical(stack: str, logical_id: str, limit: int = 64, lower: bool = False)
     return name.lower() if lower else name
 
 
+#: ``Fn::GetAtt`` of a resource type's attribute, from its ``Ref`` (the physical name or ARN).
+_ATTRIBUTES: dict[tuple[str, str], str] = {
+    ("AWS::DynamoDB::Table", "Arn"): "arn:aws:dynamodb:{region}:{account}:table/{ref}",
+    ("AWS::DynamoDB::Table", "StreamArn"): "arn:aws:dynamodb:{region}:{account}:table/{ref}/stream/local",
+    ("AWS::S3::Bucket", "Arn"): "arn:aws:s3:::{ref}",
+    ("AWS::Lambda::Function", "Arn"): "arn:aws:lambda:{region}:{account}:function:{ref}",
+    ("AWS::IAM::Role", "Arn"): "arn:aws:iam::{account}:role/{ref}",
+    ("AWS::KMS::Key", "Arn"): "arn:aws:kms:{region}:{account}:key/{ref}",
+    ("AWS::Logs::LogGroup", "Arn"): "arn:aws:logs:{region}:{account}:log-group:{ref}:*",
+    ("AWS::StepFunctions::StateMachine", "Name"): "{name}",
+    ("AWS::StepFunctions::StateMachine", "Arn"): "{ref}",
+    ("AWS::StepFunctions::StateMachineAlias", "Arn"): "{ref}",
+    ("AWS::ApiGateway::RestApi", "RootResourceId"): "{ref}-root",
+}
+
+
 class _Stack:
     """One template with its parameters; resolves intrinsics to local physical values."""
 
@@ -275,7 +291,7 @@ class _Stack:
         machine = self.resources[version_id]["Properties"]["StateMachineArn"]
         return str(machine["Ref"])
 
-    def get_att(self, logical_id: str, attribute: str) -> Any:  # noqa: PLR0911, PLR0912 - one case per type
+    def get_att(self, logical_id: str, attribute: str) -> Any:
         resource = self.resources.get(logical_id)
         if resource is None:
             raise AssemblyError(f"{self.name}: GetAtt of unknown {logical_id}")
@@ -284,31 +300,12 @@ class _Stack:
             nested = self.nested[logical_id]
             return nested.resolve(nested.template["Outputs"][attribute.removeprefix("Outputs.")]["Value"])
         ref = self.ref(logical_id)
-        match kind, attribute:
-            case "AWS::DynamoDB::Table", "Arn":
-                return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{ref}"
-            case "AWS::DynamoDB::Table", "StreamArn":
-                return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{ref}/stream/local"
-            case "AWS::S3::Bucket", "Arn":
-                return f"arn:aws:s3:::{ref}"
-            case "AWS::Lambda::Function", "Arn":
-                return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{ref}"
-            case "AWS::IAM::Role", "Arn":
-                return f"arn:aws:iam::{ACCOUNT}:role/{ref}"
-            case "AWS::KMS::Key", "Arn":
-                return f"arn:aws:kms:{region}:{ACCOUNT}:key/{ref}"
-            case "AWS::Logs::LogGroup", "Arn":
-                return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{ref}:*"
-            case "AWS::StepFunctions::StateMachine", "Name":
-                return str(ref).rsplit(":", 1)[-1]
-            case "AWS::StepFunctions::StateMachine", "Arn":
-                return ref
-            case "AWS::StepFunctions::StateMachineAlias", "Arn":
-                return ref
-            case "AWS::ApiGateway::RestApi", "RootResourceId":
-                return f"{ref}-root"
-            case _:
-                return f"{ref}.{attribute}"
+        template = _ATTRIBUTES.get((kind, attribute))
+        if template is None:
+            raise AssemblyError(
+                f"{self.name}: GetAtt {logical_id}.{attribute} ({kind}) is not resolved locally"
+            )
+        return template.format(ref=ref, region=region, account=ACCOUNT, name=str(ref).rsplit(":", 1)[-1])
 
     # intrinsics ------------------------------------------------------------------------------------
     def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,14 +98,23 @@ class Api:
         ]
 
 
+@contextmanager
+def serving(runtime: LocalRuntime) -> Iterator[Api]:
+    """The local API server (a port the OS picks, no SLA sweeps) over ``runtime``."""
+    server = LocalApiServer(runtime, api_key=API_KEY, port=0, sweep_every_s=3600).start()
+    try:
+        yield Api(runtime=runtime, server=server)
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def api() -> Iterator[Api]:
-    with LocalRuntime(env={"STEPWISE_APPROVAL_LINK_BASE_URL": "http://127.0.0.1:1"}) as runtime:
-        server = LocalApiServer(runtime, api_key=API_KEY, port=0, sweep_every_s=3600).start()
-        try:
-            yield Api(runtime=runtime, server=server)
-        finally:
-            server.stop()
+    with (
+        LocalRuntime(env={"STEPWISE_APPROVAL_LINK_BASE_URL": "http://127.0.0.1:1"}) as runtime,
+        serving(runtime) as served,
+    ):
+        yield served
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import pytest
 from functions.registry import API_HANDLER, ROOT
 from functions.shared.aws import client
 from local.runtime import LocalRuntime
-from local.server import LocalApiServer
-from tests.api.conftest import API_KEY, Api
+from tests.api.conftest import Api, serving
 from tests.reliability.scenarios import main
 
 pytestmark = pytest.mark.slow
@@ -29,11 +28,8 @@ EMAILED_LINK = re.compile(r"https://\S+/approvals/[A-Za-z0-9_-]+\?sig=[A-Za-z0-9
 
 @pytest.fixture(scope="module")
 def deployed_api(deployed_account: LocalRuntime) -> Iterator[Api]:
-    server = LocalApiServer(deployed_account, api_key=API_KEY, port=0, sweep_every_s=3600).start()
-    try:
-        yield Api(runtime=deployed_account, server=server)
-    finally:
-        server.stop()
+    with serving(deployed_account) as served:
+        yield served
 
 
 @pytest.fixture
