@@ -81,3 +81,27 @@ def test_cli_runs_a_workflow_as_deployed_and_exits_0() -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "SUCCEEDED" in ran.stdout
     assert "SendEmail" in ran.stdout
+
+
+def test_each_state_machine_s_role_may_invoke_every_function_its_definition_names(
+    synthesized: Assembly,
+) -> None:
+    """moto's interpreter invokes steps without consulting the machine's role; AWS does not."""
+    import json
+    import re
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    for machine in synthesized.state_machines:
+        functions = set(re.findall(r"arn:aws:lambda:[^\"]+:function:[^\"]+", machine.definition))
+        assert functions, machine.name
+        role = synthesized.roles[machine.role_arn]
+        for function in sorted(functions):
+            verdicts = [
+                IAMPolicy({"policy_document": json.dumps(document)}).is_action_permitted(
+                    "lambda:InvokeFunction", function
+                )
+                for document in role.policies.values()
+            ]
+            assert PermissionResult.PERMITTED in verdicts, f"{machine.name} may not invoke {function}"
+            assert PermissionResult.DENIED not in verdicts
