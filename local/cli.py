@@ -227,6 +227,11 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INVALID
         code = report(result, out, timeline=not args.history)
+        if args.verbose and args.as_deployed:
+            deployed = runtime.deployment
+            for function, log in deployed.function_logs().items():
+                handler = deployed.assembly.functions[function].handler
+                print(f"--- log of {function} ({handler}) ---\n{log.rstrip()}", file=out)
         emails = runtime.outbox()
         print(
             f"outbox: {len(emails)} email(s): " + ", ".join(f"{e['to']} «{e['subject']}»" for e in emails),

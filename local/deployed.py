@@ -19,7 +19,9 @@ Harness-provided variables, the only ones a function gets that the template does
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import shutil
 import string
 import tempfile
 from collections.abc import Callable
@@ -263,6 +265,8 @@ class DeployedAccount:
 
         assembly = load(assembly_dir or synthesize(), region=region)
         undo: list[Any] = []
+        # moto's endpoint logs every request line at INFO (werkzeug); the functions' logs say more.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         try:
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
@@ -304,12 +308,21 @@ class DeployedAccount:
         (function,) = self.assembly.function_by_handler(handler)
         return function
 
+    def function_logs(self) -> dict[str, str]:
+        """Each function's log so far (its stdout and stderr, as CloudWatch Logs would hold them)."""
+        return {
+            name: self.lambdas.log_path(name).read_text(encoding="utf-8", errors="replace")
+            for name in sorted(self.lambdas.environments)
+            if self.lambdas.log_path(name).is_file()
+        }
+
     def close(self) -> None:
         for step in reversed(self._undo):
             try:
                 step()
             except Exception:  # noqa: S112 - best effort at teardown
                 continue
+        shutil.rmtree(self.lambdas.log_dir, ignore_errors=True)
 
 
 def _start_on_aliases() -> Callable[[], None]:
