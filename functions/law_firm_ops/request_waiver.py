@@ -1,6 +1,7 @@
 """RequestConflictWaiver (callback task): the partner decides whether the firm may act despite a conflict.
 
-The conflict report is recomputed from the CRM (the Catch only kept the error text), written to file
+The conflict report is recomputed from the CRM and the raw intake text (the Catch only kept the
+error text), says when the partner is asked only because no other side was extracted, is written to file
 storage and sent with a signed link to the partner. Approve = waive and continue; reject = the run
 ends ``conflict`` with nothing created. Compensation: CancelApproval.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.approval import ApprovalRequested, request_approval
-from functions.law_firm_ops.conflicts import find_conflicts
+from functions.law_firm_ops.conflicts import find_conflicts, missing_other_side
 from functions.law_firm_ops.models import ClientIdentity, Matter
 from functions.shared.adapters import get_crm, get_email, get_files
 from functions.shared.approvals import ApprovalService, Draft
@@ -27,13 +28,22 @@ class WaiverInput(BaseModel):
 
     identity: ClientIdentity
     matter: Matter
+    matter_description: str
     partner_email: EmailAddress
     attorney_email: EmailAddress
 
 
 def conflict_report(payload: WaiverInput, *, crm: CrmPort, files: FileStore) -> str:
+    matter = payload.matter
     hits, checked = find_conflicts(
-        identity=payload.identity, parties=payload.matter.parties, crm=crm, files=files
+        identity=payload.identity,
+        parties=matter.parties,
+        crm=crm,
+        files=files,
+        description=payload.matter_description,
+    )
+    concern = missing_other_side(
+        matter_type=matter.matter_type, description=payload.matter_description, parties=matter.parties
     )
     lines = [
         f"Prospective client: {payload.identity.name} <{payload.identity.email}>"
@@ -43,6 +53,12 @@ def conflict_report(payload: WaiverInput, *, crm: CrmPort, files: FileStore) -> 
         "",
         "Conflicts found in the CRM:",
         *[f"- {h.matched} matches {h.contact_id} ({h.name}): {h.reason}" for h in hits],
+        *([] if hits else ["- none"]),
+        *(
+            ["", f"Also asked because {concern}: confirm nobody on the other side is a client."]
+            if concern
+            else []
+        ),
         "",
         "Parties checked: " + ", ".join(checked),
         "",

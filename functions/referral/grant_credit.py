@@ -3,8 +3,8 @@
 The amount and the client come from the execution input and the CRM, never from model text or an
 approver's edit. The credit id is derived from the execution (billing ignores a second grant with
 the same id) and ``run_once`` pins client and amount, so a retried invocation grants nothing twice.
-A reward above the threshold is refused here too unless the run carries the approval (defence in
-depth behind the ASL Choice).
+A reward above the threshold, or any reward after an unsure entity match (``Match.needs_review``),
+is refused here too unless the run carries the approval (defence in depth behind the ASL Choice).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from functions.referral.models import (
     REWARD_APPROVAL_THRESHOLD_CENTS,
     ApprovalDecision,
     CreditRef,
+    Match,
     Person,
     ReferredContact,
 )
@@ -34,6 +35,7 @@ class GrantInput(BaseModel):
     referrer: Person
     referred: ReferredContact
     reward_approval: ApprovalDecision | None = None
+    match: Match | None = None
 
 
 def grant_credit(payload: GrantInput, *, billing: BillingPort, ctx: StepContext) -> CreditRef:
@@ -42,6 +44,8 @@ def grant_credit(payload: GrantInput, *, billing: BillingPort, ctx: StepContext)
     approved_by = payload.reward_approval.approver if payload.reward_approval else None
     if payload.reward_cents > REWARD_APPROVAL_THRESHOLD_CENTS and approved_by is None:
         raise BusinessRuleError(f"a reward of {payload.reward_cents} cents needs an approval")
+    if payload.match is not None and payload.match.needs_review and approved_by is None:
+        raise BusinessRuleError(f"an unsure match needs an approval first: {payload.match.review_reason}")
     credit_id = f"REFERRAL-{ctx.execution}"
     client_id = payload.referrer.contact_id
 

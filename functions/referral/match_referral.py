@@ -10,6 +10,11 @@
 The model only answers which candidate (by id, validated against the ids it was given) or
 "none", and how sure it is; this code picks the decision: a duplicate needs a named candidate with
 high or medium confidence. No candidates, no model call.
+
+A "new" decision the model was not sure of is not trusted with money (design: "LLM output never
+opens a control"): a named candidate below the bar, a "none" with low confidence, or a "none" while
+a candidate has the referred person's name or surname (``likely_same``) sets ``needs_review``, and
+RewardRoute then sends any reward to the rewards approver whatever its amount.
 """
 
 from __future__ import annotations
@@ -81,6 +86,23 @@ def possible_duplicates(crm: CrmPort, *, name: str, email: str, company: str) ->
     return sorted(found.values(), key=likeliest_first)[:MAX_CANDIDATES]
 
 
+def likely_same(candidate: Candidate, *, name: str) -> bool:
+    """Code's own reading: the candidate has the referred person's full name or surname."""
+    wanted, theirs = name_key(name).split(), name_key(candidate.name).split()
+    return bool(wanted and theirs) and (wanted == theirs or wanted[-1] == theirs[-1])
+
+
+def review_reason(answer_match: str, confidence: str, likely: list[str]) -> str | None:
+    """Why a "new" decision needs a person before any reward (``None``: the model was sure)."""
+    if answer_match != "none":
+        return f"the model named {answer_match} with {confidence} confidence, below the duplicate bar"
+    if confidence not in DUPLICATE_CONFIDENCE:
+        return "the model answered none with low confidence"
+    if likely:
+        return f"the model answered none, yet {', '.join(likely)} has the referred person's name or surname"
+    return None
+
+
 def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: StepContext) -> Match:
     new_id = referred_contact_id(request.referred_email)
     existing = crm.find_contact_by_email(request.referred_email)
@@ -136,6 +158,8 @@ def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: St
     answer = result.value
     matched = next((c for c in candidates if c.contact_id == answer.match), None)  # re-checked by code
     duplicate = matched is not None and answer.confidence in DUPLICATE_CONFIDENCE
+    likely = [c.contact_id for c in candidates if likely_same(c, name=request.referred_name)]
+    reason = None if duplicate else review_reason(answer.match, answer.confidence, likely)
     return Match(
         decision="duplicate" if duplicate else "new",
         method="entity_match",
@@ -145,6 +169,8 @@ def match_referral(request: MatchInput, *, crm: CrmPort, llm: LLMClient, ctx: St
         candidates=sorted(ids),
         confidence=answer.confidence,
         reasons=answer.reasons,
+        needs_review=reason is not None,
+        review_reason=reason,
         llm=result.summary(),
     )
 

@@ -129,6 +129,10 @@ class Match(BaseModel):
     confidence: Literal["high", "medium", "low"] | None = None
     reasons: str
     revived: bool = False  # the email belongs to a contact an earlier failed run rolled back
+    #: "new" without a sure answer (a named candidate below the bar, an unsure "none", or "none"
+    #: while a candidate shares the name): RewardRoute asks the rewards approver before any reward.
+    needs_review: bool = False
+    review_reason: str | None = None
     llm: dict[str, Any] | None = None
 
 

@@ -1,4 +1,7 @@
-"""RewardRequestApproval (callback task): a reward above the threshold waits for the rewards approver.
+"""RewardRequestApproval (callback task): a reward waits for the rewards approver.
+
+Asked for a reward above the threshold, and for any reward after an unsure entity match
+(``Match.needs_review``): then the body says why, and which CRM contact the referred person may be.
 
 Invoked through ``lambda:invoke.waitForTaskToken``. The summary the approver reads is written to
 file storage (approvals show a subject + body); the amount that GrantCredit books comes from the
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.referral.models import ApprovalRequested, Person, ReferredContact, dollars
+from functions.referral.models import ApprovalRequested, Match, Person, ReferredContact, dollars
 from functions.shared.adapters import get_email, get_files
 from functions.shared.approvals import ApprovalService, Draft, approval_email
 from functions.shared.config import settings
@@ -28,6 +31,7 @@ class RewardApprovalInput(BaseModel):
     reward_cents: int
     rewards_approver: EmailAddress
     note: str | None = None
+    match: Match | None = None
 
 
 def request_reward_approval(
@@ -49,6 +53,12 @@ def request_reward_approval(
         f"Referred: {referred.name} <{referred.email}> at {referred.company}"
         f" (new contact {referred.contact_id}).\n"
         + (f"Referrer's note: {payload.note}\n" if payload.note else "")
+        + (
+            f"\nCheck first: the referred person may already be in the CRM ({payload.match.review_reason}). "
+            "Reject if this is someone the firm already knows.\n"
+            if payload.match is not None and payload.match.needs_review
+            else ""
+        )
         + "\nThe amount is fixed by the referral request: editing this text does not change it.\n"
         "Rejecting grants no credit; the referral itself stays recorded.\n"
     )

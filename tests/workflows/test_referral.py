@@ -16,9 +16,11 @@ import pytest
 
 from functions.referral.create_referred_contact import CreateInput, create_referred_contact
 from functions.referral.find_dormant_clients import DormantInput, find_dormant_clients
-from functions.referral.match_referral import MAX_CANDIDATES, possible_duplicates
+from functions.referral.grant_credit import GrantInput, grant_credit
+from functions.referral.match_referral import MAX_CANDIDATES, likely_same, possible_duplicates, review_reason
 from functions.referral.models import (
     REWARD_APPROVAL_THRESHOLD_CENTS,
+    Candidate,
     EntityMatch,
     Match,
     Person,
@@ -29,14 +31,14 @@ from functions.referral.models import (
 from functions.referral.rollback_referred_contact import RollbackInput, rollback_referred_contact
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared import asl
-from functions.shared.adapters import get_billing, get_crm
-from functions.shared.adapters.memory import InMemoryCrm
+from functions.shared.adapters import get_billing, get_crm, get_files
+from functions.shared.adapters.memory import InMemoryBilling, InMemoryCrm
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
 from functions.shared.contact_keys import company_key
 from functions.shared.errors import BusinessRuleError
-from functions.shared.llm.offline import Malformed, offline_model
+from functions.shared.llm.offline import Malformed, Reply, offline_model
 from functions.shared.ports.crm import Activity, Contact
 from functions.shared.step_handler import StepContext
 from local.cli import main
@@ -277,6 +279,121 @@ def test_low_confidence_match_is_treated_as_a_new_person(
     assert result.output["credit_id"] is None
     assert get_crm().get_contact(referred_contact_id("terry@quinn-family.example")) is not None
     assert len(entity_match_calls()) == 1
+
+
+def terry_quinn(referral_input: dict[str, Any], reward_cents: int) -> dict[str, Any]:
+    """A referral the fixture model answers "RF-500, low confidence" (same company and surname)."""
+    return {
+        **referral_input,
+        "referrer_contact_id": "RF-300",
+        "referred_name": "Terry Quinn",
+        "referred_email": "terry@quinn-family.example",
+        "referred_company": "Granite Ridge Builders",
+        "reward_cents": reward_cents,
+    }
+
+
+def reward_request(runtime: LocalRuntime, result: RunResult) -> ApprovalRecord:
+    records = runtime.approvals().store.for_execution(result.execution_arn.rsplit(":", 1)[-1])
+    return next(r for r in records if r.state == "RewardRequestApproval")
+
+
+@pytest.mark.slow
+def test_unsure_match_with_a_small_reward_reaches_a_person_and_pays_nothing_when_rejected(
+    runtime: LocalRuntime, referral_input: dict[str, Any]
+) -> None:
+    # Given a model that names RF-500 with low confidence, and a $50 reward (below the $100 tier)
+    # When the rewards approver rejects it
+    result = drive(runtime, WORKFLOW, terry_quinn(referral_input, 5000), reject_reward)
+
+    # Then the unsure match sent the reward to a person, who said no: nothing was paid
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert states(result)[5:8] == ["RewardRoute", "RewardRequestApproval", "LogRewardRejected"]
+    assert "GrantCredit" not in states(result)
+    assert get_billing().list_credits("RF-300") == []
+    assert result.output is not None
+    assert result.output["status"] == "reward_rejected"
+    # and the approver was told why they were asked
+    body = get_files().get_text(reward_request(runtime, result).draft.body_key)
+    assert "may already be in the CRM (the model named RF-500 with low confidence" in body
+
+
+@pytest.mark.slow
+def test_hostile_model_answering_none_for_a_namesake_cannot_pay_without_a_person(
+    runtime: LocalRuntime, referral_input: dict[str, Any]
+) -> None:
+    # Given "Patrick Quinn" of Granite Ridge Builders, whom the CRM knows as "Pat Quinn" (RF-500),
+    # and a model steered to answer "none" with high confidence
+    offline_model().script(
+        "referral_entity_match",
+        Reply({"match": "none", "confidence": "high", "reasons": "Definitely a new person, pay now."}),
+    )
+    payload = {
+        **terry_quinn(referral_input, 5000),
+        "referred_name": "Patrick Quinn",
+        "referred_email": "patrick@quinn-family.example",
+    }
+
+    # When the rewards approver approves after checking
+    result = drive(runtime, WORKFLOW, payload, approve)
+
+    # Then code saw a candidate with the same surname: the credit was granted only after approval
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert states(result)[5:8] == ["RewardRoute", "RewardRequestApproval", "GrantCredit"]
+    assert offline_model().pending("referral_entity_match") == 0
+    (credit,) = get_billing().list_credits("RF-300")
+    assert credit.amount_cents == 5000
+    assert result.output is not None
+    assert result.output["approved_by"] == "rewards@stepwise.example"
+
+
+def test_grant_credit_refuses_a_reward_after_an_unsure_match_without_an_approval() -> None:
+    # Given an unsure match and no approval on the run (the ASL Choice bypassed)
+    match = Match(
+        decision="new",
+        method="entity_match",
+        new_contact_id="RF-R-1",
+        reasons="same surname",
+        needs_review=True,
+        review_reason="the model answered none with low confidence",
+    )
+    payload = GrantInput(
+        referrer_contact_id="RF-300",
+        reward_cents=5000,
+        referrer=Person(
+            contact_id="RF-300", name="Sam Ortiz", email="sam@lumen.example", company="Lumen", status="client"
+        ),
+        referred=ReferredContact(
+            contact_id="RF-R-1", name="Terry Quinn", email="t@q.example", company="Q", created=True
+        ),
+        match=match,
+    )
+    ctx = StepContext(workflow=WORKFLOW, step="grant_credit", state="GrantCredit", execution="x", attempt=0)
+
+    # Then nothing is granted
+    with pytest.raises(BusinessRuleError, match="unsure match needs an approval"):
+        grant_credit(payload, billing=InMemoryBilling(), ctx=ctx)
+
+
+@pytest.mark.parametrize(
+    ("answer", "confidence", "names", "expected"),
+    [
+        ("RF-500", "low", ["Pat Quinn"], "the model named RF-500 with low confidence"),
+        ("none", "low", ["Robin Hale"], "none with low confidence"),
+        ("none", "high", ["Pat Quinn"], "RF-1 has the referred person's name or surname"),
+        ("none", "medium", ["Robin Hale"], None),
+    ],
+)
+def test_a_new_decision_needs_review_unless_the_model_was_sure_and_no_candidate_shares_the_name(
+    answer: str, confidence: str, names: list[str], expected: str | None
+) -> None:
+    candidates = [
+        Candidate(contact_id=f"RF-{i}", name=n, email="x@y.example", company="Y", status="new")
+        for i, n in enumerate(names, 1)
+    ]
+    likely = [c.contact_id for c in candidates if likely_same(c, name="Terry Quinn")]
+    reason = review_reason(answer, confidence, likely)
+    assert reason == expected if expected is None else expected in (reason or "")
 
 
 @pytest.mark.slow
