@@ -1,21 +1,27 @@
 """HTTP hardening (issue #19): what a hostile or broken client sends, over a real local server.
 
-The server's part (HEAD, Content-Length, 413 on a keep-alive connection, the listen backlog) talks
-raw HTTP over sockets, since ``http.client`` would quietly reconnect or refuse to send such requests.
+The server half (HEAD, Content-Length, 413 on a keep-alive connection, the listen backlog) talks raw
+HTTP over sockets, since ``http.client`` would quietly reconnect or refuse to send such requests.
+The handler half (the decision takes JSON from this site only; no body too deep or too large ends
+in a 5xx) runs the same code API Gateway would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from functions.shared.approvals import ApprovalRecord
 from local.server import MAX_BODY, LocalApiServer
 from tests.api.conftest import API_KEY, Api
 
 START = "/workflows/sales_outreach/executions"
+DEEP = "[" * 10_000 + "]" * 10_000
 
 
 # --- raw HTTP --------------------------------------------------------------------------------------
@@ -164,3 +170,108 @@ def test_fifty_clients_arriving_at_once_are_all_answered(api: Api) -> None:
             server.stop()
         else:  # stop() waits for an accept loop that never ran
             server.httpd.server_close()
+
+
+# --- the decision: JSON, from this site --------------------------------------------------------------
+@pytest.fixture
+def waiting(api: Api, outreach: dict[str, Any]) -> Iterator[tuple[str, ApprovalRecord, str]]:
+    """A run started over HTTP and parked at its approval: (execution id, record, approver's sig);
+    stopped afterwards if it still waits."""
+    started = api.start(outreach)
+    assert started.status == 202, started.text
+    execution_id: str = started.json()["executionId"]
+    api.wait_for_approval(execution_id)
+    (record,) = api.runtime.pending_approvals(execution_id)
+    yield execution_id, record, api.runtime.signed_link_signature(record)
+    sfn = api.runtime.sfn
+    for arn in api.runtime.state_machines.values():
+        for item in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            with contextlib.suppress(Exception):  # best effort: moto cannot stop a run still starting
+                sfn.stop_execution(executionArn=item["executionArn"], error="TestOver")
+
+
+def _still_waits(api: Api, execution_id: str, approval_id: str) -> bool:
+    record = api.runtime.approvals().store.get(approval_id)
+    run = api.request("GET", f"/executions/{execution_id}").json()
+    return record is not None and record.status == "PENDING" and run["status"] == "RUNNING"
+
+
+def test_a_decision_that_is_not_json_decides_nothing(
+    api: Api, waiting: tuple[str, ApprovalRecord, str]
+) -> None:
+    # Given a run waiting for approval, and the approver's valid decision as JSON text
+    execution_id, record, sig = waiting
+    path = f"/approvals/{record.approval_id}/decision"
+    decision = json.dumps({"decision": "approve", "sig": sig})
+
+    # When it arrives as text/plain (what a form on another site can post without a preflight)
+    reply = api.request("POST", path, decision, key=None, headers={"content-type": "text/plain"})
+
+    # Then it is 415 with a JSON message, and the run still waits for a decision
+    assert reply.status == 415
+    assert "message" in reply.json()
+    assert _still_waits(api, execution_id, record.approval_id)
+    # while the approval page's own request (JSON, same origin) still decides
+    page = api.request(
+        "POST", path, decision, key=None, headers={"origin": api.server.url, "sec-fetch-site": "same-origin"}
+    )
+    assert page.status == 200, page.text
+    assert page.json()["status"] == "APPROVED"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"origin": "http://127.0.0.1:1"},  # the same host on another port is another origin
+    ],
+    ids=["sec-fetch-site", "other-origin", "opaque-origin", "other-port"],
+)
+def test_a_decision_from_another_site_is_forbidden(
+    api: Api, waiting: tuple[str, ApprovalRecord, str], headers: dict[str, str]
+) -> None:
+    # Given a run waiting for approval, and the approver's valid decision
+    execution_id, record, sig = waiting
+
+    # When a browser posts it from another site
+    reply = api.request(
+        "POST",
+        f"/approvals/{record.approval_id}/decision",
+        {"decision": "reject", "sig": sig},
+        key=None,
+        headers=headers,
+    )
+
+    # Then it is 403 with a JSON message, and the run still waits for a decision
+    assert reply.status == 403
+    assert "message" in reply.json()
+    assert _still_waits(api, execution_id, record.approval_id)
+
+
+# --- no body ends in a 5xx -------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [START, "/approvals/ap-unknown/decision"], ids=["start", "decision"])
+def test_a_body_nested_10000_deep_is_a_400(api: Api, path: str) -> None:
+    # Given JSON nested 10,000 deep (a RecursionError for the parser)
+    # When it is posted to a route that reads a body
+    reply = api.request("POST", path, DEEP)
+
+    # Then it is the validation error of the body (400), not a 502
+    assert reply.status == 400, reply.text
+    (error,) = reply.json()["errors"]
+    assert error["field"] == "(body)"
+
+
+@pytest.mark.parametrize("path", [START, "/approvals/ap-unknown/decision"], ids=["start", "decision"])
+def test_a_body_over_the_limit_is_a_413_from_the_handler_too(api: Api, path: str) -> None:
+    # Given a JSON body over the limit that API Gateway (10 MB) would let through to the handler
+    body = json.dumps({"padding": "x" * (MAX_BODY + 1)})
+    headers = {"content-type": "application/json", "x-api-key": API_KEY, "Host": "127.0.0.1"}
+
+    # When the handler gets it (past the local server's own size check, as behind API Gateway)
+    status, _, payload = api.server.respond("POST", path, headers, body, "127.0.0.1")
+
+    # Then it is 413 with a JSON message
+    assert status == 413
+    assert "message" in json.loads(payload)
