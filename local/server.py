@@ -30,6 +30,12 @@ from local.runtime import LocalRuntime
 #: Routes API Gateway protects with the API key (approval routes are opened from email links).
 KEY_PROTECTED_PREFIXES = ("/workflows", "/executions", "/local/")
 MAX_BODY = 256 * 1024
+#: A too-large body up to this size is read and dropped so the connection stays usable; beyond it,
+#: the connection is closed instead (reading megabytes only to throw them away helps nobody).
+MAX_DRAIN = 4 * MAX_BODY
+#: The listen backlog: ThreadingHTTPServer's 5 drops connections (a SYN retried a second later)
+#: as soon as a burst of clients arrives faster than the accept loop.
+LISTEN_BACKLOG = 128
 _EXECUTION_COST = re.compile(r"^/local/executions/(?P<execution>[^/]+)/cost$")
 _AUDIT = re.compile(r"^/local/audit/(?P<execution>[^/]+)/(?P<step>[^/]+)$")
 
@@ -113,6 +119,29 @@ def _context(name: str, memory_mb: int, timeout_s: int) -> LocalLambdaContext:
     )
 
 
+class _ThreadingServer(ThreadingHTTPServer):
+    """One thread per connection, as before, with a backlog that holds a burst of clients."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
+def _content_length(values: list[str]) -> int | None:
+    """The body's length from the ``Content-Length`` header(s): digits only (no sign, no spaces
+    inside), one value; ``None`` when it cannot be trusted (the request is then refused and the
+    connection closed: where this request's body ends, and so where the next request starts, is
+    unknown)."""
+    if not values:
+        return 0
+    distinct = {value.strip() for value in values}
+    if len(distinct) != 1:
+        return None
+    (value,) = distinct
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
 class LocalApiServer:
     """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down."""
 
@@ -142,8 +171,7 @@ class LocalApiServer:
         self._public_base = settings().approval_link_base_url.rstrip("/") + "/" if runtime.as_deployed else ""
         self._sweep_every_s = sweep_every_s
         self._stopped = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), self._request_handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _ThreadingServer((host, port), self._request_handler())
         self._threads: list[threading.Thread] = []
         #: The console page gets the API key only from a loopback-bound server (local/console/assets.py).
         self.console_gets_key = is_loopback(str(self.httpd.server_address[0]))
@@ -229,16 +257,50 @@ class LocalApiServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            #: A silent client (a body that never comes, an idle keep-alive) frees its thread after this.
+            timeout = 30
+
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                if self.headers.get("Transfer-Encoding") is not None:
+                    # API Gateway's proxy event has a body, not chunks; where chunks end is not parsed here.
+                    self._refuse(411, "Content-Length is required (no Transfer-Encoding)")
+                    return
+                length = _content_length(self.headers.get_all("Content-Length") or [])
+                if length is None:
+                    self._refuse(400, "Content-Length must be one non-negative integer")
+                    return
                 if length > MAX_BODY:
-                    self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request too large"}')
+                    self._too_large(length)
                     return
                 body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
+                method = "GET" if self.command == "HEAD" else self.command
                 status, headers, payload = server.respond(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                    method, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
                 self._send(status, headers, payload)
+
+            def _too_large(self, length: int) -> None:
+                """413, leaving the connection where the next request starts: the body is read and
+                dropped when it is small enough, else the connection is closed."""
+                if length > MAX_DRAIN:
+                    self._refuse(413, "Request too large")
+                    return
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 64 * 1024))
+                    if not chunk:
+                        self.close_connection = True
+                        break
+                    length -= len(chunk)
+                self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request too large"}')
+
+            def _refuse(self, status: int, message: str) -> None:
+                """An error answer after which the connection is closed (its unread bytes are no request)."""
+                self.close_connection = True
+                self._send(
+                    status,
+                    {"Content-Type": "application/json", "Connection": "close"},
+                    json.dumps({"message": message}).encode(),
+                )
 
             def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
@@ -247,9 +309,10 @@ class LocalApiServer:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_HEAD = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 # Never print request lines: the approval page's URL carries its signature.

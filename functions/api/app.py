@@ -9,7 +9,9 @@ status codes in one place (the exception handlers at the bottom).
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -28,6 +30,12 @@ from functions.shared.workflow_input import InputRejected, field_errors
 
 app = APIGatewayRestResolver()
 
+#: Bodies are small JSON documents: a start request or a decision. The local server refuses more
+#: than this before the handler; API Gateway lets up to 10 MB through, so the handler checks too.
+MAX_BODY_CHARS = 256 * 1024
+#: Deeper JSON is refused before it is parsed (a 10,000-deep array is a RecursionError otherwise).
+MAX_JSON_DEPTH = 32
+
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -45,6 +53,18 @@ class DecisionRequest(BaseModel):
     comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
     edits: Edits | None = None
     sig: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TooLarge(Exception):
+    """A body over ``MAX_BODY_CHARS``: 413."""
+
+
+class UnsupportedMediaType(Exception):
+    """The decision takes JSON only: 415."""
+
+
+class CrossSite(Exception):
+    """A state-changing request a browser sent from another site: 403."""
 
 
 class BadRequest(Exception):
@@ -69,14 +89,69 @@ def _executions() -> ExecutionService:
     )
 
 
+#: A string (to its closing quote, or to the end when unterminated: one pass, no backtracking), or a bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"?|[\[\]{}]')
+
+
+def _json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON ``text`` (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for token in _JSON_TOKEN.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
 def _body() -> Any:
     raw = app.current_event.body
     if not raw:
         raise BadRequest([{"field": "(body)", "message": "a JSON object is required"}])
+    if len(raw) > MAX_BODY_CHARS:
+        raise TooLarge(f"the body is over {MAX_BODY_CHARS} characters")
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest([{"field": "(body)", "message": f"nested deeper than {MAX_JSON_DEPTH} levels"}])
     try:
         return json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadRequest([{"field": "(body)", "message": f"invalid JSON: {exc}"}]) from exc
+
+
+def _require_json() -> None:
+    """A form or ``text/plain`` POST is what another site can send without asking (no CORS
+    preflight); a body the decision route reads must be ``application/json``."""
+    content_type = app.current_event.headers.get("content-type") or ""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("the body must be application/json")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` names the host (and port) the request was sent to."""
+    parts = urlsplit(origin)
+    try:
+        origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        host_parts = urlsplit(f"{parts.scheme}://{host}")
+        host_port = host_parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return False
+    return bool(parts.hostname) and (parts.hostname, origin_port) == (host_parts.hostname, host_port)
+
+
+def _refuse_cross_site() -> None:
+    """A browser names where a request comes from (``Sec-Fetch-Site``, ``Origin``): a decision
+    posted from another site is refused. Clients that send neither (curl, tests) are not browsers
+    riding a person's session, and the link signature still authorizes them."""
+    headers = app.current_event.headers
+    if (headers.get("sec-fetch-site") or "").strip().lower() == "cross-site":
+        raise CrossSite("cross-site requests cannot decide")
+    origin = headers.get("origin")
+    if origin is not None and not _same_origin(origin.strip(), (headers.get("host") or "").strip()):
+        raise CrossSite("cross-origin requests cannot decide")
 
 
 # --- machine routes (API key) -------------------------------------------------------------------
@@ -138,6 +213,8 @@ def approval_page(approval_id: str) -> Response[str]:
 
 @app.post("/approvals/<approval_id>/decision")
 def decide(approval_id: str) -> Response[str]:
+    _refuse_cross_site()
+    _require_json()
     try:
         request = DecisionRequest.model_validate(_body())
     except ValidationError as exc:
@@ -175,6 +252,21 @@ def decide(approval_id: str) -> Response[str]:
 @app.exception_handler(BadRequest)
 def _bad_request(exc: BadRequest) -> Response[str]:
     return _json(400, {"errors": exc.errors})
+
+
+@app.exception_handler(TooLarge)
+def _too_large(exc: TooLarge) -> Response[str]:
+    return _json(413, {"message": str(exc)})
+
+
+@app.exception_handler(UnsupportedMediaType)
+def _unsupported_media_type(exc: UnsupportedMediaType) -> Response[str]:
+    return _json(415, {"message": str(exc)})
+
+
+@app.exception_handler(CrossSite)
+def _cross_site(exc: CrossSite) -> Response[str]:
+    return _json(403, {"message": str(exc)})
 
 
 @app.exception_handler(InputRejected)
