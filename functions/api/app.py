@@ -254,34 +254,25 @@ def _bad_request(exc: BadRequest) -> Response[str]:
     return _json(400, {"errors": exc.errors})
 
 
-@app.exception_handler(TooLarge)
-def _too_large(exc: TooLarge) -> Response[str]:
-    return _json(413, {"message": str(exc)})
+#: Errors whose message is the whole answer, with their status.
+_MESSAGE_STATUS: dict[type[Exception], int] = {
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    CrossSite: 403,
+    NotFound: 404,
+    IdempotencyConflict: 409,
+}
 
 
-@app.exception_handler(UnsupportedMediaType)
-def _unsupported_media_type(exc: UnsupportedMediaType) -> Response[str]:
-    return _json(415, {"message": str(exc)})
-
-
-@app.exception_handler(CrossSite)
-def _cross_site(exc: CrossSite) -> Response[str]:
-    return _json(403, {"message": str(exc)})
+@app.exception_handler(list(_MESSAGE_STATUS))
+def _message_error(exc: Exception) -> Response[str]:
+    status = next(code for kind, code in _MESSAGE_STATUS.items() if isinstance(exc, kind))
+    return _json(status, {"message": str(exc)})
 
 
 @app.exception_handler(InputRejected)
 def _invalid_input(exc: InputRejected) -> Response[str]:
     return _json(400, {"errors": exc.errors})
-
-
-@app.exception_handler(NotFound)
-def _not_found(exc: NotFound) -> Response[str]:
-    return _json(404, {"message": str(exc)})
-
-
-@app.exception_handler(IdempotencyConflict)
-def _conflict(exc: IdempotencyConflict) -> Response[str]:
-    return _json(409, {"message": str(exc)})
 
 
 @app.exception_handler(ApprovalError)
