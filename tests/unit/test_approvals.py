@@ -100,7 +100,7 @@ def test_a_decision_for_a_token_step_functions_no_longer_knows_is_already_decide
         execution="run-gone",
         workflow="sales_outreach",
         state="RequestApproval",
-        approver="boss@corp.example",
+        approver="sales-lead@stepwise.example",
         action="send",
         draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
         task_token=SecretStr("token-of-a-finished-task"),
