@@ -73,8 +73,9 @@ typecheck: $(STAMP)
 ## the dependency layers are built with pip from the package registry; every artifact is precompiled for
 ## Python 3.14, see infra/packaging.py), checked by cdk-nag. A check, not a deploy: cdk.json names no
 ## addresses (a deploy must be given its own, README "Deploying to AWS"), so SYNTH_CONTEXT supplies the
-## fictitious company the tests use; `make synth SYNTH_CONTEXT='{"senderEmail": ...}'` for yours.
-SYNTH_CONTEXT ?= {"senderEmail": "outreach@acme-demo.com", "escalationApprover": "sales-manager@acme-demo.com"}
+## fictitious company the tests use (and examples/approvers.json's directory); `make synth SYNTH_CONTEXT='{"senderEmail": ...}'` for yours.
+SYNTH_CONTEXT ?= {"senderEmail": "outreach@acme-demo.com", "escalationApprover": "sales-manager@acme-demo.com", \
+	"approvers": $(shell cat examples/approvers.json)}
 synth: $(STAMP) py314
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='$(SYNTH_CONTEXT)' $(PY) app.py

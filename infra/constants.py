@@ -88,6 +88,8 @@ ANTHROPIC_SECRET_GENERATED_KEY: Final = "placeholder"  # noqa: S105 - a JSON fie
 STAGE_CONTEXT_KEY: Final = "stage"
 SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
 ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
+#: The approver directory (a JSON object, or its text with ``-c``): ``functions/shared/approvers.py``.
+APPROVERS_CONTEXT_KEY: Final = "approvers"
 #: Optional: a custom domain for approval links (default: the API's execute-api stage URL).
 APPROVAL_LINK_BASE_URL_CONTEXT_KEY: Final = "approvalLinkBaseUrl"
 #: What a ``local`` stage synthesizes with when the context says nothing (the functions' defaults).

@@ -1,18 +1,24 @@
 """The per-stage settings a deployment must be given (CDK context), checked before anything is built.
 
-``senderEmail`` and ``escalationApprover`` (and optionally ``approvalLinkBaseUrl``, a custom domain
-for approval links) come from ``cdk deploy -c <key>=...`` or cdk.json. Outside the ``local`` stage a
-missing value, an address in a reserved example domain or a link base on this machine refuses
-synthesis with an error naming the context key: the functions would refuse them at cold start
-anyway (``functions/shared/config.py``, same checks), and a deploy that cannot work should not start.
+``senderEmail``, ``escalationApprover``, ``approvers`` (the approver directory, a JSON object) and
+optionally ``approvalLinkBaseUrl`` (a custom domain for approval links) come from
+``cdk deploy -c <key>=...`` or cdk.json. Outside the ``local`` stage a missing value, an address in
+a reserved example domain or a link base on this machine refuses synthesis with an error naming
+the context key: the functions would refuse them at cold start anyway
+(``functions/shared/config.py``, ``functions/shared/approvers.py``, same checks), and a deploy
+that cannot work should not start. A local stage without ``approvers`` uses examples/approvers.json.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Node
+from pydantic import ValidationError
 
+from functions.shared.approvers import LOCAL_FILE, ApproverDirectory
 from functions.shared.config import LOCAL_STAGE, is_local_url, is_placeholder_email
 from infra import constants
 
@@ -23,6 +29,8 @@ class StageContext:
     escalation_approver: str
     #: ``None``: the API's own stage URL (known at deploy time only).
     approval_link_base_url: str | None
+    #: The approver directory as compact JSON (``STEPWISE_APPROVERS`` of every function).
+    approvers: str
 
 
 class StageContextError(ValueError):
@@ -52,10 +60,33 @@ def read_stage_context(node: Node, stage: str) -> StageContext:
                 f" must open from an approver's mailbox (-c {constants.APPROVAL_LINK_BASE_URL_CONTEXT_KEY}=https://..."
                 " for a custom domain, or unset for the API's own URL)"
             )
+        if node.try_get_context(constants.APPROVERS_CONTEXT_KEY) in (None, ""):
+            problems.append(
+                f"context {constants.APPROVERS_CONTEXT_KEY!r} is missing: the approver directory is"
+                f" needed (cdk deploy -c {constants.APPROVERS_CONTEXT_KEY}='{{...}}' or cdk.json;"
+                f" shape: {LOCAL_FILE.name} in examples/)"
+            )
         if problems:
             raise StageContextError(f"stage {stage!r} cannot be synthesized: " + "; ".join(problems))
     return StageContext(
         sender_email=sender or constants.DEFAULT_SENDER_EMAIL,
         escalation_approver=escalation or constants.DEFAULT_ESCALATION_APPROVER,
         approval_link_base_url=link_base,
+        approvers=_approvers(node.try_get_context(constants.APPROVERS_CONTEXT_KEY), stage),
     )
+
+
+def _approvers(raw: Any, stage: str) -> str:
+    """The directory from the context (an object, or its JSON text from ``-c``), validated and compact;
+    a local stage without one gets the repository's example file."""
+    key = constants.APPROVERS_CONTEXT_KEY
+    try:
+        if raw in (None, ""):
+            directory = ApproverDirectory.model_validate_json(LOCAL_FILE.read_text(encoding="utf-8"))
+        else:
+            directory = ApproverDirectory.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+    except (ValueError, ValidationError) as exc:
+        raise StageContextError(
+            f"stage {stage!r}: context {key!r} is not an approver directory: {exc}"
+        ) from exc
+    return directory.model_dump_json()

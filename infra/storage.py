@@ -185,6 +185,8 @@ class Storage(Construct):
             STEPWISE_AUDIT_BUCKET=self.audit_bucket.bucket_name,
             STEPWISE_SENDER_EMAIL=self.sender_email,
             STEPWISE_ESCALATION_APPROVER=self._context.escalation_approver,
+            # Every function: the API validates start requests with it, approval steps check it.
+            STEPWISE_APPROVERS=self._context.approvers,
             # Every function, not only the link signers: the functions' fail-closed check reads it.
             # Lazy: the workflows (nested stacks) are built before the API; a nested stack's
             # reference to the RestApi id becomes a parameter of that nested stack.

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.registry import ROOT
+from functions.shared.approvers import LOCAL_FILE as LOCAL_APPROVERS_FILE
 
 ACCOUNT = "123456789012"
 #: Where synthesized assemblies are cached, one folder per hash of what goes into them.
@@ -42,10 +43,12 @@ CACHE_DIR = ROOT / ".stepwise" / "assemblies"
 #: closed) as in the cloud. The addresses must pass that check, so they cannot be in a reserved
 #: domain (``.test``, ``.example``): they name the fictitious company the tests use, and nothing
 #: synthesized with them is ever deployed.
-LOCAL_CONTEXT: Mapping[str, str] = {
+LOCAL_CONTEXT: Mapping[str, object] = {
     "stage": "dev",
     "senderEmail": "outreach@acme-demo.com",
     "escalationApprover": "sales-manager@acme-demo.com",
+    # The approver directory the examples and tests use (the local stage's own, examples/).
+    "approvers": json.loads(LOCAL_APPROVERS_FILE.read_text(encoding="utf-8")),
 }
 #: What decides the assembly's content: a change in any of these synthesizes anew.
 _INPUTS = ("app.py", "cdk.json", "requirements.txt", "infra", "functions", "statemachines")
@@ -65,7 +68,7 @@ class AssemblyError(RuntimeError):
 
 
 # --- synthesis ------------------------------------------------------------------------------------
-def inputs_digest(context: Mapping[str, str]) -> str:
+def inputs_digest(context: Mapping[str, object]) -> str:
     digest = hashlib.sha256(json.dumps(dict(context), sort_keys=True).encode())
     for name in _INPUTS:
         path = ROOT / name
@@ -89,7 +92,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def synthesize(outdir: Path | None = None, context: Mapping[str, str] = LOCAL_CONTEXT) -> Path:
+def synthesize(outdir: Path | None = None, context: Mapping[str, object] = LOCAL_CONTEXT) -> Path:
     """Run ``app.py`` as ``cdk synth`` does (context in ``CDK_CONTEXT_JSON``), with asset bundling
     on, into ``outdir`` or a cache folder keyed by the inputs' hash; returns the assembly dir.
 

@@ -28,6 +28,7 @@ class ApprovalRequested(BaseModel):
 def request_approval(
     *,
     approver: str,
+    approver_is_client: bool,
     action: str,
     document: DocumentRef,
     approvals: ApprovalService,
@@ -45,6 +46,7 @@ def request_approval(
         action=action,
         draft=Draft(subject=document.subject, body_key=document.body_key, body_sha256=document.body_sha256),
         task_token=ctx.task_token,
+        approver_is_client=approver_is_client,
     )
     body = files.get_text(document.body_key)
     email.send(

@@ -38,7 +38,7 @@ class CaseStudyRequest(BaseModel):
 
     deal_id: BusinessId
     contact_id: BusinessId
-    marketing_approver: EmailAddress
+    marketing_approver: EmailAddress | None = None  # None: the approver directory's default
     product: Annotated[SingleLine, StringConstraints(max_length=100)]
     angle: Annotated[FreeText, StringConstraints(max_length=500)] | None = None
 

@@ -39,6 +39,7 @@ def request_answers(
     )
     return request_approval(
         approver=facts.client_email,
+        approver_is_client=True,  # the client from the CRM, not a staff approver
         action=action,
         document=payload.questions,
         approvals=approvals,

@@ -40,6 +40,7 @@ def request_client_approval(
     )
     return request_approval(
         approver=facts.client_email,
+        approver_is_client=True,  # the client from the CRM, not a staff approver
         action=action,
         document=payload.draft,
         approvals=approvals,

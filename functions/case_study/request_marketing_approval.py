@@ -43,6 +43,7 @@ def request_marketing_approval(
     )
     return request_approval(
         approver=payload.marketing_approver,
+        approver_is_client=False,
         action=action,
         document=client.draft,
         approvals=approvals,

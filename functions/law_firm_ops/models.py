@@ -74,8 +74,8 @@ class IntakeRequest(BaseModel):
     client_email: EmailAddress
     client_company: Annotated[SingleLine, StringConstraints(max_length=160)] | None = None
     matter_description: FreeText
-    attorney_email: EmailAddress
-    partner_email: EmailAddress
+    attorney_email: EmailAddress | None = None  # None: the approver directory's default
+    partner_email: EmailAddress | None = None  # None: the approver directory's default
     hourly_rate_cents: int = Field(ge=1_000, le=500_000, description="$10 to $5,000 per hour")
     retainer_cents: int = Field(ge=1, le=50_000_000, description="up to $500,000")
     client_ref: BusinessId | None = None  # the firm's intake form id, if any (search key only)

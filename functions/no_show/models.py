@@ -32,7 +32,10 @@ class NoShowRequest(BaseModel):
 
     day: date = Field(description="The day whose appointments are checked (usually tomorrow)")
     owner: EmailAddress = Field(description="The staff member whose calendar is checked")
-    manager_email: EmailAddress = Field(description="Who approves the action for high-risk appointments")
+    manager_email: EmailAddress | None = Field(
+        default=None,
+        description="Who approves the action for high-risk appointments (default: the approver directory's)",
+    )
     risk_threshold: float = Field(
         default=0.6, ge=0.0, le=1.0, allow_inf_nan=False, description="Scores at or above it escalate"
     )

@@ -45,7 +45,7 @@ class ReferralRequest(BaseModel):
     referred_company: Annotated[SingleLine, StringConstraints(max_length=120)]
     note: Annotated[FreeText, StringConstraints(max_length=1000)] | None = None
     reward_cents: int = Field(ge=0, le=MAX_REWARD_CENTS)
-    rewards_approver: EmailAddress
+    rewards_approver: EmailAddress | None = None  # None: the approver directory's default
     dormant_after_days: int = Field(default=90, ge=30, le=720)
 
 

@@ -31,7 +31,7 @@ class OutreachRequest(BaseModel):
     campaign: Annotated[SingleLine, StringConstraints(max_length=100)]
     offer: Annotated[FreeText, StringConstraints(max_length=500)]
     sender_name: Annotated[SingleLine, StringConstraints(max_length=100)]
-    approver_email: EmailAddress
+    approver_email: EmailAddress | None = None  # None: the approver directory's default
 
 
 class Lead(BaseModel):

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, SecretStr
 
 from functions.registry import ApprovalSla
+from functions.shared.approvers import ApproverNotAllowed, approver_directory
 from functions.shared.aws import client
 from functions.shared.config import StepwiseSettings
 from functions.shared.errors import PermanentIntegrationError, TransientIntegrationError
@@ -357,8 +358,19 @@ class ApprovalService:
         action: str,
         draft: Draft,
         task_token: SecretStr,
+        approver_is_client: bool = False,
     ) -> ApprovalRecord:
-        """Store a PENDING approval for this token; older pending ones of this state are superseded."""
+        """Store a PENDING approval for this token; older pending ones of this state are superseded.
+
+        Defence in depth: whatever reached this step, a staff approver must be one the stage's approver
+        directory allows for this workflow (:class:`ApproverNotAllowed`, a ``BusinessRuleError``).
+        ``approver_is_client``: the approver is the client as the CRM (the system of record) knows
+        them, whom no directory lists (case_study's answers and client review).
+        """
+        if not approver_is_client and not approver_directory(self._config).allows(workflow, approver):
+            raise ApproverNotAllowed(
+                f"{approver} is not an approver the directory allows for {workflow}; nothing was sent"
+            )
         for older in self.store.for_execution(execution):
             if older.state == state and older.status == "PENDING":
                 self.store.transition(older.approval_id, "SUPERSEDED")

@@ -115,6 +115,11 @@ class StepwiseSettings(BaseSettings):
         default="sales-manager@stepwise.example",
         json_schema_extra=_needs(every="function", cdk_context="escalationApprover"),
     )
+    #: The approver directory as JSON (``functions/shared/approvers.py``); unset, only the local
+    #: stage has one (``examples/approvers.json``), and a cloud stage refuses every approval.
+    approvers: str | None = Field(
+        default=None, json_schema_extra=_needs(every="function", cdk_context="approvers")
+    )
     #: Workflow name → state machine (alias) ARN the API starts executions on.
     state_machines: dict[str, str] = Field(default_factory=dict)
     #: Lifetime of idempotency records: must outlast the whole retry window of a run.

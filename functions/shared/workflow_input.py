@@ -1,6 +1,9 @@
 """Validating an execution's input against its workflow's model: one place for the API and the CLI.
 
 Errors come back as ``[{"field", "message"}]``, the API's 400 body (design contract).
+
+Approvers are the server's decision (``functions/shared/approvers.py``): an approver field left out
+(or null) gets the stage directory's default, and one that is given must be among its allowed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from functions.registry import WorkflowSpec
+from functions.shared.approvers import APPROVER_FIELDS, ApproverDirectory, approver_directory
+from functions.shared.config import settings
 
 
 class InputRejected(ValueError):
@@ -39,7 +44,38 @@ def input_model(workflow: WorkflowSpec) -> type[BaseModel]:
 
 def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
     """The workflow's input, validated and normalised, or :class:`InputRejected` with field errors."""
+    fields = APPROVER_FIELDS.get(workflow.name, ())
+    directory = approver_directory(settings()) if fields else None
+    if directory is not None and isinstance(payload, dict):
+        payload = _with_default_approvers(workflow.name, fields, directory, payload)
     try:
-        return input_model(workflow).model_validate(payload).model_dump(mode="json")
+        document = input_model(workflow).model_validate(payload).model_dump(mode="json")
     except ValidationError as exc:
         raise InputRejected(workflow.name, field_errors(exc)) from exc
+    if directory is not None:
+        _check_approvers(workflow.name, fields, directory, document)
+    return document
+
+
+def _with_default_approvers(
+    workflow: str, fields: tuple[str, ...], directory: ApproverDirectory, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The payload with each approver field it leaves out (or sets to null) set to the default."""
+    defaults = {f: directory.choice(workflow, f).default for f in fields if payload.get(f) is None}
+    return {**payload, **defaults}
+
+
+def _check_approvers(
+    workflow: str, fields: tuple[str, ...], directory: ApproverDirectory, document: dict[str, Any]
+) -> None:
+    errors = [
+        {
+            "field": field,
+            "message": f"not an approver for {workflow}: leave it out for the default, or name one the"
+            " approver directory allows",
+        }
+        for field in fields
+        if document.get(field) not in directory.choice(workflow, field).allowed
+    ]
+    if errors:
+        raise InputRejected(workflow, errors)

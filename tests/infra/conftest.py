@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
 
-from infra.constants import ESCALATION_APPROVER_CONTEXT_KEY, FEATURE_FLAGS, SENDER_EMAIL_CONTEXT_KEY
+from functions.shared.approvers import LOCAL_FILE
+from infra.constants import (
+    APPROVERS_CONTEXT_KEY,
+    ESCALATION_APPROVER_CONTEXT_KEY,
+    FEATURE_FLAGS,
+    SENDER_EMAIL_CONTEXT_KEY,
+)
 
 #: CDK bundles assets only for the stacks this context lists; an empty list skips all bundling.
 NO_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
 #: The per-stage settings a non-local stage must be given (infra/stage_context.py), as a deploy would.
 SENDER_EMAIL = "approvals@acme-demo.com"
 ESCALATION_APPROVER = "ops-lead@acme-demo.com"
-STAGE_CONTEXT: dict[str, str] = {
+#: The approver directory the examples and tests use (a JSON object in the context, as in cdk.json).
+APPROVERS_JSON = LOCAL_FILE.read_text(encoding="utf-8")
+STAGE_CONTEXT: dict[str, object] = {
     SENDER_EMAIL_CONTEXT_KEY: SENDER_EMAIL,
     ESCALATION_APPROVER_CONTEXT_KEY: ESCALATION_APPROVER,
+    APPROVERS_CONTEXT_KEY: json.loads(APPROVERS_JSON),
 }
 
 

@@ -28,7 +28,7 @@ from infra.rollout import StateMachineRollout
 from infra.stage_context import StageContext
 from infra.storage import Storage
 from infra.workflow import Workflow
-from tests.infra.conftest import ESCALATION_APPROVER, SENDER_EMAIL, offline_app
+from tests.infra.conftest import APPROVERS_JSON, ESCALATION_APPROVER, SENDER_EMAIL, offline_app
 
 STAGE = "test"
 CANARY_PERCENT = 7
@@ -65,7 +65,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         constants.STORAGE_ID,
         stage=STAGE,
         # no API here: approval links point at a custom domain (context approvalLinkBaseUrl)
-        context=StageContext(SENDER_EMAIL, ESCALATION_APPROVER, "https://approvals.acme-demo.com/"),
+        context=StageContext(
+            SENDER_EMAIL, ESCALATION_APPROVER, "https://approvals.acme-demo.com/", APPROVERS_JSON
+        ),
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     layers = DependencyLayers(stack, constants.LAYERS_ID, removal_policy=cdk.RemovalPolicy.DESTROY)

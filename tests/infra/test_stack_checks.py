@@ -12,6 +12,7 @@ import pytest
 from cfnlint.api import lint
 
 from functions.registry import ROOT, WORKFLOWS, Resource
+from functions.shared.approvers import ApproverDirectory
 from functions.shared.config import needed_by
 from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.llm.settings import LLMSettings
@@ -22,7 +23,7 @@ from infra.nag import checks
 from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
 from infra.stage_context import StageContextError
-from tests.infra.conftest import ESCALATION_APPROVER, NO_BUNDLING, SENDER_EMAIL, offline_app
+from tests.infra.conftest import APPROVERS_JSON, ESCALATION_APPROVER, NO_BUNDLING, SENDER_EMAIL, offline_app
 from tests.infra.templates import merge
 
 #: cfn-lint warnings that CDK itself generates; anything else fails.
@@ -386,6 +387,24 @@ def test_approval_links_point_at_the_api_in_every_function_that_builds_them(synt
     assert all(variables["STEPWISE_SENDER_EMAIL"] == SENDER_EMAIL for variables in functions.values())
 
 
+def test_the_api_and_every_approval_step_get_the_stage_approver_directory(synthesized: Synthesized) -> None:
+    # Given each function's environment, synthesized with the context's "approvers" directory
+    functions = {
+        r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    approval_steps = [
+        s.handler for spec in WORKFLOWS.values() for s in spec.steps if Resource.APPROVAL_LINKS in s.resources
+    ]
+    expected = ApproverDirectory.model_validate_json(APPROVERS_JSON)
+
+    # Then the API (it validates start requests) and every step that sends approval links carry it
+    for handler in [API_HANDLER, *approval_steps]:
+        given = ApproverDirectory.model_validate_json(functions[handler]["STEPWISE_APPROVERS"])
+        assert given == expected, handler
+
+
 @pytest.mark.parametrize(
     ("context", "named"),
     [
@@ -397,6 +416,7 @@ def test_approval_links_point_at_the_api_in_every_function_that_builds_them(synt
              "approvalLinkBaseUrl": "http://localhost:8000"},
             ["approvalLinkBaseUrl"],
         ),
+        ({"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER}, ["approvers"]),
     ],
 )  # fmt: skip
 def test_a_cloud_stage_without_real_settings_is_refused_naming_the_context_key(

@@ -24,6 +24,7 @@ from functions.shared.approvals import (
     sign,
     verify,
 )
+from functions.shared.approvers import ApproverNotAllowed
 from functions.shared.aws import client
 from functions.shared.config import settings
 from functions.shared.errors import PermanentIntegrationError
@@ -100,7 +101,7 @@ def test_a_decision_for_a_token_step_functions_no_longer_knows_is_already_decide
         execution="run-gone",
         workflow="sales_outreach",
         state="RequestApproval",
-        approver="boss@corp.example",
+        approver="sales-lead@stepwise.example",
         action="send",
         draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
         task_token=SecretStr("token-of-a-finished-task"),
@@ -187,3 +188,32 @@ def test_without_any_link_key_signing_fails_loudly(runtime: LocalRuntime) -> Non
     )
     with pytest.raises(PermanentIntegrationError, match="signing secret is not configured"):
         ApprovalService(bare).link(_record())
+
+
+def test_the_approval_service_refuses_an_approver_the_directory_does_not_allow(runtime: LocalRuntime) -> None:
+    # Given an approval step that somehow holds an address outside the directory (defence in depth)
+    service = runtime.approvals()
+
+    # When it asks for the approval / Then nothing is stored, so no link can be sent or used
+    with pytest.raises(ApproverNotAllowed, match=r"mallory@evil\.example"):
+        service.create(
+            execution="run-mallory",
+            workflow="referral",
+            state="RewardRequestApproval",
+            approver="mallory@evil.example",
+            action="Grant a $1,000.00 referral credit",
+            draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
+            task_token=SecretStr("token"),
+        )
+    assert list(service.store.for_execution("run-mallory")) == []
+    # ... and an address allowed for another workflow is no approver here either
+    with pytest.raises(ApproverNotAllowed):
+        service.create(
+            execution="run-mallory",
+            workflow="referral",
+            state="RewardRequestApproval",
+            approver="sales-lead@stepwise.example",
+            action="Grant",
+            draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
+            task_token=SecretStr("token"),
+        )
