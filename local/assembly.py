@@ -197,18 +197,11 @@ class Assembly:
     roles: dict[str, RoleSpec] = field(default_factory=dict)  # role arn → spec
     functions: dict[str, FunctionSpec] = field(default_factory=dict)  # physical name → spec
     state_machines: list[StateMachineSpec] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
     #: S3 object key of a file asset (``<hash>.zip``, ``<hash>.json``) → its path in the assembly.
     assets: dict[str, str] = field(default_factory=dict)
 
     def function_by_handler(self, handler: str) -> list[FunctionSpec]:
         return [f for f in self.functions.values() if f.handler == handler]
-
-    def function_by_logical_id(self, logical_id: str) -> FunctionSpec:
-        for function in self.functions.values():
-            if function.logical_id == logical_id:
-                return function
-        raise KeyError(logical_id)
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -277,7 +270,8 @@ class _Stack:
                 name = self.resolve(props.get("StateMachineName")) or _physical(self.name, logical_id, 80)
                 return f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{name}"
             case "AWS::StepFunctions::StateMachineAlias":
-                return f"{self.ref(self._alias_machine(logical_id))}:{props['Name']}"
+                versions = dict(self.of_type("AWS::StepFunctions::StateMachineVersion"))
+                return f"{self.ref(str(_version_machine(versions, props)))}:{props['Name']}"
             case "AWS::KMS::Key":
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:32]
             case "AWS::ApiGateway::Stage":
@@ -286,13 +280,6 @@ class _Stack:
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:10]
             case _:
                 return _physical(self.name, logical_id)
-
-    def _alias_machine(self, alias_logical_id: str) -> str:
-        props = self.resources[alias_logical_id]["Properties"]
-        version_ref = props["DeploymentPreference"]["StateMachineVersionArn"]
-        version_id = version_ref["Fn::GetAtt"][0] if "Fn::GetAtt" in version_ref else version_ref["Ref"]
-        machine = self.resources[version_id]["Properties"]["StateMachineArn"]
-        return str(machine["Ref"])
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         resource = self.resources.get(logical_id)
@@ -379,9 +366,6 @@ def load(directory: Path, region: str = "us-east-1") -> Assembly:
         _attach_nested(stack, directory)
         for each in _walk(stack):
             _read_stack(each, assembly)
-        assembly.outputs.update(
-            {key: str(stack.resolve(out["Value"])) for key, out in template.get("Outputs", {}).items()}
-        )
     return assembly
 
 
@@ -389,11 +373,10 @@ def _attach_nested(stack: _Stack, directory: Path) -> None:
     for logical_id, resource in stack.resources.items():
         if resource["Type"] != "AWS::CloudFormation::Stack":
             continue
-        url = str(resource["Properties"]["TemplateURL"]) if "TemplateURL" in resource["Properties"] else ""
-        key = json.dumps(resource["Properties"].get("TemplateURL")).rsplit("/", 1)[-1].split('"', 1)[0]
+        key = str(stack.resolve(resource["Properties"]["TemplateURL"])).rsplit("/", 1)[-1]
         asset_path = stack.assembly.assets.get(key)
         if not asset_path:
-            raise AssemblyError(f"{stack.name}/{logical_id}: nested template {key or url} not in the assets")
+            raise AssemblyError(f"{stack.name}/{logical_id}: nested template {key} not in the assets")
         template = json.loads((directory / asset_path).read_text(encoding="utf-8"))
         nested = _Stack(stack.assembly, _physical(stack.name, logical_id, 100), template, {})
         stack.nested[logical_id] = nested

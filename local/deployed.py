@@ -35,8 +35,6 @@ from local.assembly import ACCOUNT, Assembly, FunctionSpec
 from local.dispatch import Dispatcher
 from local.lambdas import Environment, LambdaService
 
-#: What the harness stores in the Anthropic secret: a key only the offline model answers to.
-OFFLINE_ANTHROPIC_KEY = "sk-ant-offline-not-a-real-key"
 LAMBDA_PYTHON = "python3.14"
 
 
@@ -230,12 +228,13 @@ def _api_environment(assembly: Assembly, environments: dict[str, Environment]) -
 
 
 def _store_offline_key(environments: dict[str, Environment], secretsmanager: Any) -> None:
-    """Put the offline key in the Anthropic secret, as an operator puts the real one."""
+    """Put the offline key (one only the offline model answers to) in the Anthropic secret, as an
+    operator puts the real one."""
+    from functions.shared.llm.factory import OFFLINE_API_KEY
+
     arns = {e.variables.get("STEPWISE_ANTHROPIC_SECRET_ARN", "") for e in environments.values()} - {""}
     for arn in arns:
-        secretsmanager.put_secret_value(
-            SecretId=arn, SecretString=json.dumps({"api_key": OFFLINE_ANTHROPIC_KEY})
-        )
+        secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps({"api_key": OFFLINE_API_KEY}))
 
 
 class DeployedAccount:

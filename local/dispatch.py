@@ -36,6 +36,13 @@ def function_arn(region: str, workflow: WorkflowSpec, step: StepSpec) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function_name(workflow, step)}"
 
 
+def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``functions.api.app.handler`` → that function, imported from this process's path."""
+    module_name, attribute = handler.rsplit(".", 1)
+    function: Callable[[dict[str, Any], Any], Any] = getattr(importlib.import_module(module_name), attribute)
+    return function
+
+
 @dataclass
 class LocalLambdaContext:
     """The attributes of ``LambdaContext`` that Powertools and our code read."""
@@ -122,8 +129,7 @@ class Dispatcher:
 
     def _handler(self, step: StepSpec) -> Callable[[dict[str, Any], Any], Any]:
         if step.handler not in self._handlers:
-            module_name, attribute = step.handler.rsplit(".", 1)
-            self._handlers[step.handler] = getattr(importlib.import_module(module_name), attribute)
+            self._handlers[step.handler] = load_handler(step.handler)
         return self._handlers[step.handler]
 
     def invoke(self, name_or_arn: str, body: bytes | str | None, response_headers: dict[str, Any]) -> bytes:

@@ -15,7 +15,6 @@ alias. The repository mode stays the fast default for the scenario matrix.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import secrets
@@ -37,7 +36,7 @@ from functions.shared.config import settings
 from functions.shared.timeline import StepRun, build_timeline
 from functions.shared.workflow_input import InputRejected, validate_input
 from local.deployed import DeployedAccount
-from local.dispatch import ACCOUNT, Dispatcher, function_arn
+from local.dispatch import ACCOUNT, Dispatcher, function_arn, load_handler
 from local.heap import freeze_long_lived_objects
 from local.patches import MotoPatches
 from local.resources import create_resources, seed
@@ -393,11 +392,7 @@ class LocalRuntime:
         """The function behind ``handler`` (e.g. the API's): in-process from the repository, or
         as deployed (its own process, asset, environment and role)."""
         if self._deployed is None:
-            module_name, attribute = handler.rsplit(".", 1)
-            function: Callable[[dict[str, Any], Any], Any] = getattr(
-                importlib.import_module(module_name), attribute
-            )
-            return function
+            return load_handler(handler)
         return self._deployed.handler(handler)
 
     def reset_data(self) -> None:
