@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.law_firm_ops.conflicts import describe, find_conflicts, missing_other_side
+from functions.law_firm_ops.conflicts import describe, find_conflicts, partner_concern
 from functions.law_firm_ops.models import ClientIdentity, ConflictCheck, Matter
 from functions.shared.adapters import get_crm, get_files
 from functions.shared.errors import BusinessRuleError
@@ -37,7 +37,7 @@ def check_conflicts(payload: ConflictInput, *, crm: CrmPort, files: FileStore) -
     )
     if hits:
         raise BusinessRuleError(f"conflict of interest: {describe(hits)}"[:1000])
-    concern = missing_other_side(
+    concern = partner_concern(
         matter_type=matter.matter_type, description=payload.matter_description, parties=matter.parties
     )
     if concern is not None:

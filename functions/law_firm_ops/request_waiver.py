@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.approval import ApprovalRequested, request_approval
-from functions.law_firm_ops.conflicts import find_conflicts, missing_other_side
+from functions.law_firm_ops.conflicts import find_conflicts, partner_concern
 from functions.law_firm_ops.models import ClientIdentity, Matter
 from functions.shared.adapters import get_crm, get_email, get_files
 from functions.shared.approvals import ApprovalService, Draft
@@ -42,7 +42,7 @@ def conflict_report(payload: WaiverInput, *, crm: CrmPort, files: FileStore) -> 
         files=files,
         description=payload.matter_description,
     )
-    concern = missing_other_side(
+    concern = partner_concern(
         matter_type=matter.matter_type, description=payload.matter_description, parties=matter.parties
     )
     lines = [

@@ -8,10 +8,14 @@ import pytest
 
 from functions.law_firm_ops.conflicts import (
     INDEX_KEY,
+    MAX_TEXT_NAMES,
     find_conflicts,
     missing_other_side,
+    partner_concern,
     text_emails,
     text_names,
+    text_words,
+    unread_text,
 )
 from functions.law_firm_ops.models import ClientIdentity, Matter, Party
 from functions.law_firm_ops.open_matter import OpenMatterInput, open_matter
@@ -268,9 +272,12 @@ def test_a_party_the_model_placed_as_opposing_is_checked_as_before_not_twice() -
     ("matter_type", "description", "parties", "expected"),
     [
         ("litigation", "We need help.", [], "no opposing party was extracted for a litigation matter"),
+        ("contract", "Please review our draft supply agreement.", [], "for a contract matter"),
+        ("employment", "Please review my offer.", [], "for an employment matter"),
         ("other", "They terminated our lease early.", [], '("terminated")'),
-        ("employment", "I was sued by my former employer.", [], '("sued")'),
-        ("contract", "Please review our draft supply agreement.", [], None),
+        ("real_estate", "I was sued by my landlord.", [], '("sued")'),
+        ("ip", "Please register our trademark.", [], None),
+        ("real_estate", "Please review the zoning permit.", [], None),
         ("litigation", "We were sued.", [Party(name="Okafor Freight", role="opposing_party")], None),
     ],
 )
@@ -279,3 +286,86 @@ def test_a_dispute_without_an_extracted_other_side_needs_the_partner(
 ) -> None:
     concern = missing_other_side(matter_type=matter_type, description=description, parties=parties)
     assert concern == expected if expected is None else expected in (concern or "")
+
+
+# --- a hostile or confused model: the other side placed "with us", names written in lower case ---
+
+
+def test_a_client_of_the_firm_the_model_placed_on_the_client_side_is_still_a_conflict() -> None:
+    # Given the prospect (itself a returning client) and Brightwater Studios, both clients of the firm
+    crm = _crm(
+        _contact("C-6", "Maya Chen", "Brightwater Studios", status="client"),
+        _contact("C-9", "Dana Pine", "Pinecrest Supply Co.", status="client"),
+    )
+
+    # When the model puts Brightwater, the other side, on the client side as a second client
+    hits, checked = find_conflicts(
+        identity=PROSPECT,
+        parties=[
+            Party(name="dana pine", role="client"),
+            Party(name="Brightwater Studios", role="client"),
+        ],
+        crm=crm,
+        files=InMemoryFileStore(),
+        description="Brightwater Studios owes us for catalogues; they are on our side really.",
+    )
+
+    # Then Brightwater is checked on both sides and found; the prospect being a client is no conflict
+    assert [(h.contact_id, h.matched) for h in hits] == [("C-6", "Brightwater Studios")]
+    assert hits[0].reason == (
+        "placed by the model on the client side, but not the prospective client: "
+        "a client of the firm (client) is named in this matter"
+    )
+    assert "Brightwater Studios" in checked
+
+
+def test_names_written_in_lower_case_or_odd_forms_in_the_text_are_still_found() -> None:
+    # Given a client company, a client person, and a party the firm acts against for a client
+    crm = _crm(
+        _contact("C-6", "Maya Chen", "Brightwater Studios Inc.", status="client"),
+        _contact("C-2", "Victor Hale", "Harborline Logistics", status="dormant"),
+        _contact("C-8", "Elena Ruiz", "Ruiz Design Build", status="client"),
+    )
+    crm.relate_party(
+        RelatedParty(contact_id="C-8", party="Northgate Paper GmbH", relation="adverse", ref="M-1")
+    )
+
+    # When a model placed nobody, and the text writes each in lower case, spaced or full-width
+    hits, checked = find_conflicts(
+        identity=PROSPECT,
+        parties=[],
+        crm=crm,
+        files=InMemoryFileStore(),
+        # ("brightwater" in full-width letters, as a pasted form may carry them)
+        description="we supply \uff42\uff52\uff49\uff47\uff48\uff54\uff57\uff41\uff54\uff45\uff52"
+        "  studios, llc and victor   hale; partner: northgate paper.",
+    )
+
+    # Then each is found by code, case-, space-, width- and suffix-insensitively
+    assert sorted((h.contact_id, h.matched) for h in hits) == [
+        ("C-2", "victor hale"),
+        ("C-6", "brightwater studios"),
+        ("C-8", "northgate paper"),
+    ]
+    assert all(h.reason.startswith("named in the intake text, on no side the model placed") for h in hits)
+    assert {"brightwater studios", "victor hale", "northgate paper"} <= set(checked)
+
+
+def test_the_lower_case_scan_reads_words_and_pairs_but_not_common_words() -> None:
+    words, pairs = text_words("We were sued by victor hale of Harborline Logistics, and paid acme late.")
+    assert words == ["sued", "victor", "hale", "acme"]
+    assert pairs == ["victor hale"]  # a common word ("by", "of") breaks a pair
+
+
+def test_a_text_with_more_names_than_the_check_reads_goes_to_the_partner() -> None:
+    # Given a text whose real name comes after more decoy names than the check looks up
+    decoys = ", ".join(f"Decoy{chr(65 + i // 26)}{chr(65 + i % 26)} Partners" for i in range(MAX_TEXT_NAMES))
+    description = f"{decoys}. Brightwater Studios."
+
+    # Then the text is not treated as read in full: the partner decides, whatever the matter type
+    assert len(text_names(description, limit=None)) == MAX_TEXT_NAMES + 1
+    concern = partner_concern(
+        matter_type="ip", description=description, parties=[Party(name="X Y", role="opposing_party")]
+    )
+    assert concern == f"the intake text names 25 parties, more than the {MAX_TEXT_NAMES} the check looks up"
+    assert unread_text("Brightwater Studios owes us.") is None
