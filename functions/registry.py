@@ -298,8 +298,9 @@ _RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINK
 
 REFERRAL = WorkflowSpec(
     name="referral",
-    description="referral → dedupe (email + LLM entity match) → contact → thank-you → reward credit"
-    " (approval above $100) → dormant client of the referrer's company → draft → approve → send → log",
+    description="referral → dedupe (email + LLM entity match; an unsure match with a reward asks a"
+    " person first) → contact → thank-you → reward credit (approval above $100) → dormant client"
+    " of the referrer's company → draft → approve → send → log",
     input_model="functions.referral.models.ReferralRequest",
     business_key="referrer_contact_id",
     steps=_steps(
@@ -311,7 +312,12 @@ REFERRAL = WorkflowSpec(
             frozenset({_R.CRM_TABLE, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
-        ("log_duplicate", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        (
+            "log_duplicate",
+            _K.IRREVERSIBLE,
+            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            None,
+        ),
         ("create_referred_contact", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "rollback_referred_contact"),
         ("send_thank_you", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.IDEMPOTENCY_TABLE}), None),
         ("reward_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),

@@ -1,5 +1,5 @@
-"""CancelApproval (compensation of RewardRequestApproval and ReengagementRequestApproval): the run's
-pending approval links stop working.
+"""CancelApproval (compensation of ReviewMatch, RewardRequestApproval and ReengagementRequestApproval):
+the run's pending approval links stop working.
 
 After a deadline (the Catch put ``$.approvalError`` in the state) they become EXPIRED; after a
 failure, CANCELLED. Idempotent: only PENDING records move.

@@ -14,7 +14,8 @@ high or medium confidence. No candidates, no model call.
 A "new" decision the model was not sure of is not trusted with money (design: "LLM output never
 opens a control"): a named candidate below the bar, a "none" with low confidence, or a "none" while
 a candidate has the referred person's name or surname (``likely_same``) sets ``needs_review``, and
-RewardRoute then sends any reward to the rewards approver whatever its amount.
+IsDuplicate then asks the rewards approver (ReviewMatch) before a contact, a thank-you or any
+reward exists, whatever the amount; without a reward nothing is paid and the run goes on.
 """
 
 from __future__ import annotations

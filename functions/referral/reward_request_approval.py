@@ -1,7 +1,9 @@
 """RewardRequestApproval (callback task): a reward waits for the rewards approver.
 
-Asked for a reward above the threshold, and for any reward after an unsure entity match
-(``Match.needs_review``): then the body says why, and which CRM contact the referred person may be.
+Two states invoke it. RewardRequestApproval asks for a reward above the threshold. ReviewMatch
+asks, after an unsure entity match (``Match.needs_review``) and before anything is created or sent,
+whether the referred person is new: the body says why and names the amount, so one approval covers
+person and reward (GrantCredit accepts it), and a rejection leaves nothing to undo.
 
 Invoked through ``lambda:invoke.waitForTaskToken``. The summary the approver reads is written to
 file storage (approvals show a subject + body); the amount that GrantCredit books comes from the
@@ -27,11 +29,53 @@ class RewardApprovalInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     referrer: Person
-    referred: ReferredContact
+    referred: ReferredContact | None = None  # None: ReviewMatch, before the contact exists
+    referred_name: str
+    referred_email: EmailAddress
+    referred_company: str
     reward_cents: int
     rewards_approver: EmailAddress
     note: str | None = None
     match: Match | None = None
+
+
+def match_review(payload: RewardApprovalInput, amount: str) -> tuple[str, str, str]:
+    """ReviewMatch: is the referred person new? Nothing exists yet, so a rejection undoes nothing."""
+    referrer, match = payload.referrer, payload.match
+    reason = match.review_reason if match is not None else None
+    subject = f"Referral: is {payload.referred_name} new? ({amount} credit for {referrer.name})"[:120]
+    body = (
+        f"{referrer.name} ({referrer.company}, client {referrer.contact_id}) referred "
+        f"{payload.referred_name} <{payload.referred_email}> at {payload.referred_company}, "
+        f"asking a {amount} account credit.\n\n"
+        f"The duplicate check is unsure: {reason or 'no reason recorded'}.\n"
+        + (f"Referrer's note: {payload.note}\n" if payload.note else "")
+        + "\nApprove if this is a person the firm does not know yet: the contact is created, the "
+        f"referrer is thanked and {amount} is credited.\n"
+        "Reject if the firm already knows them: nothing is created, sent or credited.\n"
+        "The amount is fixed by the referral request: editing this text does not change it.\n"
+    )
+    action = f"Confirm {payload.referred_name} as a new referral and grant {referrer.name} {amount}"
+    return subject, body, action
+
+
+def reward_review(
+    payload: RewardApprovalInput, referred: ReferredContact, amount: str
+) -> tuple[str, str, str]:
+    """RewardRequestApproval: a reward above the threshold, for a referral already recorded."""
+    referrer = payload.referrer
+    subject = f"Referral reward: {amount} account credit for {referrer.name}"[:120]
+    body = (
+        f"Grant a referral reward of {amount} as an account credit to {referrer.name} "
+        f"({referrer.company}, client {referrer.contact_id}).\n\n"
+        f"Referred: {referred.name} <{referred.email}> at {referred.company}"
+        f" (new contact {referred.contact_id}).\n"
+        + (f"Referrer's note: {payload.note}\n" if payload.note else "")
+        + "\nThe amount is fixed by the referral request: editing this text does not change it.\n"
+        "Rejecting grants no credit; the referral itself stays recorded.\n"
+    )
+    action = f"Grant a {amount} referral credit to {referrer.name} ({referrer.contact_id})"
+    return subject, body, action
 
 
 def request_reward_approval(
@@ -44,27 +88,14 @@ def request_reward_approval(
 ) -> ApprovalRequested:
     if ctx.task_token is None:
         raise InvalidInputError("reward_request_approval must be invoked with .waitForTaskToken")
-    referrer, referred = payload.referrer, payload.referred
+    referred = payload.referred
     amount = dollars(payload.reward_cents)
-    subject = f"Referral reward: {amount} account credit for {referrer.name}"[:120]
-    body = (
-        f"Grant a referral reward of {amount} as an account credit to {referrer.name} "
-        f"({referrer.company}, client {referrer.contact_id}).\n\n"
-        f"Referred: {referred.name} <{referred.email}> at {referred.company}"
-        f" (new contact {referred.contact_id}).\n"
-        + (f"Referrer's note: {payload.note}\n" if payload.note else "")
-        + (
-            f"\nCheck first: the referred person may already be in the CRM ({payload.match.review_reason}). "
-            "Reject if this is someone the firm already knows.\n"
-            if payload.match is not None and payload.match.needs_review
-            else ""
-        )
-        + "\nThe amount is fixed by the referral request: editing this text does not change it.\n"
-        "Rejecting grants no credit; the referral itself stays recorded.\n"
-    )
+    if referred is None:
+        subject, body, action = match_review(payload, amount)
+    else:
+        subject, body, action = reward_review(payload, referred, amount)
     key = f"approvals/{ctx.execution}/{ctx.state}.txt"
     files.put_text(key, body)
-    action = f"Grant a {amount} referral credit to {referrer.name} ({referrer.contact_id})"
     record = approvals.create(
         execution=ctx.execution,
         workflow=ctx.workflow,

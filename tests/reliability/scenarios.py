@@ -65,6 +65,15 @@ class Scenario:
 PERMANENT = "PermanentIntegrationError"
 TRANSIENT = "TransientIntegrationError"
 
+#: The offline model answers "RF-500, low confidence" for this referral: an unsure match with a reward.
+REFERRAL_UNSURE = {
+    "referrer_contact_id": "RF-300",
+    "referred_name": "Terry Quinn",
+    "referred_email": "terry@quinn-family.example",
+    "referred_company": "Granite Ridge Builders",
+    "reward_cents": 5000,
+}
+
 LAW_FIRM_CONFLICT = {
     "client_name": "Tom Ortiz",
     "client_email": "tom.ortiz@ortizbakery.example",
@@ -109,6 +118,11 @@ SCENARIOS: dict[str, list[Scenario]] = {
         ),
         Scenario("referral", "no_dormant_client", {"referrer_contact_id": "RF-300", "reward_cents": 5000}),
         Scenario("referral", "failed", faults=(("send_thank_you", PERMANENT),)),
+        Scenario("referral", "unsure", REFERRAL_UNSURE),
+        Scenario("referral", "unsure_rejected", REFERRAL_UNSURE, decide=reject_all),
+        Scenario(
+            "referral", "review_failed", REFERRAL_UNSURE, faults=(("reward_request_approval", PERMANENT),)
+        ),
     ],
     "law_firm_ops": [
         Scenario("law_firm_ops", "main"),

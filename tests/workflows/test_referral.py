@@ -293,29 +293,74 @@ def terry_quinn(referral_input: dict[str, Any], reward_cents: int) -> dict[str, 
     }
 
 
-def reward_request(runtime: LocalRuntime, result: RunResult) -> ApprovalRecord:
+def approval_of(runtime: LocalRuntime, result: RunResult, state: str) -> ApprovalRecord:
     records = runtime.approvals().store.for_execution(result.execution_arn.rsplit(":", 1)[-1])
-    return next(r for r in records if r.state == "RewardRequestApproval")
+    return next(r for r in records if r.state == state)
+
+
+def approval_states(runtime: LocalRuntime, result: RunResult) -> list[str]:
+    return [r.state for r in runtime.approvals().store.for_execution(result.execution_arn.rsplit(":", 1)[-1])]
+
+
+def reject_review(record: ApprovalRecord) -> Decision:
+    assert record.state == "ReviewMatch", f"unexpected approval {record.state}"
+    return Decision(decision="reject", comment="that is Pat Quinn, already our contact")
+
+
+UNSURE_START = ["LoadReferrer", "MatchReferral", "IsDuplicate", "ReviewMatch"]
+TERRY = referred_contact_id("terry@quinn-family.example")
 
 
 @pytest.mark.slow
-def test_unsure_match_with_a_small_reward_reaches_a_person_and_pays_nothing_when_rejected(
+def test_unsure_match_rejected_by_the_person_leaves_no_contact_no_thank_you_and_no_reward(
     runtime: LocalRuntime, referral_input: dict[str, Any]
 ) -> None:
     # Given a model that names RF-500 with low confidence, and a $50 reward (below the $100 tier)
-    # When the rewards approver rejects it
-    result = drive(runtime, WORKFLOW, terry_quinn(referral_input, 5000), reject_reward)
+    # When the rewards approver, asked before anything happens, says "already known"
+    result = drive(runtime, WORKFLOW, terry_quinn(referral_input, 5000), reject_review)
 
-    # Then the unsure match sent the reward to a person, who said no: nothing was paid
+    # Then the run ended as a duplicate right after the review: nothing was created, sent or paid
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert states(result)[5:8] == ["RewardRoute", "RewardRequestApproval", "LogRewardRejected"]
-    assert "GrantCredit" not in states(result)
-    assert get_billing().list_credits("RF-300") == []
+    assert states(result) == [*UNSURE_START, "LogDuplicate"]
     assert result.output is not None
-    assert result.output["status"] == "reward_rejected"
-    # and the approver was told why they were asked
-    body = get_files().get_text(reward_request(runtime, result).draft.body_key)
-    assert "may already be in the CRM (the model named RF-500 with low confidence" in body
+    assert result.output["status"] == "duplicate"
+    assert "rejected by rewards@stepwise.example: that is Pat Quinn" in result.output["detail"]
+    assert get_crm().get_contact(TERRY) is None
+    assert emails_to(runtime, "sam.ortiz@lumen-dental.example") == []  # no thank-you
+    assert get_billing().list_credits("RF-300") == []
+    (logged,) = [a for a in activities("RF-300") if a.kind == "referral_duplicate"]
+    assert "was not confirmed as a new person (the model named RF-500 with low confidence" in logged.summary
+    # and the approver was told why, and what approving would do
+    body = get_files().get_text(approval_of(runtime, result, "ReviewMatch").draft.body_key)
+    assert "The duplicate check is unsure: the model named RF-500 with low confidence" in body
+    assert "Reject if the firm already knows them: nothing is created, sent or credited." in body
+
+
+@pytest.mark.slow
+def test_unsure_match_confirmed_by_the_person_records_thanks_and_rewards_once_with_one_approval(
+    runtime: LocalRuntime, referral_input: dict[str, Any]
+) -> None:
+    # Given the same unsure match, and a $150 reward (above the $100 tier)
+    # When the rewards approver confirms a new person
+    result = drive(runtime, WORKFLOW, terry_quinn(referral_input, 15000), approve)
+
+    # Then the contact, the thank-you and the credit followed the one review (which named the amount)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert states(result)[:8] == [
+        *UNSURE_START,
+        "CreateReferredContact",
+        "SendThankYou",
+        "RewardRoute",
+        "GrantCredit",
+    ]
+    assert approval_states(runtime, result) == ["ReviewMatch"]
+    assert get_crm().get_contact(TERRY) is not None
+    assert len(emails_to(runtime, "sam.ortiz@lumen-dental.example")) == 1  # the thank-you
+    (credit,) = get_billing().list_credits("RF-300")
+    assert credit.amount_cents == 15000
+    assert result.output is not None
+    assert result.output["approved_by"] == "rewards@stepwise.example"
+    assert "$150.00" in get_files().get_text(approval_of(runtime, result, "ReviewMatch").draft.body_key)
 
 
 @pytest.mark.slow
@@ -337,9 +382,9 @@ def test_hostile_model_answering_none_for_a_namesake_cannot_pay_without_a_person
     # When the rewards approver approves after checking
     result = drive(runtime, WORKFLOW, payload, approve)
 
-    # Then code saw a candidate with the same surname: the credit was granted only after approval
+    # Then code saw a candidate with the same surname: a person confirmed before anything happened
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert states(result)[5:8] == ["RewardRoute", "RewardRequestApproval", "GrantCredit"]
+    assert states(result)[:5] == [*UNSURE_START, "CreateReferredContact"]
     assert offline_model().pending("referral_entity_match") == 0
     (credit,) = get_billing().list_credits("RF-300")
     assert credit.amount_cents == 5000
@@ -624,7 +669,7 @@ def test_cli_runs_the_example_to_the_end_with_approvals() -> None:
 def test_the_asl_threshold_is_the_code_threshold() -> None:
     states_by_name = dict(asl.iter_states(asl.definition(WORKFLOWS[WORKFLOW])["States"]))
     rules = states_by_name["RewardRoute"]["Choices"]
-    assert {k: v for k, v in rules[1].items() if k != "Next"} == {
+    assert rules[1]["And"][0] == {
         "Variable": "$.reward_cents",
         "NumericGreaterThan": REWARD_APPROVAL_THRESHOLD_CENTS,
     }
