@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -265,7 +266,12 @@ class LocalApiServer:
                     # API Gateway's proxy event has a body, not chunks; where chunks end is not parsed here.
                     self._refuse(411, "Content-Length is required (no Transfer-Encoding)")
                     return
-                length = _content_length(self.headers.get_all("Content-Length") or [])
+                lengths = self.headers.get_all("Content-Length") or []
+                if not lengths and self.command == "POST":
+                    # Without it a body would be read as the next request (RFC 9112 6.3: no length, no body).
+                    self._refuse(411, "Content-Length is required")
+                    return
+                length = _content_length(lengths)
                 if length is None:
                     self._refuse(400, "Content-Length must be one non-negative integer")
                     return
@@ -301,6 +307,23 @@ class LocalApiServer:
                     {"Content-Type": "application/json", "Connection": "close"},
                     json.dumps({"message": message}).encode(),
                 )
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """The stdlib's own errors (a malformed request line, headers too long, an unknown
+                method, HTTP/2) as JSON ``{"message": ...}``, as API Gateway answers, not its HTML page;
+                the phrase is the status's, so nothing of the request is echoed. The connection closes."""
+                phrase = self.responses.get(code, ("Error", ""))[0]
+                self.close_connection = True
+                if self.request_version == "HTTP/0.9":  # no version parsed: still send a status line
+                    self.request_version = "HTTP/1.1"
+                payload = json.dumps({"message": phrase}).encode()
+                self.send_response(code, phrase)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD" and code >= HTTPStatus.OK and code not in (204, 304):
+                    self.wfile.write(payload)
 
             def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from functions.shared.approvals import ApprovalRecord
-from local.server import MAX_BODY, LocalApiServer
+from local.server import MAX_BODY, MAX_DRAIN, LocalApiServer
 from tests.api.conftest import API_KEY, Api
 
 START = "/workflows/sales_outreach/executions"
@@ -139,6 +139,99 @@ def test_a_413_leaves_the_connection_ready_for_the_next_request(api: Api) -> Non
     assert too_large.json() == {"message": "Request too large"}
     assert next_reply.status == 400
     assert next_reply.json()["errors"][0]["field"] == "limit"
+
+
+def _refused_and_closed(reader: Reader, status: int) -> RawReply:
+    """The server's own error: JSON with its content type, then the connection closed."""
+    reply = reader.reply()
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == "application/json"
+    assert set(reply.json()) == {"message"}
+    assert reply.headers["connection"] == "close"
+    assert reader.closed()
+    return reply
+
+
+def test_a_post_without_content_length_is_411_and_its_body_is_never_read_as_a_request(api: Api) -> None:
+    # Given a client that sends a body without saying how long it is (HTTP/1.1: then there is none)
+    with _connect(api, timeout_s=5) as sock:
+        reader = Reader(sock)
+
+        # When it starts a run that way
+        sock.sendall(_request(START, method="POST", headers={"Content-Type": "application/json"}) + b"{}")
+
+        # Then it is told the length is required, and the connection closes: its "{}" is not parsed
+        # as a second request (which the stdlib would answer with an HTML 400)
+        reply = _refused_and_closed(reader, 411)
+    assert reply.json() == {"message": "Content-Length is required"}
+
+
+def test_a_chunked_body_is_refused_with_411_not_parsed(api: Api) -> None:
+    # Given a client that streams its body in chunks (API Gateway's proxy event carries a whole body)
+    with _connect(api, timeout_s=5) as sock:
+        reader = Reader(sock)
+
+        # When it starts a run with Transfer-Encoding: chunked
+        sock.sendall(
+            _request(START, method="POST", headers={"Transfer-Encoding": "chunked"}) + b"2\r\n{}\r\n0\r\n\r\n"
+        )
+
+        # Then it is refused (411, JSON) and the connection closes without a second answer
+        reply = _refused_and_closed(reader, 411)
+    assert "Content-Length is required" in reply.json()["message"]
+
+
+def test_a_body_far_over_the_limit_is_413_at_once_without_reading_it(api: Api) -> None:
+    # Given a client announcing a body past what the server would read and drop (1 MiB)
+    with _connect(api, timeout_s=5) as sock:
+        reader = Reader(sock)
+
+        # When it has sent only the headers and a few bytes of that body
+        sock.sendall(_request(START, method="POST", headers={"Content-Length": str(MAX_DRAIN + 1)}) + b"[1,")
+
+        # Then the 413 comes before the rest of the body (a server reading it all would wait here
+        # until the socket timeout), and the connection is closed
+        reply = _refused_and_closed(reader, 413)
+    assert reply.json() == {"message": "Request too large"}
+
+
+HEADER_FLOOD = "".join(f"X-Filler-{i}: x\r\n" for i in range(101))
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /executions HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 505),
+        (b"PUT /executions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 501),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (f"GET / HTTP/1.1\r\n{HEADER_FLOOD}\r\n".encode(), 431),
+    ],
+    ids=[
+        "bad-request-line",
+        "http2",
+        "unknown-method",
+        "uri-too-long",
+        "header-too-long",
+        "too-many-headers",
+    ],
+)
+def test_errors_the_server_makes_itself_are_json_like_api_gateway_not_html(
+    api: Api, raw: bytes, status: int
+) -> None:
+    # Given requests the stdlib request parser refuses before any route is looked at
+    with _connect(api, timeout_s=5) as sock:
+        reader = Reader(sock)
+
+        # When one is sent
+        sock.sendall(raw)
+
+        # Then the answer is a JSON message with the status's phrase (the request is not echoed),
+        # never the stdlib's HTML error page
+        reply = _refused_and_closed(reader, status)
+    assert b"<" not in reply.body
+    assert reply.json()["message"]
 
 
 def test_fifty_clients_arriving_at_once_are_all_answered(api: Api) -> None:
