@@ -57,7 +57,8 @@ serve: $(STAMP)
 	$(PY) -m local serve --port 8000
 
 ## make preflight: check the AWS account for what `cdk deploy` does not (bootstrap, API Gateway's CloudWatch
-## role, SES identities and sandbox, the deployed secrets, the cdk context); one line per check, fails on any
+## role, SES identities and sandbox, every approver directory address deliverable, the deployed secrets, the cdk
+## context); one line per check, fails on any
 ## FAIL. Needs AWS credentials (boto3 default chain). PREFLIGHT_ARGS="--profile p --region r -c stage=prod"
 preflight: $(STAMP)
 	$(PY) -m local preflight $(PREFLIGHT_ARGS)

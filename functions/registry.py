@@ -42,6 +42,8 @@ class Resource(StrEnum):
     APPROVAL_LINKS = "approval_links"  # signs approval links (reads the signing secret)
     LLM = "llm"  # calls Claude (reads the Anthropic API key; gets the anthropic layer)
     RUN_LEDGER_TABLE = "run_ledger_table"  # LLM steps: record tokens + cost per call, read the run's total
+    #: Reads its workflow's approver directory parameter (SSM): steps that ask a staff approver.
+    APPROVER_DIRECTORY = "approver_directory"
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,16 @@ SALES_OUTREACH = WorkflowSpec(
         (
             "request_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            frozenset(
+                {
+                    _R.APPROVALS_TABLE,
+                    _R.APPROVALS_KEY,
+                    _R.APPROVAL_LINKS,
+                    _R.EMAIL,
+                    _R.FILES_BUCKET,
+                    _R.APPROVER_DIRECTORY,
+                }
+            ),
             "cancel_approval",
         ),
         ("send_email", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), None),
@@ -189,7 +200,12 @@ CASE_STUDY = WorkflowSpec(
             None,
         ),
         ("request_client_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
-        ("request_marketing_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        (
+            "request_marketing_approval",
+            _K.REVERSIBLE,
+            _CS_APPROVAL | {_R.APPROVER_DIRECTORY},
+            "cancel_approval",
+        ),
         ("publish", _K.REVERSIBLE, frozenset({_R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), "unpublish"),
         ("log_published", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
@@ -219,6 +235,7 @@ _NS_APPROVAL = frozenset(
         _R.FILES_BUCKET,
         _R.CALENDAR_TABLE,
         _R.CRM_TABLE,
+        _R.APPROVER_DIRECTORY,
     }
 )
 
@@ -294,7 +311,16 @@ NO_SHOW_REPLY = WorkflowSpec(
     ),
 )
 
-_RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+_RF_APPROVAL = frozenset(
+    {
+        _R.APPROVALS_TABLE,
+        _R.APPROVALS_KEY,
+        _R.APPROVAL_LINKS,
+        _R.EMAIL,
+        _R.FILES_BUCKET,
+        _R.APPROVER_DIRECTORY,
+    }
+)
 
 REFERRAL = WorkflowSpec(
     name="referral",
@@ -350,6 +376,17 @@ REFERRAL = WorkflowSpec(
     ),
 )
 
+_LF_APPROVAL = frozenset(
+    {
+        _R.APPROVALS_TABLE,
+        _R.APPROVALS_KEY,
+        _R.APPROVAL_LINKS,
+        _R.EMAIL,
+        _R.FILES_BUCKET,
+        _R.APPROVER_DIRECTORY,
+    }
+)
+
 LAW_FIRM_OPS = WorkflowSpec(
     name="law_firm_ops",
     description=(
@@ -374,6 +411,7 @@ LAW_FIRM_OPS = WorkflowSpec(
                     _R.EMAIL,
                     _R.FILES_BUCKET,
                     _R.CRM_TABLE,
+                    _R.APPROVER_DIRECTORY,
                 }
             ),
             "cancel_approval",
@@ -390,7 +428,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_letter_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            _LF_APPROVAL,
             "cancel_approval",
         ),
         (
@@ -410,7 +448,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_entries_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            _LF_APPROVAL,
             "cancel_approval",
         ),
         ("finalize_entries", _K.PURE, frozenset({_R.FILES_BUCKET}), None),

@@ -40,6 +40,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.registry import ROOT, Resource
+from functions.shared.approvers import APPROVER_FIELDS
 from functions.shared.tables import TableName
 from infra import constants
 from infra.nag import acknowledge, attribute_ref
@@ -74,8 +75,14 @@ ACCESS_LOG_FIELDS: Mapping[str, str] = {
 
 #: The registry resources the API and the sweeper are granted as a step naming them would be (their
 #: other grants, e.g. the API's read-only run ledger, are explicit below).
-API_RESOURCES = frozenset({Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS})
-SWEEPER_RESOURCES = frozenset({Resource.APPROVALS_TABLE, Resource.APPROVAL_LINKS, Resource.EMAIL})
+#: Both read every workflow's approver directory: the API checks the approvers of start requests,
+#: the sweeper looks up escalation chains.
+API_RESOURCES = frozenset(
+    {Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS, Resource.APPROVER_DIRECTORY}
+)
+SWEEPER_RESOURCES = frozenset(
+    {Resource.APPROVALS_TABLE, Resource.APPROVAL_LINKS, Resource.EMAIL, Resource.APPROVER_DIRECTORY}
+)
 
 _MACHINE_AUTH = "Machine clients authenticate with an API key on a throttled usage plan."
 _LINK_AUTH = (
@@ -220,7 +227,7 @@ class StepwiseApi(Construct):
         )
 
     def _grant_api(self, function: lambda_.Function) -> None:
-        self._storage.grant(API_RESOURCES, function)
+        self._storage.grant(API_RESOURCES, function, workflows=APPROVER_FIELDS)
         self._grant_decrypt(function)
         # GET /executions/{id} reports the run's LLM cost from the run ledger: read only.
         self._storage.tables[TableName.RUN_LEDGER].grant_read_data(function)
@@ -259,7 +266,7 @@ class StepwiseApi(Construct):
         )
 
     def _grant_sweeper(self, function: lambda_.Function) -> None:
-        self._storage.grant(SWEEPER_RESOURCES, function)
+        self._storage.grant(SWEEPER_RESOURCES, function, workflows=APPROVER_FIELDS)
         self._grant_decrypt(function)
         self._grant_task_failure(function, ["states:SendTaskFailure"])
         # The drafts an approval refers to, read only (GetObject + ListBucket: a missing key is a 404).

@@ -90,6 +90,19 @@ SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
 ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
 #: The approver directory (a JSON object, or its text with ``-c``): ``functions/shared/approvers.py``.
 APPROVERS_CONTEXT_KEY: Final = "approvers"
+
+
+def approvers_parameter_id(workflow: str) -> str:
+    return "Approvers" + "".join(part.capitalize() for part in workflow.split("_")) + "Parameter"
+
+
+def approvers_parameter_path(stage: str) -> str:
+    """Where the stack writes the approver directory: one SSM parameter per workflow under it."""
+    return f"/stepwise/{stage}/approvers"
+
+
+#: A Standard-tier SSM parameter's value is at most 4 KB (Advanced: 8 KB, and it is billed).
+SSM_STANDARD_VALUE_LIMIT: Final = 4096
 #: Optional: a custom domain for approval links (default: the API's execute-api stage URL).
 APPROVAL_LINK_BASE_URL_CONTEXT_KEY: Final = "approvalLinkBaseUrl"
 #: What a ``local`` stage synthesizes with when the context says nothing (the functions' defaults).

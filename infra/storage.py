@@ -7,7 +7,7 @@ name in the registry to the grant that gives exactly that access, and ``environm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 import jsii
@@ -18,9 +18,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
 
 from functions.registry import Resource
+from functions.shared.approvers import ApproverDirectory, parameter_name
 from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.log_payloads import LOGS_PREFIX
 from functions.shared.tables import TABLES, TableName, TableSchema
@@ -104,6 +106,10 @@ class Storage(Construct):
         self.sender_identity_arn = Stack.of(self).format_arn(
             service="ses", resource="identity", resource_name=self.sender_email
         )
+        self.approvers_parameter_path = constants.approvers_parameter_path(stage)
+        self.approver_parameters: Mapping[str, ssm.StringParameter] = MappingProxyType(
+            self._build_approver_parameters(context.approvers)
+        )
         self.environment: Mapping[str, str] = MappingProxyType(self._build_environment(stage))
         self.grants: Mapping[Resource, Grant] = MappingProxyType(self._build_grants())
 
@@ -112,10 +118,29 @@ class Storage(Construct):
         a context ``approvalLinkBaseUrl`` (custom domain) wins."""
         self._link_base_url.value = url
 
-    def grant(self, resources: frozenset[Resource], grantee: iam.IGrantable) -> None:
-        """Give ``grantee`` exactly the access that ``resources`` (a step's registry entry) names."""
+    def grant(
+        self, resources: frozenset[Resource], grantee: iam.IGrantable, *, workflows: Iterable[str] = ()
+    ) -> None:
+        """Give ``grantee`` exactly the access that ``resources`` (a step's registry entry) names;
+        ``workflows``: whose approver directory ``Resource.APPROVER_DIRECTORY`` may read."""
         for resource in sorted(resources):
-            self.grants[resource](grantee)
+            if resource is Resource.APPROVER_DIRECTORY:
+                self.grant_approver_directory(grantee, workflows)
+            else:
+                self.grants[resource](grantee)
+
+    def grant_approver_directory(self, grantee: iam.IGrantable, workflows: Iterable[str]) -> None:
+        """``ssm:GetParameter`` on these workflows' directory parameters, by ARN (no wildcard, no
+        ``GetParametersByPath``: a step reads its own workflow's approvers and nothing else)."""
+        names = [parameter_name(self.approvers_parameter_path, w) for w in sorted(set(workflows))]
+        names = [n for n in names if n.rsplit("/", 1)[-1] in self.approver_parameters]
+        if not names:
+            raise ValueError("Resource.APPROVER_DIRECTORY needs the workflows whose approvers it reads")
+        stack = Stack.of(_scope_of(grantee))
+        arns = [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=n.lstrip("/")) for n in names
+        ]
+        iam.Grant.add_to_principal(grantee=grantee, actions=["ssm:GetParameter"], resource_arns=arns)
 
     # --- builders ---------------------------------------------------------------------------------
     def _build_table(self, schema: TableSchema) -> dynamodb.Table:
@@ -178,6 +203,21 @@ class Storage(Construct):
         alias = key.add_alias(constants.approvals_key_alias(stage))
         return key, alias
 
+    def _build_approver_parameters(self, approvers: str) -> dict[str, ssm.StringParameter]:
+        """One Standard-tier String parameter per workflow (sizes checked in ``infra/stage_context``)."""
+        sections = ApproverDirectory.model_validate_json(approvers).sections()
+        return {
+            workflow: ssm.StringParameter(
+                self,
+                constants.approvers_parameter_id(workflow),
+                parameter_name=parameter_name(self.approvers_parameter_path, workflow),
+                string_value=value,
+                tier=ssm.ParameterTier.STANDARD,
+                description=f"Stepwise approver directory of {workflow} (CDK context 'approvers')",
+            )
+            for workflow, value in sorted(sections.items())
+        }
+
     def _build_environment(self, stage: str) -> dict[str, str]:
         environment = {_ENV_TABLE_NAMES[name]: table.table_name for name, table in self.tables.items()}
         environment.update(
@@ -185,8 +225,8 @@ class Storage(Construct):
             STEPWISE_AUDIT_BUCKET=self.audit_bucket.bucket_name,
             STEPWISE_SENDER_EMAIL=self.sender_email,
             STEPWISE_ESCALATION_APPROVER=self._context.escalation_approver,
-            # Every function: the API validates start requests with it, approval steps check it.
-            STEPWISE_APPROVERS=self._context.approvers,
+            # Where the approver directory is; only roles granted Resource.APPROVER_DIRECTORY read it.
+            STEPWISE_APPROVERS_PARAMETER_PATH=self.approvers_parameter_path,
             # Every function, not only the link signers: the functions' fail-closed check reads it.
             # Lazy: the workflows (nested stacks) are built before the API; a nested stack's
             # reference to the RestApi id becomes a parameter of that nested stack.

@@ -111,7 +111,7 @@ class Workflow(Construct):
                 **self._storage.environment,
             },
         )
-        self._storage.grant(step.resources, function)
+        self._storage.grant(step.resources, function, workflows=(self.spec.name,))
         # Every step runs under step_handler, which logs a large input or output to the audit bucket.
         self._storage.grant_log_payloads(function)
         return function

@@ -1,7 +1,7 @@
 """The synthesized cloud assembly (``cdk.out``), read the way CloudFormation would deploy it.
 
 The as-deployed runtime (``LocalRuntime(as_deployed=True)``) builds its moto account from this,
-never from the repository: tables, buckets, keys, secrets, IAM roles with their policies, the
+never from the repository: tables, buckets, keys, secrets, SSM parameters, IAM roles with their policies, the
 state machines' rendered definitions with their versions and ``live`` aliases, and one
 :class:`FunctionSpec` per Lambda (handler, environment, role, timeout, memory, code asset dir).
 
@@ -194,6 +194,8 @@ class Assembly:
     key_aliases: dict[str, str] = field(default_factory=dict)  # alias name → key logical path
     secrets: dict[str, dict[str, Any]] = field(default_factory=dict)  # secret name → properties
     email_identities: list[str] = field(default_factory=list)
+    #: SSM parameter name → (type, value): the approver directory, one per workflow.
+    parameters: dict[str, tuple[str, str]] = field(default_factory=dict)
     roles: dict[str, RoleSpec] = field(default_factory=dict)  # role arn → spec
     functions: dict[str, FunctionSpec] = field(default_factory=dict)  # physical name → spec
     state_machines: list[StateMachineSpec] = field(default_factory=list)
@@ -274,6 +276,8 @@ class _Stack:
                 return f"{self.ref(str(_version_machine(versions, props)))}:{props['Name']}"
             case "AWS::KMS::Key":
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:32]
+            case "AWS::SSM::Parameter":
+                return self.resolve(props.get("Name")) or _physical(self.name, logical_id)
             case "AWS::ApiGateway::Stage":
                 return props.get("StageName") or _physical(self.name, logical_id)
             case "AWS::ApiGateway::RestApi":
@@ -432,6 +436,9 @@ def _read_stack(stack: _Stack, assembly: Assembly) -> None:  # noqa: PLR0912 - o
         )
     for logical_id, props in stack.of_type("AWS::SecretsManager::Secret"):
         assembly.secrets[stack.ref(logical_id).rsplit(":secret:", 1)[-1]] = stack.resolve(props)
+    for logical_id, props in stack.of_type("AWS::SSM::Parameter"):
+        name = str(stack.resolve(props.get("Name")) or _physical(stack.name, logical_id))
+        assembly.parameters[name] = (str(props["Type"]), str(stack.resolve(props["Value"])))
     for _logical_id, props in stack.of_type("AWS::SES::EmailIdentity"):
         assembly.email_identities.append(str(stack.resolve(props["EmailIdentity"])))
     for logical_id, props in stack.of_type("AWS::IAM::Role"):

@@ -2,10 +2,10 @@
 
 ``deploy(assembly, ...)`` creates what the templates declare (``local/assembly.py`` reads them):
 tables with their indexes and TTL, buckets, KMS keys and aliases, secrets (generated as
-CloudFormation generates them), SES identities, IAM roles with their policies, the state machines
-with a published version and their ``live`` alias; and for each function an execution
-environment (``local/lambdas.py``): the template's variables, the Lambda runtime's reserved ones,
-and credentials of its own role (STS AssumeRole in moto).
+CloudFormation generates them), SSM parameters (the approver directory), SES identities, IAM
+roles with their policies, the state machines with a published version and their ``live``
+alias; and for each function an execution environment (``local/lambdas.py``): the template's
+variables, the Lambda runtime's reserved ones, and credentials of its own role (STS AssumeRole in moto).
 
 Two values differ from the template, as CloudFormation's would: a KMS key id and a secret's ARN
 suffix are chosen by the service (moto) at creation, so every reference to them (policies,
@@ -145,6 +145,9 @@ def _create_storage(assembly: Assembly, rewrites: _Rewrites) -> None:
         rewrites.add(key_id, created)
     for alias, target in assembly.key_aliases.items():
         kms.create_alias(AliasName=alias, TargetKeyId=rewrites(target).rsplit("/", 1)[-1])
+    ssm = client("ssm")
+    for name, (kind, value) in assembly.parameters.items():
+        ssm.put_parameter(Name=name, Type=kind, Value=value, Tier="Standard")
     ses = client("ses")
     for identity in assembly.email_identities:
         ses.verify_email_identity(EmailAddress=identity)

@@ -8,9 +8,10 @@ is denied. This shim names the resource of each request the way IAM does, then l
 - DynamoDB: the table (``.../index/<name>`` for an index query; every table of a batch); a
   transaction is authorized item by item as the action it performs (``TransactWriteItems`` is
   not an IAM action: a ``Put`` needs ``dynamodb:PutItem`` on its table, and so on);
-- KMS: the key (an alias resolved to its key); Secrets Manager: the secret; SES: the sender
-  identity; Step Functions: the state machine, alias or execution. Task-token
-  calls (``SendTask*``) carry no resource: they pass if the action is allowed on any resource.
+- KMS: the key (an alias resolved to its key); Secrets Manager: the secret; SSM: the parameter
+  (``GetParameter``, by name); SES: the sender identity; Step Functions: the state machine, alias
+  or execution. Task-token calls (``SendTask*``) carry no resource: they pass if the action is
+  allowed on any resource.
 - S3, as AWS does and moto does not: a missing object read by a principal without
   ``s3:ListBucket`` is ``AccessDenied`` (403), not ``NoSuchKey`` (404).
 
@@ -165,7 +166,7 @@ def _states(body: dict[str, Any]) -> list[str] | None:
     return None  # task-token calls: no resource
 
 
-def resources_of(request: Any, region: str) -> list[str] | None:
+def resources_of(request: Any, region: str) -> list[str] | None:  # noqa: PLR0911 - one per service
     """The ARNs IAM evaluates the request against; ``None`` when the action has no resource."""
     service = _service(request)
     if service == "dynamodb":
@@ -176,6 +177,9 @@ def resources_of(request: Any, region: str) -> list[str] | None:
         return _secret(region, _body(request))
     if service == "states":
         return _states(_body(request))
+    if service == "ssm":  # GetParameter & co. name one parameter; its ARN drops the leading "/"
+        name = str(_body(request).get("Name", ""))
+        return [f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/{name.lstrip('/')}"] if name else ["*"]
     if service == "ses":  # v2 (JSON, FromEmailAddress) or v1 (query, Source)
         source = str(_body(request).get("FromEmailAddress") or _form(request).get("Source", ""))
         address = source.rsplit("<", 1)[-1].rstrip(">").strip()

@@ -3,7 +3,8 @@
 A deploy can succeed and still leave Stepwise unable to work: API Gateway refuses a stage with
 execution logging until the account has a CloudWatch role, SES delivers nothing from an unverified
 sender (and, in the sandbox, to an unverified recipient), the Anthropic secret holds the password
-CloudFormation generated instead of a key, or the context still names ``*.stepwise.example``.
+CloudFormation generated instead of a key, the context still names ``*.stepwise.example``, or an
+approver in the directory is one SES will not deliver to (``local/preflight_approvers.py``).
 Each check here takes boto3 clients (or the cdk context) and returns one ``Check``; the command
 prints one line per check and exits 1 if any FAILs. Nothing here imports moto: it runs on ordinary
 credentials (the boto3 default chain, ``--profile``, ``--region``). Secret values are never printed.
@@ -96,7 +97,10 @@ def load_context(cdk_json: Path, overrides: Sequence[str] = ()) -> dict[str, str
     context: dict[str, str] = {}
     if cdk_json.is_file():
         raw = json.loads(cdk_json.read_text(encoding="utf-8")).get("context") or {}
-        context.update({key: str(value) for key, value in raw.items() if not isinstance(value, dict)})
+        # An object (the approver directory) is kept as its JSON text, as ``-c key='{...}'`` gives it.
+        context.update(
+            {key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in raw.items()}
+        )
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or not key:
@@ -542,6 +546,16 @@ def account_checks(client: Callable[[str], Client], target: Target, options: Opt
             "SES sandbox recipients",
             lambda: check_ses_recipients(
                 client("ses"), recipients, target, in_sandbox=in_sandbox, unknown_why=why
+            ),
+        )
+    )
+    from local.preflight_approvers import NAME, check_approver_directory
+
+    checks.append(
+        _guarded(
+            NAME,
+            lambda: check_approver_directory(
+                client("ses"), context, target, in_sandbox=in_sandbox, unknown_why=why
             ),
         )
     )

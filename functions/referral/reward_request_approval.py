@@ -104,6 +104,7 @@ def request_reward_approval(
         action=action,
         draft=Draft(subject=subject, body_key=key, body_sha256=sha256_text(body)),
         task_token=ctx.task_token,
+        amount_cents=payload.reward_cents,  # the tier's approvers only (examples/approvers.json)
     )
     email.send(
         approval_email(

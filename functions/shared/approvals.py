@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, SecretStr
 
 from functions.registry import ApprovalSla
-from functions.shared.approvers import ApproverNotAllowed, approver_directory
+from functions.shared.approvers import ApproverNotAllowed, workflow_approvers
 from functions.shared.aws import client
 from functions.shared.config import StepwiseSettings
 from functions.shared.errors import PermanentIntegrationError, TransientIntegrationError
@@ -359,17 +359,22 @@ class ApprovalService:
         draft: Draft,
         task_token: SecretStr,
         approver_is_client: bool = False,
+        amount_cents: int | None = None,
     ) -> ApprovalRecord:
         """Store a PENDING approval for this token; older pending ones of this state are superseded.
 
         Defence in depth: whatever reached this step, a staff approver must be one the stage's approver
         directory allows for this workflow (:class:`ApproverNotAllowed`, a ``BusinessRuleError``).
         ``approver_is_client``: the approver is the client as the CRM (the system of record) knows
-        them, whom no directory lists (case_study's answers and client review).
+        them, whom no directory lists (case_study's answers and client review). ``amount_cents``:
+        the money this approval moves; the approver must then be in that amount's tier.
         """
-        if not approver_is_client and not approver_directory(self._config).allows(workflow, approver):
+        if not approver_is_client and not workflow_approvers(self._config, workflow).allows(
+            approver, amount_cents=amount_cents
+        ):
+            at = f" at {amount_cents} cents" if amount_cents is not None else ""
             raise ApproverNotAllowed(
-                f"{approver} is not an approver the directory allows for {workflow}; nothing was sent"
+                f"{approver} is not an approver the directory allows for {workflow}{at}; nothing was sent"
             )
         for older in self.store.for_execution(execution):
             if older.state == state and older.status == "PENDING":
@@ -557,7 +562,9 @@ class ApprovalService:
         return True
 
     def _escalate(self, record: ApprovalRecord, now: datetime, email: EmailPort, files: FileStore) -> bool:
-        to = self._config.escalation_approver
+        # The directory's chain for this approver, else the stage's one escalation address.
+        chain = workflow_approvers(self._config, record.workflow).escalation(record.approver)
+        to = chain[0] if chain else self._config.escalation_approver
         if not self.store.mark(record.approval_id, escalated_at=_iso(now), escalated_to=to):
             return False
         escalated = record.model_copy(update={"escalated_to": to, "escalated_at": _iso(now)})

@@ -30,7 +30,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX: Final = "STEPWISE_"
 LOCAL_STAGE: Final = "local"
 #: Domains that never receive mail (RFC 2606 / RFC 6761): an address there is a placeholder.
-_PLACEHOLDER_DOMAINS: Final = ("example", "example.com", "example.net", "example.org", "test", "invalid")
+_PLACEHOLDER_DOMAINS: Final = (
+    "example",
+    "example.com",
+    "example.net",
+    "example.org",
+    "test",
+    "invalid",
+    "localhost",
+)
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 - names, no bind
 
 
@@ -115,10 +123,13 @@ class StepwiseSettings(BaseSettings):
         default="sales-manager@stepwise.example",
         json_schema_extra=_needs(every="function", cdk_context="escalationApprover"),
     )
-    #: The approver directory as JSON (``functions/shared/approvers.py``); unset, only the local
-    #: stage has one (``examples/approvers.json``), and a cloud stage refuses every approval.
-    approvers: str | None = Field(
-        default=None, json_schema_extra=_needs(every="function", cdk_context="approvers")
+    #: The whole approver directory as JSON (``functions/shared/approvers.py``): tests and local
+    #: runs only; the stack never sets it (a directory in SSM needs no deploy to change).
+    approvers: str | None = None
+    #: Where the stack put the directory in SSM, one parameter per workflow under it
+    #: (``/stepwise/<stage>/approvers``); set on the functions that may read some of it.
+    approvers_parameter_path: str | None = Field(
+        default=None, json_schema_extra=_needs(resource="approver_directory", cdk_context="approvers")
     )
     #: Workflow name → state machine (alias) ARN the API starts executions on.
     state_machines: dict[str, str] = Field(default_factory=dict)

@@ -3,7 +3,8 @@
 Errors come back as ``[{"field", "message"}]``, the API's 400 body (design contract).
 
 Approvers are the server's decision (``functions/shared/approvers.py``): an approver field left out
-(or null) gets the stage directory's default, and one that is given must be among its allowed.
+(or null) gets the stage directory's default, and one that is given must be among its allowed; where
+the field has amount tiers, the request's amount picks the tier both are read from.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from functions.registry import WorkflowSpec
-from functions.shared.approvers import APPROVER_FIELDS, ApproverDirectory, approver_directory
+from functions.shared.approvers import AMOUNT_FIELDS, APPROVER_FIELDS, ApproverDirectory, approver_directory
 from functions.shared.config import settings
 
 
@@ -61,8 +62,19 @@ def _with_default_approvers(
     workflow: str, fields: tuple[str, ...], directory: ApproverDirectory, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """The payload with each approver field it leaves out (or sets to null) set to the default."""
-    defaults = {f: directory.choice(workflow, f).default for f in fields if payload.get(f) is None}
+    defaults = {}
+    for field in fields:
+        amount = _amount(workflow, field, payload)
+        if payload.get(field) is None and (amount is not None or (workflow, field) not in AMOUNT_FIELDS):
+            defaults[field] = directory.choice(workflow, field, amount).default
     return {**payload, **defaults}
+
+
+def _amount(workflow: str, field: str, document: dict[str, Any]) -> int | None:
+    """The amount (cents) that picks ``field``'s tier, if the field has one and it is a number yet."""
+    amount_field = AMOUNT_FIELDS.get((workflow, field))
+    value = document.get(amount_field) if amount_field else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _check_approvers(
@@ -71,11 +83,13 @@ def _check_approvers(
     errors = [
         {
             "field": field,
-            "message": f"not an approver for {workflow}: leave it out for the default, or name one the"
-            " approver directory allows",
+            "message": f"not an approver for {workflow}"
+            + (" at this amount" if (workflow, field) in AMOUNT_FIELDS else "")
+            + ": leave it out for the default, or name one the approver directory allows",
         }
         for field in fields
-        if document.get(field) not in directory.choice(workflow, field).allowed
+        if document.get(field)
+        not in directory.choice(workflow, field, _amount(workflow, field, document)).allowed
     ]
     if errors:
         raise InputRejected(workflow, errors)

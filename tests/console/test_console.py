@@ -66,7 +66,7 @@ def test_an_operator_starts_a_run_follows_it_to_its_approval_and_reads_the_llm_e
     for state in ("ValidateLead", "ResearchLead", "IsGoodFit", "DraftEmail", "MarkContacted"):
         expect(timeline.locator(f'tr[data-state="{state}"] .status')).to_have_text("SUCCEEDED")
     link = page.locator("#approvals-panel .approval-link")
-    expect(link).to_have_text("open as sales-lead@stepwise.example")
+    expect(link).to_have_text("open as sales-lead@acme-demo.com")
     pending = console.runtime.pending_approvals(execution)
     assert len(pending) == 1
     href = link.get_attribute("href") or ""

@@ -162,7 +162,7 @@ def test_pending_approvals_carry_a_signed_link_that_opens_the_approval_page(cons
     _, _, body = console.request("GET", f"/local/approvals?execution={execution}")
     (approval,) = json.loads(body)["approvals"]
     (link,) = approval["links"]
-    assert link["approver"] == "sales-lead@stepwise.example"
+    assert link["approver"] == "sales-lead@acme-demo.com"
 
     status, _, page = console.request("GET", link["url"], headers={"x-api-key": ""})
     assert status == 200

@@ -12,7 +12,7 @@ import pytest
 from cfnlint.api import lint
 
 from functions.registry import ROOT, WORKFLOWS, Resource
-from functions.shared.approvers import ApproverDirectory
+from functions.shared.approvers import APPROVER_FIELDS, ApproverDirectory
 from functions.shared.config import needed_by
 from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.llm.settings import LLMSettings
@@ -28,6 +28,8 @@ from tests.infra.templates import merge
 
 #: cfn-lint warnings that CDK itself generates; anything else fails.
 CDK_GENERATED_WARNINGS = {"W3005": "CDK adds DependsOn on roles that a GetAtt already implies"}
+#: Where the "ci" stage's approver directory lives in SSM (infra.constants.approvers_parameter_path).
+PARAMETER_PATH = "/stepwise/ci/approvers"
 #: CloudFormation allows 500 resources per template; leave room for a workflow to grow.
 RESOURCE_BUDGET = 400
 #: The only actions allowed on Resource "*" (no resource-level permissions exist for them).
@@ -387,22 +389,141 @@ def test_approval_links_point_at_the_api_in_every_function_that_builds_them(synt
     assert all(variables["STEPWISE_SENDER_EMAIL"] == SENDER_EMAIL for variables in functions.values())
 
 
-def test_the_api_and_every_approval_step_get_the_stage_approver_directory(synthesized: Synthesized) -> None:
-    # Given each function's environment, synthesized with the context's "approvers" directory
-    functions = {
-        r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+def test_the_stage_directory_is_one_ssm_parameter_per_workflow_not_an_environment_variable(
+    synthesized: Synthesized,
+) -> None:
+    # Given the SSM parameters the stack writes from the context's "approvers" directory
+    parameters = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in synthesized.resources.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    expected = ApproverDirectory.model_validate_json(APPROVERS_JSON)
+
+    # Then there is one Standard String parameter per workflow with approvers, under the stage's path,
+    # holding that workflow's part (read back, it is the context's directory)
+    assert set(parameters) == {f"{PARAMETER_PATH}/{w}" for w in APPROVER_FIELDS}
+    assert {(p["Type"], p["Tier"]) for p in parameters.values()} == {("String", "Standard")}
+    sections = {name.rsplit("/", 1)[-1]: p["Value"] for name, p in parameters.items()}
+    assert ApproverDirectory.model_validate({w: json.loads(v) for w, v in sections.items()}) == expected
+    assert all(len(v.encode()) <= 4096 for v in sections.values())
+    # ... and no function carries the directory in its environment, only where to find it
+    for resource in synthesized.resources.values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert "STEPWISE_APPROVERS" not in variables
+            assert variables["STEPWISE_APPROVERS_PARAMETER_PATH"] == PARAMETER_PATH
+
+
+def _directory_reads(pairs: set[tuple[str, str]]) -> set[str]:
+    """The workflows whose directory parameter these grants may read (ssm:GetParameter by ARN)."""
+    reads = set()
+    for action, target in pairs:
+        if action.startswith("ssm:"):
+            assert action == "ssm:GetParameter", (action, target)
+            marker = f":parameter{PARAMETER_PATH}/"
+            rendered = json.loads(target)
+            tail = rendered["Fn::Join"][1][-1] if isinstance(rendered, dict) else rendered
+            assert marker in tail, target
+            reads.add(tail.split(marker, 1)[1])
+    return reads
+
+
+def test_only_steps_that_ask_a_staff_approver_read_the_directory_and_only_their_workflow_s(
+    synthesized: Synthesized,
+) -> None:
+    # Given every role's grants, and the function each role belongs to
+    grants = _grants_by_role(synthesized.resources)
+    roles = {
+        r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
         for r in synthesized.resources.values()
         if r["Type"] == "AWS::Lambda::Function"
     }
-    approval_steps = [
-        s.handler for spec in WORKFLOWS.values() for s in spec.steps if Resource.APPROVAL_LINKS in s.resources
-    ]
-    expected = ApproverDirectory.model_validate_json(APPROVERS_JSON)
 
-    # Then the API (it validates start requests) and every step that sends approval links carry it
-    for handler in [API_HANDLER, *approval_steps]:
-        given = ApproverDirectory.model_validate_json(functions[handler]["STEPWISE_APPROVERS"])
-        assert given == expected, handler
+    # Then a step naming Resource.APPROVER_DIRECTORY may read its own workflow's parameter, no other
+    # step reads any, and the API (start requests) and the sweeper (escalation) read every workflow's
+    for spec in WORKFLOWS.values():
+        for step in spec.steps:
+            wanted = {spec.name} if Resource.APPROVER_DIRECTORY in step.resources else set()
+            assert _directory_reads(grants.get(roles[step.handler], set())) == wanted, step.handler
+    for handler in (API_HANDLER, SWEEPER_HANDLER):
+        assert _directory_reads(grants[roles[handler]]) == set(APPROVER_FIELDS), handler
+    # ... and the steps that do read it are exactly those that ask staff (not case_study's client)
+    readers = {
+        f"{spec.name}.{s.name}" for spec in WORKFLOWS.values() for s in spec.steps
+        if Resource.APPROVER_DIRECTORY in s.resources
+    }  # fmt: skip
+    assert readers == {
+        "sales_outreach.request_approval",
+        "case_study.request_marketing_approval",
+        "no_show.request_approval",
+        "referral.reward_request_approval",
+        "referral.reengagement_request_approval",
+        "law_firm_ops.request_waiver",
+        "law_firm_ops.request_letter_approval",
+        "law_firm_ops.request_entries_approval",
+    }
+
+
+def _cloud_context(**change: object) -> dict[str, object]:
+    directory = json.loads(APPROVERS_JSON)
+    for path, value in change.items():
+        workflow, field = path.split("__")
+        directory[workflow][field] = value
+    return {"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER, "approvers": directory}
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "sales-lead@example.com",
+        "sales-lead@example.net",
+        "sales-lead@example.org",
+        "sales-lead@acme.example",
+        "sales-lead@acme.test",
+        "sales-lead@acme.invalid",
+        "sales-lead@acme.localhost",
+    ],
+)
+def test_a_cloud_stage_refuses_a_directory_with_placeholder_approvers(
+    tmp_path: Path, placeholder: str
+) -> None:
+    # Given a directory whose sales approvers escalate to an address at a reserved domain
+    entry = {
+        "default": "sales-lead@acme-demo.com",
+        "allowed": ["sales-lead@acme-demo.com"],
+        "escalation": [placeholder],
+    }
+    context = _cloud_context(sales_outreach__approver_email=entry)
+    app = cdk.App(outdir=str(tmp_path), context={**FEATURE_FLAGS, **NO_BUNDLING, **context})
+
+    # When / Then a cloud stage is refused, naming the context key and the address
+    with pytest.raises(StageContextError, match="placeholder addresses") as refused:
+        StepwiseStack(app, "Stepwise-prod", stage="prod")
+    assert placeholder in str(refused.value)
+    assert "context 'approvers'" in str(refused.value)
+
+
+def test_the_local_stage_may_keep_placeholder_approvers(tmp_path: Path) -> None:
+    entry = {"default": "sales-lead@stepwise.example", "allowed": ["sales-lead@stepwise.example"]}
+    app = cdk.App(
+        outdir=str(tmp_path),
+        context={**FEATURE_FLAGS, **NO_BUNDLING, **_cloud_context(sales_outreach__approver_email=entry)},
+    )
+    stack = StepwiseStack(app, "Stepwise-local", stage="local")
+    assert "sales-lead@stepwise.example" in stack.context.approvers
+
+
+def test_a_workflow_directory_over_4_kb_refuses_synthesis_naming_the_workflow(tmp_path: Path) -> None:
+    # Given a no_show manager list of 200 addresses (well over one Standard parameter's 4 KB)
+    many = [f"manager-{n:03d}@acme-demo.com" for n in range(200)]
+    context = _cloud_context(no_show__manager_email={"default": many[0], "allowed": many})
+    app = cdk.App(outdir=str(tmp_path), context={**FEATURE_FLAGS, **NO_BUNDLING, **context})
+
+    # When / Then synthesis stops before building anything, saying which workflow and how big
+    with pytest.raises(StageContextError, match=r"no_show: \d+ bytes") as refused:
+        StepwiseStack(app, "Stepwise-prod", stage="prod")
+    assert "4096" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.registry import ROOT, WORKFLOWS
+from functions.shared.approvers import APPROVER_FIELDS
 from functions.shared.workflow_input import InputRejected, validate_input
 from local.runtime import LocalRuntime
 from tests.reliability.api import post_start
@@ -43,7 +44,9 @@ def example(workflow: str) -> dict[str, Any]:
     return loaded
 
 
-OPTIONAL_FIELDS = {"client_ref", "angle", "note"}
+#: Fields an example may leave out; the approver fields are the directory's to fill (examples/referral.json
+#: names none: its amount tier picks the approver).
+OPTIONAL_FIELDS = {"client_ref", "angle", "note"} | {f for fields in APPROVER_FIELDS.values() for f in fields}
 EXAMPLE_FIELDS = {name for workflow in WORKFLOWS for name in example(workflow)} | OPTIONAL_FIELDS
 
 bad_values = st.one_of(

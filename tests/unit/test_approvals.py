@@ -86,7 +86,7 @@ def test_a_decision_is_single_use(waiting: tuple[LocalRuntime, ApprovalRecord, s
     runtime, record, arn = waiting
     decided = runtime.decide(record, Decision(decision="reject", comment="no"))
     assert decided.status == "REJECTED"
-    assert decided.decided_by == "sales-lead@stepwise.example"
+    assert decided.decided_by == "sales-lead@acme-demo.com"
     with pytest.raises(AlreadyDecided):
         runtime.decide(record, Decision(decision="approve"))
     assert runtime.wait(arn)["status"] == "SUCCEEDED"
@@ -101,7 +101,7 @@ def test_a_decision_for_a_token_step_functions_no_longer_knows_is_already_decide
         execution="run-gone",
         workflow="sales_outreach",
         state="RequestApproval",
-        approver="sales-lead@stepwise.example",
+        approver="sales-lead@acme-demo.com",
         action="send",
         draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
         task_token=SecretStr("token-of-a-finished-task"),
@@ -212,7 +212,7 @@ def test_the_approval_service_refuses_an_approver_the_directory_does_not_allow(r
             execution="run-mallory",
             workflow="referral",
             state="RewardRequestApproval",
-            approver="sales-lead@stepwise.example",
+            approver="sales-lead@acme-demo.com",
             action="Grant",
             draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
             task_token=SecretStr("token"),

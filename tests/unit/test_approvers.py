@@ -55,7 +55,7 @@ def test_the_environment_variable_is_the_directory_in_a_cloud_stage(monkeypatch:
     # Then it is that one (addresses normalised), not the example file
     assert directory.choice("referral", "rewards_approver").default == "rewards-desk@acme-demo.com"
     assert directory.allows("referral", "cfo@acme-demo.com")
-    assert not directory.allows("referral", "rewards@stepwise.example")
+    assert not directory.allows("referral", "rewards@acme-demo.com")
 
 
 def test_the_local_stage_falls_back_to_the_example_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +63,7 @@ def test_the_local_stage_falls_back_to_the_example_file(monkeypatch: pytest.Monk
     monkeypatch.delenv("STEPWISE_APPROVERS", raising=False)
     directory = approver_directory(StepwiseSettings())
     assert directory == ApproverDirectory.model_validate(local_directory())
-    assert directory.choice("law_firm_ops", "partner_email").default == "priya.raman@stepwise-law.example"
+    assert directory.choice("law_firm_ops", "partner_email").default == "priya.raman@acme-demo.com"
 
 
 def test_a_cloud_stage_without_a_directory_fails_closed_naming_the_variable_and_the_context_key(

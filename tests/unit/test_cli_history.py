@@ -110,7 +110,7 @@ def test_history_prints_the_served_runs_timeline_approvals_and_cost(served: Serv
     # And the compensation, the decision and the LLM cost (run ledger = sum of the audit objects) follow
     assert "compensation (undid earlier steps): RevertStatusAfterRejection" in out
     assert (
-        "approval RequestApproval: sales-lead@stepwise.example REJECTED by sales-lead@stepwise.example: "
+        "approval RequestApproval: sales-lead@acme-demo.com REJECTED by sales-lead@acme-demo.com: "
         "not this quarter" in out
     )
     assert f"cost: ${_audit_usd(execution):.6f} (" in out
@@ -179,7 +179,7 @@ def test_run_with_history_prints_the_timeline_once_with_the_compensation_approva
     assert text.count("RevertStatusAfterRejection   compensation") == 1
     assert "\nhistory of sales_outreach-" in text
     assert "compensation (undid earlier steps): RevertStatusAfterRejection" in text
-    assert "REJECTED by sales-lead@stepwise.example" in text
+    assert "REJECTED by sales-lead@acme-demo.com" in text
     assert "source: run ledger" in text
 
 
@@ -230,7 +230,7 @@ def test_history_of_a_waiting_run_prints_the_signed_link_to_decide(served: Serve
 
     # Then the pending approval is printed with a link on this server that opens its page
     assert code == EXIT_OK
-    assert "approval RequestApproval: sales-lead@stepwise.example PENDING" in out
+    assert "approval RequestApproval: sales-lead@acme-demo.com PENDING" in out
     (link,) = [line.split("open: ", 1)[1] for line in out.splitlines() if line.startswith("  open: ")]
     assert link.startswith(f"{served.server.url}/approvals/{record.approval_id}?sig=")
     connection = http.client.HTTPConnection(str(host), port, timeout=30)

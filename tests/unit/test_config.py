@@ -90,7 +90,7 @@ def test_the_variables_a_function_needs_are_derived_from_the_field_annotations()
         "STEPWISE_AUDIT_BUCKET",  # every step: large log payloads
         "STEPWISE_STAGE",
         "STEPWISE_ESCALATION_APPROVER",
-        "STEPWISE_APPROVERS",  # every function: the API validates starts, the steps check approvers
+        "STEPWISE_APPROVERS_PARAMETER_PATH",  # it asks a staff approver: the directory in SSM
     }
     # ... and a non-step (API, sweeper) does not get the audit bucket for log payloads
     assert "STEPWISE_AUDIT_BUCKET" not in needed_by(frozenset(), step=False)

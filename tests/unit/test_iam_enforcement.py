@@ -93,3 +93,10 @@ def test_a_decrypt_is_evaluated_against_the_key_its_ciphertext_names() -> None:
         blob = kms.encrypt(KeyId=key_id, Plaintext=b"token")["CiphertextBlob"]
     request = Request("TrentService.Decrypt", {"CiphertextBlob": base64.b64encode(blob).decode()})
     assert resources_of(request, REGION) == [f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"]
+
+
+def test_an_ssm_read_is_evaluated_against_the_parameter_arn_without_its_leading_slash() -> None:
+    request = Request("AmazonSSM.GetParameter", {"Name": "/stepwise/dev/approvers/referral"}, "ssm")
+    assert resources_of(request, REGION) == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/stepwise/dev/approvers/referral"
+    ]

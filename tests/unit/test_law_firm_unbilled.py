@@ -18,7 +18,7 @@ from functions.shared.adapters.memory import InMemoryBilling, InMemoryCalendar, 
 from functions.shared.ports.calendar import CalendarEvent
 from functions.shared.step_handler import StepContext
 
-ATTORNEY = "jordan.avery@stepwise-law.example"
+ATTORNEY = "jordan.avery@acme-demo.com"
 IDENTITY = ClientIdentity(
     client_id="C-1", existed=True, previous_status="client", name="Elena Ruiz", email="elena@ruiz.example"
 )

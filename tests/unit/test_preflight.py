@@ -26,6 +26,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from functions.shared.approvers import APPROVER_FIELDS
 from local import preflight
 from local.cli import main
 from local.preflight import Check, Options, Target
@@ -37,7 +38,17 @@ ESCALATION = "sales-manager@acme-freight.com"
 API_KEY = "sk-ant-api03-xxxx"
 SIGNING_KEY = "k" * 64
 TARGET = Target(account=ACCOUNT, region=REGION)
-GOOD_CONTEXT = {"stage": "dev", "senderEmail": SENDER, "escalationApprover": ESCALATION}
+#: A directory at the same company: every address in it must be deliverable (the sandbox: verified).
+DIRECTORY = {
+    w: {f: {"default": ESCALATION, "allowed": [ESCALATION]} for f in fields}
+    for w, fields in APPROVER_FIELDS.items()
+}
+GOOD_CONTEXT = {
+    "stage": "dev",
+    "senderEmail": SENDER,
+    "escalationApprover": ESCALATION,
+    "approvers": json.dumps(DIRECTORY),
+}
 #: cdk.json as it ships: the placeholder sender, no escalation approver.
 SHIPPED_CONTEXT = {"stage": "dev", "senderEmail": "outreach@stepwise.example"}
 
@@ -174,6 +185,7 @@ def test_with_nothing_set_up_every_check_fails_with_its_fix_and_the_secrets_wait
         "API Gateway": "FAIL",
         "SES sender": "warn",
         "SES sandbox": "ok",  # no recipient configured yet (escalationApprover FAILs above)
+        "approver directory": "FAIL",  # no "approvers" in the shipped context
         "AnthropicApiKey secret": "warn",
         "ApprovalSigningSecret secret": "warn",
     }
@@ -222,9 +234,10 @@ def test_the_command_exits_1_on_any_fail_and_0_when_all_pass(session: Any) -> No
     set_up_everything(session)
     out = io.StringIO()
     context = ["-c", f"senderEmail={SENDER}", "--context", f"escalationApprover={ESCALATION}"]
+    context += ["-c", f"approvers={json.dumps(DIRECTORY)}"]
     assert main(["preflight", "--region", REGION, "--stage", "dev", *context], out=out) == 0, out.getvalue()
-    assert [line.split()[0] for line in out.getvalue().splitlines()[:-1]] == ["ok"] * 10
-    assert out.getvalue().splitlines()[-1] == "preflight Stepwise-dev: 10 ok, 0 warn, 0 FAIL"
+    assert [line.split()[0] for line in out.getvalue().splitlines()[:-1]] == ["ok"] * 11
+    assert out.getvalue().splitlines()[-1] == "preflight Stepwise-dev: 11 ok, 0 warn, 0 FAIL"
 
 
 def test_the_secret_values_never_appear_in_the_output(session: Any) -> None:
@@ -409,8 +422,11 @@ def test_the_secrets_are_found_by_logical_id_among_the_stack_resources(session: 
 def test_context_values_are_read_from_cdk_json_with_overrides_on_top(tmp_path: Any) -> None:
     cdk_json = tmp_path / "cdk.json"
     cdk_json.write_text(json.dumps({"app": "x", "context": {"stage": "dev", "senderEmail": "a@b.co"}}))
+    cdk_json.write_text(
+        json.dumps({"app": "x", "context": {"stage": "dev", "senderEmail": "a@b.co", "approvers": DIRECTORY}})
+    )
     context = preflight.load_context(cdk_json, ["senderEmail=c@d.co", "stage=prod"])
-    assert context == {"stage": "prod", "senderEmail": "c@d.co"}
+    assert context == {"stage": "prod", "senderEmail": "c@d.co", "approvers": json.dumps(DIRECTORY)}
     with pytest.raises(ValueError, match="key=value"):
         preflight.load_context(cdk_json, ["senderEmail"])
 

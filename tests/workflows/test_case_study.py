@@ -28,7 +28,7 @@ from tests.workflows.conftest import activities, drive, row, states
 pytestmark = pytest.mark.slow
 
 CLIENT = "maya.lindqvist@harborview-logistics.example"
-MARKETING = "marketing-lead@stepwise.example"
+MARKETING = "marketing-lead@acme-demo.com"
 PUBLISHED_KEY = "published/case-studies/harborview-logistics-cs-d-100.md"
 ANSWER = "We closed the books in twelve days, mostly matching freight invoices by hand."
 

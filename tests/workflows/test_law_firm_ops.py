@@ -29,8 +29,8 @@ pytestmark = pytest.mark.slow
 
 WORKFLOW = "law_firm_ops"
 ELENA = "LF-C-9F4BA37E1E"
-ATTORNEY = "jordan.avery@stepwise-law.example"
-PARTNER = "priya.raman@stepwise-law.example"
+ATTORNEY = "jordan.avery@acme-demo.com"
+PARTNER = "priya.raman@acme-demo.com"
 
 HAPPY_PATH = [
     "IdentifyClient",

@@ -24,7 +24,7 @@ from local.runtime import InputRejected, LocalRuntime, RunResult
 from tests.workflows.conftest import activities, approve, drive, reject, states
 
 EXAMPLE = ROOT / "examples" / "no_show.json"
-MANAGER = "frontdesk-manager@stepwise.example"
+MANAGER = "frontdesk-manager@acme-demo.com"
 CAROL, EVE = "carol.nguyen@clients.example", "eve.santos@clients.example"
 
 

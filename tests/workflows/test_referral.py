@@ -147,7 +147,7 @@ def test_referral_is_recorded_rewarded_once_and_the_dormant_client_is_reengaged(
     assert result.output["status"] == "reengaged"
     assert result.output["referred_contact_id"] == REFERRED_ID
     assert result.output["reengaged_contact_id"] == "RF-110"
-    assert result.output["approved_by"] == "rewards@stepwise.example"
+    assert result.output["approved_by"] == "finance-lead@acme-demo.com"
     # and the entity match ran on the Orchid Labs candidate and answered "none"
     (call,) = entity_match_calls()
     assert "RF-610" in json.dumps(call["messages"])
@@ -389,7 +389,7 @@ def test_hostile_model_answering_none_for_a_namesake_cannot_pay_without_a_person
     (credit,) = get_billing().list_credits("RF-300")
     assert credit.amount_cents == 5000
     assert result.output is not None
-    assert result.output["approved_by"] == "rewards@stepwise.example"
+    assert result.output["approved_by"] == "rewards@acme-demo.com"
 
 
 def test_grant_credit_refuses_a_reward_after_an_unsure_match_without_an_approval() -> None:

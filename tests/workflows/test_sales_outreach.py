@@ -42,7 +42,7 @@ def test_approved_draft_is_sent_once_to_the_crm_address_and_logged(
     assert all(r.status == "SUCCEEDED" for r in result.timeline)
     assert result.output is not None
     assert result.output["status"] == "sent"
-    assert result.output["approved_by"] == "sales-lead@stepwise.example"
+    assert result.output["approved_by"] == "sales-lead@acme-demo.com"
     # and exactly one email went to the address from the CRM, with the drafted text
     sent = outreach_emails(runtime)
     assert [e["to"] for e in sent] == ["dana.whitfield@northwind-freight.example"]
@@ -65,7 +65,7 @@ def test_approval_email_carries_a_signed_link_and_never_the_task_token(
 
     # Then the approver's email links to the approval id with a signature
     (request,) = runtime.outbox()
-    assert request["to"] == "sales-lead@stepwise.example"
+    assert request["to"] == "sales-lead@acme-demo.com"
     assert f"/approvals/{record.approval_id}?sig=" in request["body"]
     # and neither the email nor the stored record holds the raw token
     token = _task_token(runtime, arn)
@@ -98,7 +98,7 @@ def test_approved_with_edits_sends_the_edited_text_and_keeps_the_diff(
     # and the approval record keeps who decided and what changed
     (record,) = runtime.approvals().store.for_execution(result.execution_arn.rsplit(":", 1)[-1])
     assert record.status == "APPROVED"
-    assert record.decided_by == "sales-lead@stepwise.example"
+    assert record.decided_by == "sales-lead@acme-demo.com"
     assert record.edit_diff is not None
     assert "-Best," in record.edit_diff
     assert "+Kind regards," in record.edit_diff
