@@ -16,6 +16,8 @@ STATEMACHINES_DIR = ROOT / "statemachines"
 #: The HTTP API's and the approval SLA sweeper's handlers (not steps: they serve every workflow).
 API_HANDLER = "functions.api.app.handler"
 SWEEPER_HANDLER = "functions.api.sweeper.handler"
+#: Secrets Manager's rotation of the approval-link key ring (``functions/shared/link_keys.py``).
+LINK_KEY_ROTATION_HANDLER = "functions.api.rotate_link_keys.handler"
 
 
 class StepKind(StrEnum):
@@ -38,7 +40,10 @@ class Resource(StrEnum):
     FILES_BUCKET = "files_bucket"
     AUDIT_BUCKET = "audit_bucket"
     EMAIL = "email"
-    APPROVALS_KEY = "approvals_key"
+    #: The task-token vault's KMS key, split by direction (least privilege): an approval step seals
+    #: (``kms:Encrypt``), only what resumes a run (the API, the sweeper) opens (``kms:Decrypt``).
+    TOKEN_SEAL = "token_seal"  # noqa: S105 - a resource name, not a secret
+    TOKEN_OPEN = "token_open"  # noqa: S105 - a resource name, not a secret
     APPROVAL_LINKS = "approval_links"  # signs approval links (reads the signing secret)
     LLM = "llm"  # calls Claude (reads the Anthropic API key; gets the anthropic layer)
     RUN_LEDGER_TABLE = "run_ledger_table"  # LLM steps: record tokens + cost per call, read the run's total
@@ -148,7 +153,7 @@ SALES_OUTREACH = WorkflowSpec(
         (
             "request_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
             "cancel_approval",
         ),
         ("send_email", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), None),
@@ -165,7 +170,7 @@ SALES_OUTREACH = WorkflowSpec(
     ),
 )
 
-_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
 
 CASE_STUDY = WorkflowSpec(
     name="case_study",
@@ -213,7 +218,7 @@ CASE_STUDY = WorkflowSpec(
 _NS_APPROVAL = frozenset(
     {
         _R.APPROVALS_TABLE,
-        _R.APPROVALS_KEY,
+        _R.TOKEN_SEAL,
         _R.APPROVAL_LINKS,
         _R.EMAIL,
         _R.FILES_BUCKET,
@@ -294,7 +299,7 @@ NO_SHOW_REPLY = WorkflowSpec(
     ),
 )
 
-_RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+_RF_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
 
 REFERRAL = WorkflowSpec(
     name="referral",
@@ -363,7 +368,7 @@ LAW_FIRM_OPS = WorkflowSpec(
             frozenset(
                 {
                     _R.APPROVALS_TABLE,
-                    _R.APPROVALS_KEY,
+                    _R.TOKEN_SEAL,
                     _R.APPROVAL_LINKS,
                     _R.EMAIL,
                     _R.FILES_BUCKET,
@@ -384,7 +389,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_letter_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
             "cancel_approval",
         ),
         (
@@ -404,7 +409,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_entries_approval",
             _K.REVERSIBLE,
-            frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
+            frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET}),
             "cancel_approval",
         ),
         ("finalize_entries", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
