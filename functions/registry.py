@@ -16,6 +16,8 @@ STATEMACHINES_DIR = ROOT / "statemachines"
 #: The HTTP API's and the approval SLA sweeper's handlers (not steps: they serve every workflow).
 API_HANDLER = "functions.api.app.handler"
 SWEEPER_HANDLER = "functions.api.sweeper.handler"
+#: Secrets Manager's rotation of the approval-link key ring (``functions/shared/link_keys.py``).
+LINK_KEY_ROTATION_HANDLER = "functions.api.rotate_link_keys.handler"
 
 
 class StepKind(StrEnum):
@@ -38,7 +40,10 @@ class Resource(StrEnum):
     FILES_BUCKET = "files_bucket"
     AUDIT_BUCKET = "audit_bucket"
     EMAIL = "email"
-    APPROVALS_KEY = "approvals_key"
+    #: The task-token vault's KMS key, split by direction (least privilege): an approval step seals
+    #: (``kms:Encrypt``), only what resumes a run (the API, the sweeper) opens (``kms:Decrypt``).
+    TOKEN_SEAL = "token_seal"  # noqa: S105 - a resource name, not a secret
+    TOKEN_OPEN = "token_open"  # noqa: S105 - a resource name, not a secret
     APPROVAL_LINKS = "approval_links"  # signs approval links (reads the signing secret)
     LLM = "llm"  # calls Claude (reads the Anthropic API key; gets the anthropic layer)
     RUN_LEDGER_TABLE = "run_ledger_table"  # LLM steps: record tokens + cost per call, read the run's total
@@ -153,7 +158,7 @@ SALES_OUTREACH = WorkflowSpec(
             frozenset(
                 {
                     _R.APPROVALS_TABLE,
-                    _R.APPROVALS_KEY,
+                    _R.TOKEN_SEAL,
                     _R.APPROVAL_LINKS,
                     _R.EMAIL,
                     _R.FILES_BUCKET,
@@ -176,7 +181,7 @@ SALES_OUTREACH = WorkflowSpec(
     ),
 )
 
-_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.APPROVALS_KEY, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
 
 CASE_STUDY = WorkflowSpec(
     name="case_study",
@@ -229,7 +234,7 @@ CASE_STUDY = WorkflowSpec(
 _NS_APPROVAL = frozenset(
     {
         _R.APPROVALS_TABLE,
-        _R.APPROVALS_KEY,
+        _R.TOKEN_SEAL,
         _R.APPROVAL_LINKS,
         _R.EMAIL,
         _R.FILES_BUCKET,
@@ -314,7 +319,7 @@ NO_SHOW_REPLY = WorkflowSpec(
 _RF_APPROVAL = frozenset(
     {
         _R.APPROVALS_TABLE,
-        _R.APPROVALS_KEY,
+        _R.TOKEN_SEAL,
         _R.APPROVAL_LINKS,
         _R.EMAIL,
         _R.FILES_BUCKET,
@@ -379,7 +384,7 @@ REFERRAL = WorkflowSpec(
 _LF_APPROVAL = frozenset(
     {
         _R.APPROVALS_TABLE,
-        _R.APPROVALS_KEY,
+        _R.TOKEN_SEAL,
         _R.APPROVAL_LINKS,
         _R.EMAIL,
         _R.FILES_BUCKET,
@@ -406,7 +411,7 @@ LAW_FIRM_OPS = WorkflowSpec(
             frozenset(
                 {
                     _R.APPROVALS_TABLE,
-                    _R.APPROVALS_KEY,
+                    _R.TOKEN_SEAL,
                     _R.APPROVAL_LINKS,
                     _R.EMAIL,
                     _R.FILES_BUCKET,

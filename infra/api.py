@@ -20,8 +20,18 @@ Account prerequisite: execution logging needs the API Gateway account-level Clou
 (``AWS::ApiGateway::Account``). ``cloud_watch_role=False`` here: CDK's role carries the AWS managed
 policy ``AmazonAPIGatewayPushToCloudWatchLogs`` (IAM4), and the setting is a per-region singleton
 that several stage stacks in one account would fight over. Set it once per account and region.
-WAF (APIG3) is a follow-up: the machine routes are behind API keys + throttling, and the approval
-routes are single-use signed links.
+
+Hardening of the public routes (issue #19):
+
+- A WAFv2 web ACL on the stage (``_build_web_acl``): a per-IP rate limit on ``/approvals/*`` and a
+  looser one on the whole API, AWS's IP reputation list, known bad inputs and common rule set
+  (its 8 KB body-size rule counts only: the handler answers 413 past 256 KiB itself), CloudWatch
+  metrics and sampled requests, and logs of blocked/counted requests only, with the query string
+  (``?sig=``) and the credential headers redacted.
+- Approval routes have their own method throttling (``APPROVAL_METHOD_THROTTLING``), below the
+  stage's, so a flood of link requests cannot starve machine clients, nor machines the approvers.
+- The link-signing key ring rotates on a schedule (``_build_link_key_rotation``,
+  ``functions/api/rotate_link_keys.py``); links name their key, so a rotation kills no link.
 """
 
 from __future__ import annotations
@@ -36,7 +46,9 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from functions.registry import ROOT, Resource
@@ -53,6 +65,32 @@ KEY_BURST_LIMIT = 20
 #: Stage-wide method throttling (all callers, including approval links).
 STAGE_RATE_LIMIT = 50
 STAGE_BURST_LIMIT = 100
+#: The approval routes' own method throttling (requests per second, burst), below the stage's. A
+#: person opens a page and decides: even a hundred approvers at once is a few requests a second, so
+#: these leave ample room for them while a flood of link requests exhausts only this budget, not the
+#: machine clients' (and a busy machine client cannot starve the approvers either).
+APPROVAL_METHOD_THROTTLING: Mapping[str, tuple[int, int]] = {
+    "/approvals/{approvalId}/GET": (10, 20),
+    "/approvals/{approvalId}/decision/POST": (5, 10),
+}
+#: WAF rate-based rules: requests per client IP per 5-minute window (WAF's evaluation window).
+#: Approval links: 100 (one approver needs a handful; an office behind one NAT address still fits,
+#: while guessing approval ids or signatures is cut to a trickle). Whole API: 3000 (10 rps
+#: sustained, the usage plan's per-key rate, so a well-behaved machine client is never blocked by
+#: WAF before API Gateway's own throttle answers it 429).
+WAF_APPROVAL_RATE_LIMIT = 100
+WAF_API_RATE_LIMIT = 3000
+#: AWS managed rule groups, in evaluation order, with the rules that only count (and why).
+WAF_MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("AWSManagedRulesAmazonIpReputationList", ()),
+    ("AWSManagedRulesKnownBadInputsRuleSet", ()),
+    # SizeRestrictions_BODY blocks bodies over 8 KB: a decision with a 3000-character edit, escaped
+    # in JSON (\uXXXX for non-ASCII text), or a start request with intake text exceeds it. The
+    # handler enforces its own limit (413 past 256 KiB, functions/api/app.py).
+    ("AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY",)),
+)
+#: WAF logs (blocked and counted requests only) go to a log group whose name WAF requires to start so.
+WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 
 #: Access log record: no ``$context.path`` / query string (approval links carry ``?sig=``), no
 #: ``$context.identity.apiKey`` (the key itself; ``apiKeyId`` names it).
@@ -76,13 +114,27 @@ ACCESS_LOG_FIELDS: Mapping[str, str] = {
 #: The registry resources the API and the sweeper are granted as a step naming them would be (their
 #: other grants, e.g. the API's read-only run ledger, are explicit below).
 #: Both read every workflow's approver directory: the API checks the approvers of start requests,
-#: the sweeper looks up escalation chains.
+#: the sweeper looks up escalation chains. TOKEN_OPEN: both decrypt task tokens, the steps seal them.
 API_RESOURCES = frozenset(
-    {Resource.APPROVALS_TABLE, Resource.FILES_BUCKET, Resource.APPROVAL_LINKS, Resource.APPROVER_DIRECTORY}
+    {
+        Resource.APPROVALS_TABLE,
+        Resource.FILES_BUCKET,
+        Resource.APPROVAL_LINKS,
+        Resource.TOKEN_OPEN,
+        Resource.APPROVER_DIRECTORY,
+    }
 )
 SWEEPER_RESOURCES = frozenset(
-    {Resource.APPROVALS_TABLE, Resource.APPROVAL_LINKS, Resource.EMAIL, Resource.APPROVER_DIRECTORY}
+    {
+        Resource.APPROVALS_TABLE,
+        Resource.APPROVAL_LINKS,
+        Resource.EMAIL,
+        Resource.TOKEN_OPEN,
+        Resource.APPROVER_DIRECTORY,
+    }
 )
+#: The rotation Lambda names no registry resource: its one grant, on the signing secret, is explicit.
+LINK_KEY_ROTATION_RESOURCES: frozenset[Resource] = frozenset()
 
 _MACHINE_AUTH = "Machine clients authenticate with an API key on a throttled usage plan."
 _LINK_AUTH = (
@@ -140,6 +192,8 @@ class StepwiseApi(Construct):
         self.url: str = self.api.url
         self._add_routes(self.api)
         self.api_key = self._build_usage_plan(self.api)
+        self.web_acl = self._build_web_acl(self.api)
+        self.link_key_rotation_function = self._build_link_key_rotation(code)
 
         #: Where approval links point; Storage puts it in every function's environment (the stack).
         self.link_base_url = self._stage_url_without_deployment(self.api)
@@ -216,10 +270,6 @@ class StepwiseApi(Construct):
     def _state_machine_arns(self) -> list[str]:
         return [machine.state_machine_arn for machine, _ in self._workflows.values()]
 
-    def _grant_decrypt(self, function: lambda_.Function) -> None:
-        # Decrypt only: the task tokens are sealed by the request_approval step (Encrypt).
-        self._storage.approvals_key.grant(function, "kms:Decrypt")
-
     def _grant_task_failure(self, function: lambda_.Function, actions: list[str]) -> None:
         # Task-token callbacks on the workflows' own state machines only (never "*").
         function.add_to_role_policy(
@@ -228,7 +278,6 @@ class StepwiseApi(Construct):
 
     def _grant_api(self, function: lambda_.Function) -> None:
         self._storage.grant(API_RESOURCES, function, workflows=APPROVER_FIELDS)
-        self._grant_decrypt(function)
         # GET /executions/{id} reports the run's LLM cost from the run ledger: read only.
         self._storage.tables[TableName.RUN_LEDGER].grant_read_data(function)
         self._grant_task_failure(function, ["states:SendTaskSuccess", "states:SendTaskFailure"])
@@ -267,7 +316,6 @@ class StepwiseApi(Construct):
 
     def _grant_sweeper(self, function: lambda_.Function) -> None:
         self._storage.grant(SWEEPER_RESOURCES, function, workflows=APPROVER_FIELDS)
-        self._grant_decrypt(function)
         self._grant_task_failure(function, ["states:SendTaskFailure"])
         # The drafts an approval refers to, read only (GetObject + ListBucket: a missing key is a 404).
         self._storage.grant_files_read(function)
@@ -297,6 +345,7 @@ class StepwiseApi(Construct):
                 tracing_enabled=True,
                 throttling_rate_limit=STAGE_RATE_LIMIT,
                 throttling_burst_limit=STAGE_BURST_LIMIT,
+                method_options=_approval_method_options(),
             ),
         )
         # Parameter validation errors in the contract's shape ({"errors": [{field, message}]}).
@@ -411,6 +460,122 @@ class StepwiseApi(Construct):
         plan.add_api_key(api_key)
         return api_key
 
+    # --- hardening of the public routes (WAF, key rotation) -------------------------------------------
+    def _build_web_acl(self, api: apigateway.RestApi) -> wafv2.CfnWebACL:
+        """The stage's web ACL: rate limits, managed rule groups, metrics, redacted logs."""
+        name = f"{constants.SERVICE_NAME}-{self._stage}-api"
+        rules = [
+            _rate_rule("ApprovalLinksPerIp", 0, WAF_APPROVAL_RATE_LIMIT, _approval_paths(self._stage)),
+            _rate_rule("ApiPerIp", 1, WAF_API_RATE_LIMIT, None),
+        ]
+        for priority, (group, counted) in enumerate(WAF_MANAGED_RULE_GROUPS, start=2):
+            rules.append(_managed_rule(group, priority, counted))
+        acl = wafv2.CfnWebACL(
+            self,
+            constants.WEB_ACL_ID,
+            name=name,
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility(name),
+            rules=rules,
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            constants.WEB_ACL_ASSOCIATION_ID,
+            resource_arn=api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        log_group = logs.LogGroup(
+            self,
+            constants.WEB_ACL_LOG_GROUP_ID,
+            log_group_name=f"{WAF_LOG_GROUP_PREFIX}{name}",
+            retention=self._log_retention,
+            removal_policy=self._removal_policy,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            constants.WEB_ACL_LOGGING_ID,
+            resource_arn=acl.attr_arn,
+            # WAF wants the log group's ARN without the ":*" that Fn::GetAtt Arn ends with.
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_group.log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            # The approval GET link carries ?sig= in the query; machine clients send x-api-key (and,
+            # with a JWT authorizer, Authorization). WAF can redact the whole query string only.
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(query_string={}),
+                *(
+                    # single_header is untyped JSON in CDK: CloudFormation's own casing ("Name")
+                    wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                    for header in ("authorization", "x-api-key")
+                ),
+            ],
+            # Blocked and counted requests only: what an operator investigates, at a fraction of the cost.
+            logging_filter={
+                "DefaultBehavior": "DROP",
+                "Filters": [
+                    {
+                        "Behavior": "KEEP",
+                        "Requirement": "MEETS_ANY",
+                        "Conditions": [
+                            {"ActionCondition": {"Action": "BLOCK"}},
+                            {"ActionCondition": {"Action": "COUNT"}},
+                        ],
+                    }
+                ],
+            },
+        )
+        return acl
+
+    def _build_link_key_rotation(self, code: lambda_.Code) -> lambda_.Function:
+        """Rotate the link-signing key ring every ``LINK_KEY_ROTATION_DAYS`` (Secrets Manager)."""
+        function = self._build_function(
+            constants.LINK_KEY_ROTATION_FUNCTION_ID,
+            handler=constants.LINK_KEY_ROTATION_HANDLER,
+            description="Rotates the approval-link key ring (old keys kept until their links expire)",
+            code=code,
+            timeout=Duration.seconds(30),
+            memory_mb=256,
+        )
+        secret = self._storage.approval_signing_secret
+        # Exactly the calls of functions/api/rotate_link_keys.py, on this secret only (the new key
+        # comes from Python's secrets module: no secretsmanager:GetRandomPassword on "*").
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                resources=[secret.secret_arn],
+            )
+        )
+        function.add_permission(
+            "SecretsManagerInvoke",
+            principal=iam.ServicePrincipal("secretsmanager.amazonaws.com"),
+            source_account=Aws.ACCOUNT_ID,
+        )
+        schedule = secretsmanager.CfnRotationSchedule(
+            self,
+            constants.LINK_KEY_ROTATION_SCHEDULE_ID,
+            secret_id=secret.secret_arn,
+            rotation_lambda_arn=function.function_arn,
+            rotation_rules=secretsmanager.CfnRotationSchedule.RotationRulesProperty(
+                schedule_expression=f"rate({constants.LINK_KEY_ROTATION_DAYS} days)"
+            ),
+        )
+        # CloudFormation rotates once on creation: the permission and the role's policy come first.
+        schedule.node.add_dependency(function)
+        if function.role is not None:
+            schedule.node.add_dependency(function.role)
+        return function
+
     def _stage_url_without_deployment(self, api: apigateway.RestApi) -> str:
         """``https://<id>.execute-api.<region>.<suffix>/<stage>/`` from the RestApi and the stage name.
 
@@ -430,6 +595,88 @@ class StepwiseApi(Construct):
                 "/",
             ],
         )
+
+
+def _approval_method_options() -> dict[str, apigateway.MethodDeploymentOptions]:
+    """A method's settings replace the stage's for that method: the logging choices are repeated."""
+    return {
+        path: apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=rate,
+            throttling_burst_limit=burst,
+            logging_level=apigateway.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,
+            metrics_enabled=True,
+        )
+        for path, (rate, burst) in APPROVAL_METHOD_THROTTLING.items()
+    }
+
+
+def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )
+
+
+def _approval_paths(stage: str) -> wafv2.CfnWebACL.StatementProperty:
+    """URI paths under ``/approvals/``: ``/<stage>/approvals/...`` on the execute-api URL,
+    ``/approvals/...`` on a custom domain mapped at its root; lowercased, as API Gateway's paths
+    are case-sensitive but an attacker's spelling is not."""
+
+    def starts_with(prefix: str) -> wafv2.CfnWebACL.StatementProperty:
+        return wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                positional_constraint="STARTS_WITH",
+                search_string=prefix,
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")
+                ],
+            )
+        )
+
+    return wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(
+            statements=[starts_with("/approvals/"), starts_with(f"/{stage.lower()}/approvals/")]
+        )
+    )
+
+
+def _rate_rule(
+    name: str, priority: int, limit: int, scope_down: wafv2.CfnWebACL.StatementProperty | None
+) -> wafv2.CfnWebACL.RuleProperty:
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                aggregate_key_type="IP", limit=limit, scope_down_statement=scope_down
+            )
+        ),
+        visibility_config=_visibility(name),
+    )
+
+
+def _managed_rule(group: str, priority: int, counted: tuple[str, ...]) -> wafv2.CfnWebACL.RuleProperty:
+    return wafv2.CfnWebACL.RuleProperty(
+        name=group,
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                vendor_name="AWS",
+                name=group,
+                rule_action_overrides=[
+                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    )
+                    for rule in counted
+                ]
+                or None,
+            )
+        ),
+        visibility_config=_visibility(group),
+    )
 
 
 def _cfn(machine: sfn.StateMachine) -> sfn.CfnStateMachine:

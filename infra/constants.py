@@ -142,5 +142,15 @@ API_USAGE_PLAN_ID: Final = "UsagePlan"
 API_REQUEST_VALIDATOR_ID: Final = "RequestValidator"
 API_URL_OUTPUT_ID: Final = "ApiUrl"
 API_KEY_ID_OUTPUT_ID: Final = "ApiKeyId"
+WEB_ACL_ID: Final = "WebAcl"
+WEB_ACL_ASSOCIATION_ID: Final = "WebAclAssociation"
+WEB_ACL_LOG_GROUP_ID: Final = "WebAclLogs"
+WEB_ACL_LOGGING_ID: Final = "WebAclLogging"
+LINK_KEY_ROTATION_FUNCTION_ID: Final = "LinkKeyRotationFunction"
+LINK_KEY_ROTATION_HANDLER: Final = registry.LINK_KEY_ROTATION_HANDLER
+LINK_KEY_ROTATION_SCHEDULE_ID: Final = "LinkKeyRotationSchedule"
+#: Days between two rotations of the approval-link key ring. Longer than a link's life (3 days), so
+#: the ring holds two or three keys; short enough that a leaked key is useless within a month.
+LINK_KEY_ROTATION_DAYS: Final = 30
 #: Minutes between two runs of the approval SLA sweeper (reminders, escalation, expiry).
 SWEEPER_INTERVAL_MINUTES: Final = 15

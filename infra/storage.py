@@ -86,17 +86,12 @@ class Storage(Construct):
         self.approval_signing_secret = secretsmanager.Secret(
             self,
             constants.APPROVAL_SIGNING_SECRET_ID,
-            description="HMAC key that signs approval links",
+            # A plain string at creation (key id k0); the rotation Lambda turns it into a key ring.
+            description="HMAC key ring that signs approval links (functions/shared/link_keys.py)",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
             ),
             removal_policy=removal_policy,
-        )
-        acknowledge(
-            self.approval_signing_secret,
-            "AwsSolutions-SMG4",
-            "Rotating the link-signing key invalidates every pending approval link; it is rotated by "
-            "hand between approval windows (runbook in the README).",
         )
         self.approvals_key, self.approvals_key_alias = self._build_approvals_key(stage)
         # SES mails the address a verification link on deploy; sending works once it is clicked.
@@ -266,9 +261,10 @@ class Storage(Construct):
 
             return grant
 
-        def approvals_key(grantee: iam.IGrantable) -> None:
-            # Only what TokenVault calls: no ReEncrypt*/GenerateDataKey* wildcards.
-            self.approvals_key.grant(grantee, "kms:Encrypt", "kms:Decrypt")
+        def approvals_key(action: str) -> Grant:
+            # One direction of TokenVault each (seal = Encrypt, open = Decrypt): an approval step
+            # that could also decrypt could resume any run whose sealed token it reads.
+            return lambda grantee: _discard(self.approvals_key.grant(grantee, action))
 
         return {
             Resource.CRM_TABLE: table(TableName.CRM),
@@ -284,7 +280,8 @@ class Storage(Construct):
                 "Audit records are written under audit/<trace id>/...: put only, no read, list or delete.",
             ),
             Resource.EMAIL: self._grant_send_email,
-            Resource.APPROVALS_KEY: approvals_key,
+            Resource.TOKEN_SEAL: approvals_key("kms:Encrypt"),
+            Resource.TOKEN_OPEN: approvals_key("kms:Decrypt"),
             Resource.LLM: lambda grantee: _discard(self.anthropic_api_key.grant_read(grantee)),
             Resource.APPROVAL_LINKS: lambda grantee: _discard(
                 self.approval_signing_secret.grant_read(grantee)

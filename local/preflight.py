@@ -431,6 +431,17 @@ def check_signing_secret(secretsmanager: Client, arn: str | None, target: Target
     raw = _secret_string(secretsmanager, arn)
     if not raw or not raw.strip():
         return Check(name, "FAIL", "empty: approval links cannot be signed", fix)
+    if raw.strip().startswith("{"):  # a key ring, written by the rotation Lambda
+        from functions.shared.link_keys import parse_ring
+
+        try:
+            ring = parse_ring(raw)
+        except ValueError as exc:
+            detail = f"not a valid key ring ({type(exc).__name__}): links cannot be signed"
+            return Check(
+                name, "FAIL", detail, target.aws(f"secretsmanager rotate-secret --secret-id {secret_id}")
+            )
+        return Check(name, "ok", f"key ring: current key {ring.current}, {len(ring.keys)} key(s)")
     if len(raw) < 32:
         return Check(name, "warn", f"only {len(raw)} characters (CDK generates 64)", fix)
     return Check(name, "ok", f"set ({len(raw)} characters)")

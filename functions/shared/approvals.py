@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import difflib
-import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -25,10 +23,12 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, SecretStr
 
 from functions.registry import ApprovalSla
+from functions.shared import link_keys
 from functions.shared.approvers import ApproverNotAllowed, workflow_approvers
 from functions.shared.aws import client
 from functions.shared.config import StepwiseSettings
 from functions.shared.errors import PermanentIntegrationError, TransientIntegrationError
+from functions.shared.link_keys import KeyRing, LinkKeys
 from functions.shared.models import EmailAddress
 from functions.shared.ports.email import EmailPort, OutgoingEmail
 from functions.shared.ports.files import FileStore, sha256_text
@@ -119,24 +119,24 @@ def _parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def sign(approval_id: str, approver: str, expires_at: str, secret: SecretStr) -> str:
-    message = f"{approval_id}\n{approver}\n{expires_at}".encode()
-    digest = hmac.new(secret.get_secret_value().encode(), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def _ring(secret: SecretStr | KeyRing) -> KeyRing:
+    return secret if isinstance(secret, KeyRing) else link_keys.parse_ring(secret.get_secret_value())
 
 
-def verify(record: ApprovalRecord, signature: str, secret: SecretStr) -> bool:
+def sign(approval_id: str, approver: str, expires_at: str, secret: SecretStr | KeyRing) -> str:
+    """The link signature (``functions/shared/link_keys.py``): ``v1.<kid>.<mac>``, current key."""
+    return link_keys.sign(_ring(secret), approval_id, approver, expires_at)
+
+
+def verify(record: ApprovalRecord, signature: str, secret: SecretStr | KeyRing) -> bool:
     return signer(record, signature, secret) is not None
 
 
-def signer(record: ApprovalRecord, signature: str, secret: SecretStr) -> str | None:
+def signer(record: ApprovalRecord, signature: str, secret: SecretStr | KeyRing) -> str | None:
     """The approver whose link carries ``signature`` (constant-time comparisons), or None."""
-    found = None
-    for approver in record.approvers():
-        expected = sign(record.approval_id, approver, record.expires_at, secret)
-        if hmac.compare_digest(expected.encode(), signature.encode()):
-            found = approver
-    return found
+    return link_keys.signer(
+        _ring(secret), signature, record.approval_id, record.approvers(), record.expires_at
+    )
 
 
 def approval_email(record: ApprovalRecord, *, to: str, link: str, body: str, kind: str) -> OutgoingEmail:
@@ -315,6 +315,19 @@ def _from_item(item: dict[str, Any]) -> ApprovalRecord:
     return ApprovalRecord.model_validate(data)
 
 
+def _read_secret(arn: str, force: bool) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    try:
+        # AWSCURRENT named explicitly: the default, said so (moto, too, then reads the rotated version).
+        value = str(get_secret(arn, max_age=300, force_fetch=force, VersionStage="AWSCURRENT"))
+    except Exception as exc:
+        raise TransientIntegrationError(f"approval signing secret: {type(exc).__name__}") from exc
+    if not value.strip():
+        raise PermanentIntegrationError("approval signing secret is not configured")
+    return value
+
+
 def _token_context(record: ApprovalRecord) -> dict[str, str]:
     # Binds the ciphertext to its record: a token sealed for one approval cannot be replayed on another.
     return {"approval_id": record.approval_id, "execution": record.execution}
@@ -328,23 +341,20 @@ class ApprovalService:
         self.store = ApprovalStore(config.approvals_table)
         self._vault = TokenVault(config.approvals_key_alias)
 
-    def _secret(self) -> SecretStr:
-        """The link-signing key: from the environment locally, from Secrets Manager in the cloud."""
-        secret = self._config.approval_signing_secret
-        if secret is None and self._config.approval_signing_secret_arn:
-            from aws_lambda_powertools.utilities.parameters import get_secret
-
-            try:
-                secret = SecretStr(str(get_secret(self._config.approval_signing_secret_arn, max_age=300)))
-            except Exception as exc:
-                raise TransientIntegrationError(f"approval signing secret: {type(exc).__name__}") from exc
-        if secret is None or not secret.get_secret_value():
+    def _keys(self) -> LinkKeys:
+        """The link-signing key ring: from the environment locally, from Secrets Manager in the cloud
+        (cached 5 minutes, read again once when a link names a key the cache does not hold)."""
+        local = self._config.approval_signing_secret
+        arn = self._config.approval_signing_secret_arn
+        if local is None and arn:
+            return LinkKeys(arn, lambda force: _read_secret(arn, force))
+        if local is None or not local.get_secret_value():
             raise PermanentIntegrationError("approval signing secret is not configured")
-        return secret
+        return LinkKeys("local", lambda _force: local.get_secret_value())
 
     def link(self, record: ApprovalRecord, approver: str | None = None) -> str:
-        """The signed link for ``approver`` (default: the record's approver)."""
-        signature = sign(record.approval_id, approver or record.approver, record.expires_at, self._secret())
+        """The signed link for ``approver`` (default: the record's approver), with the current key."""
+        signature = self._keys().sign(record.approval_id, approver or record.approver, record.expires_at)
         base = self._config.approval_link_base_url.rstrip("/")
         return f"{base}/approvals/{record.approval_id}?sig={signature}"
 
@@ -410,7 +420,7 @@ class ApprovalService:
         record = self.store.get(approval_id)
         if record is None:
             raise ApprovalNotFound(f"approval {approval_id} not found")
-        approver = signer(record, signature, self._secret())
+        approver = self._keys().signer(signature, record.approval_id, record.approvers(), record.expires_at)
         if approver is None:
             raise BadSignature("the approval link's signature is not valid")
         if _now() >= _parse_iso(record.expires_at):

@@ -7,7 +7,7 @@ Each field says who needs it (``json_schema_extra``, read by :func:`needed_by` a
 ``tests/infra``, which checks every function's template environment against it):
 
 - ``"resource"``: the ``functions.registry.Resource`` whose functions read it (``crm_table`` → a
-  step naming ``Resource.CRM_TABLE``);
+  step naming ``Resource.CRM_TABLE``); ``"resources"``: several, any one of which needs it;
 - ``"every": "function"`` / ``"every": "step"``: every Lambda / every step Lambda reads it;
 - ``"cdk_context"``: the CDK context key (``cdk deploy -c <key>=...``, or cdk.json) that sets it.
 
@@ -21,7 +21,7 @@ instead of guessing which ones a function was meant to have.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, cast
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -57,11 +57,17 @@ def is_local_url(url: str) -> bool:
 
 
 def _needs(
-    *, resource: str | None = None, every: str | None = None, cdk_context: str | None = None
+    *,
+    resource: str | None = None,
+    resources: tuple[str, ...] = (),
+    every: str | None = None,
+    cdk_context: str | None = None,
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if resource:
         extra["resource"] = resource
+    if resources:  # read by the functions of any one of these resources
+        extra["resources"] = list(resources)
     if every:
         extra["every"] = every
     if cdk_context:
@@ -102,7 +108,8 @@ class StepwiseSettings(BaseSettings):
         json_schema_extra=_needs(resource="email", every="function", cdk_context="senderEmail"),
     )
     approvals_key_alias: str = Field(
-        default="alias/stepwise-approvals", json_schema_extra=_needs(resource="approvals_key")
+        default="alias/stepwise-approvals",
+        json_schema_extra=_needs(resources=("token_seal", "token_open")),
     )
     #: Key that signs approval links (env locally; in the cloud the API reads it from Secrets Manager).
     approval_signing_secret: SecretStr | None = None
@@ -198,7 +205,8 @@ def needed_by(resources: frozenset[str], *, step: bool) -> set[str]:
     for name, info in StepwiseSettings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         every = extra.get("every")
-        if extra.get("resource") in resources or every == "function" or (step and every == "step"):
+        named = {extra.get("resource"), *cast(list[str], extra.get("resources", []))} - {None}
+        if named & resources or every == "function" or (step and every == "step"):
             needed.add(env_var(name))
     return needed
 

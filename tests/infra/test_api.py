@@ -176,12 +176,15 @@ def test_execution_logging_is_errors_only_without_data_trace_and_with_tracing(
     properties = stage["Properties"]
     assert properties["StageName"] == "ci"
     assert properties["TracingEnabled"] is True
-    (settings,) = properties["MethodSettings"]
-    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
-    assert settings["LoggingLevel"] == "ERROR"
-    assert settings["DataTraceEnabled"] is False
-    assert settings["ThrottlingRateLimit"] > 0
-    assert settings["ThrottlingBurstLimit"] > 0
+    # the stage's defaults, and the approval routes' own throttling (tests/infra/test_api_hardening.py)
+    every = {(s["ResourcePath"], s["HttpMethod"]): s for s in properties["MethodSettings"]}
+    assert ("/*", "*") in every
+    for settings in every.values():
+        assert settings["LoggingLevel"] == "ERROR"
+        assert settings["DataTraceEnabled"] is False
+        assert settings["MetricsEnabled"] is True
+        assert settings["ThrottlingRateLimit"] > 0
+        assert settings["ThrottlingBurstLimit"] > 0
 
 
 # --- the API function -----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from functions.shared.config import needed_by
 from functions.shared.llm.factory import SECRET_PLACEHOLDER
 from functions.shared.llm.settings import LLMSettings
 from functions.shared.log_payloads import LOGS_PREFIX
-from infra.api import API_RESOURCES, SWEEPER_RESOURCES
-from infra.constants import API_HANDLER, FEATURE_FLAGS, SWEEPER_HANDLER
+from infra.api import API_RESOURCES, LINK_KEY_ROTATION_RESOURCES, SWEEPER_RESOURCES
+from infra.constants import API_HANDLER, FEATURE_FLAGS, LINK_KEY_ROTATION_HANDLER, SWEEPER_HANDLER
 from infra.nag import checks
 from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
@@ -186,11 +186,16 @@ def test_link_signing_key_reaches_only_the_steps_that_sign_links(synthesized: Sy
         s for wf in WORKFLOWS.values() for s in wf.steps if Resource.APPROVAL_LINKS in s.resources
     ]
     assert signing_steps
-    # Beyond the steps, only the HTTP API (verifies link signatures) and the SLA sweeper (signs
-    # reminder and escalation links) read it: both live in infra/api.py (tests/infra/test_api.py).
+    # Beyond the steps, only the HTTP API (verifies link signatures), the SLA sweeper (signs
+    # reminder and escalation links) and the key ring's rotation reach it: all in infra/api.py
+    # (tests/infra/test_api.py, tests/infra/test_api_hardening.py).
     api_readers = {role for role in readers if role.startswith("Api")}
     step_readers = readers - api_readers
-    assert len(api_readers) == 2
+    assert {role[: -len("Role") - 8] for role in api_readers} == {
+        "ApiApiFunction",
+        "ApiSweeperFunction",
+        "ApiLinkKeyRotationFunction",
+    }
     assert len(step_readers) == len(signing_steps)
     # each reader is the role of one signing step: its id carries the workflow (nested stack) and step
     expected = {
@@ -345,7 +350,11 @@ def test_every_function_gets_every_variable_its_resources_imply_and_none_points_
     # Given each Lambda's template environment, and what it touches: a step's registry resources,
     # the API's and the sweeper's grants
     steps = {step.handler: step for spec in WORKFLOWS.values() for step in spec.steps}
-    others = {API_HANDLER: API_RESOURCES, SWEEPER_HANDLER: SWEEPER_RESOURCES}
+    others = {
+        API_HANDLER: API_RESOURCES,
+        SWEEPER_HANDLER: SWEEPER_RESOURCES,
+        LINK_KEY_ROTATION_HANDLER: LINK_KEY_ROTATION_RESOURCES,
+    }
     functions = [
         r["Properties"] for r in synthesized.resources.values() if r["Type"] == "AWS::Lambda::Function"
     ]

@@ -55,7 +55,8 @@ class Synthesized:
             Resource.RUN_LEDGER_TABLE: self.logical_id(storage.tables[TableName.RUN_LEDGER]),
             Resource.FILES_BUCKET: self.logical_id(storage.files_bucket),
             Resource.AUDIT_BUCKET: self.logical_id(storage.audit_bucket),
-            Resource.APPROVALS_KEY: self.logical_id(storage.approvals_key),
+            Resource.TOKEN_SEAL: self.logical_id(storage.approvals_key),
+            Resource.TOKEN_OPEN: self.logical_id(storage.approvals_key),
         }
 
     def of_type(self, resource_type: str) -> dict[str, Any]:
@@ -357,6 +358,25 @@ def test_a_step_role_reaches_only_the_storage_its_spec_names(
         if resource in step.resources
     }
     assert sends_email == (Resource.EMAIL in step.resources)
+
+
+def test_approval_request_steps_may_seal_task_tokens_but_never_open_them(synthesized: Synthesized) -> None:
+    # Given every step that asks for an approval (it seals the run's task token)
+    sealing = [(wf, step) for wf, step in all_steps() if Resource.TOKEN_SEAL in step.resources]
+    assert len(sealing) >= 8
+    key = synthesized.storage_ids()[Resource.TOKEN_SEAL]
+
+    for workflow, step in all_steps():
+        # When its role's KMS statements are collected
+        statements = synthesized.statements_of_role(_role_of_function(synthesized, workflow, step))
+        kms = {a for s in statements for a in _actions(s) if a.startswith("kms:")}
+        on_key = {a for s in statements if key in _referenced_ids(_resources(s)) for a in _actions(s)}
+
+        # Then a sealing step may encrypt with the approvals key and nothing else; no step decrypts
+        # (only the API and the sweeper, which resume runs, open tokens: tests/infra/test_api.py)
+        expected = {"kms:Encrypt"} if (workflow, step) in sealing else set()
+        assert kms == expected, f"{workflow.name}.{step.name}"
+        assert on_key == expected, f"{workflow.name}.{step.name}"
 
 
 def test_send_email_step_cannot_touch_the_crm_table(synthesized: Synthesized) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -451,3 +451,20 @@ def test_the_approval_link_base_url_is_optional_but_real_when_set(value: str, st
 def test_placeholder_or_malformed_addresses_fail(address: str) -> None:
     check = preflight.check_email_context({"escalationApprover": address}, "escalationApprover", "escalation")
     assert check.status == "FAIL"
+
+
+def test_a_rotated_signing_secret_is_checked_as_a_key_ring(session: Any) -> None:
+    # Given the signing secret after a rotation (a key ring), and one whose ring is corrupt
+    from functions.shared.link_keys import parse_ring
+
+    ring = parse_ring("g" * 64).rotated(datetime(2026, 12, 1, tzinfo=UTC), timedelta(days=4))
+    good = deploy_stack(session, signing=ring.to_secret_string())["signing"]
+    secretsmanager = session.client("secretsmanager")
+
+    # When the preflight checks it / Then it names the current key, never a key's value
+    check = preflight.check_signing_secret(secretsmanager, good, TARGET, stack="Stepwise-dev")
+    assert (check.status, check.detail) == ("ok", "key ring: current key k20261201000000, 2 key(s)")
+    secretsmanager.put_secret_value(SecretId=good, SecretString='{"current": "k9", "keys": {}}')
+    broken = preflight.check_signing_secret(secretsmanager, good, TARGET, stack="Stepwise-dev")
+    assert broken.status == "FAIL"
+    assert "rotate-secret" in broken.fix
