@@ -90,6 +90,8 @@ SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
 ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
 #: The approver directory (a JSON object, or its text with ``-c``): ``functions/shared/approvers.py``.
 APPROVERS_CONTEXT_KEY: Final = "approvers"
+#: The API's machine clients, ``name → {owner, scopes}``: ``infra/auth.py``.
+API_CLIENTS_CONTEXT_KEY: Final = "apiClients"
 #: Optional: a custom domain for approval links (default: the API's execute-api stage URL).
 APPROVAL_LINK_BASE_URL_CONTEXT_KEY: Final = "approvalLinkBaseUrl"
 #: What a ``local`` stage synthesizes with when the context says nothing (the functions' defaults).
@@ -129,5 +131,7 @@ API_USAGE_PLAN_ID: Final = "UsagePlan"
 API_REQUEST_VALIDATOR_ID: Final = "RequestValidator"
 API_URL_OUTPUT_ID: Final = "ApiUrl"
 API_KEY_ID_OUTPUT_ID: Final = "ApiKeyId"
+TOKEN_URL_OUTPUT_ID: Final = "TokenUrl"  # noqa: S105 - an output id, not a secret
+USER_POOL_ID_OUTPUT_ID: Final = "ApiClientsUserPoolId"
 #: Minutes between two runs of the approval SLA sweeper (reminders, escalation, expiry).
 SWEEPER_INTERVAL_MINUTES: Final = 15

@@ -61,7 +61,7 @@ def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succee
     assert link.startswith(api_function.environment["STEPWISE_APPROVAL_LINK_BASE_URL"].rstrip("/"))
     assert "execute-api" in str(urlsplit(link).hostname)
     path = api.server.public_path(link)
-    page = api.request("GET", path, key=None)
+    page = api.request("GET", path, client=None)
     assert page.status == 200, page.text
     assert "Approve" in page.text
     approval_id = urlsplit(link).path.rsplit("/", 1)[-1]
@@ -70,7 +70,7 @@ def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succee
         "POST",
         f"{urlsplit(path).path}/decision",
         {"decision": "approve", "sig": sig, "comment": "go"},
-        key=None,
+        client=None,
     )
     assert decided.status == 200, decided.text
 
