@@ -52,7 +52,7 @@ py314: $(PY314)/node_modules/.installed
 bench: $(STAMP) py314
 	$(PY) -m bench --write docs/performance.md $(BENCH_ARGS)
 
-## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
+## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (tokens: python -m local token --client NAME)
 serve: $(STAMP)
 	$(PY) -m local serve --port 8000
 

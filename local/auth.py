@@ -9,9 +9,10 @@ the token from the ``Authorization`` header (bare, or after ``Bearer``), a valid
 JWKS key, the pool's issuer, not expired, an *access* token of one of the pool's clients, and at
 least one of the method's scopes; then the claims reach the handler as strings under
 ``requestContext.authorizer.claims``. Any failure, including a missing scope, is API Gateway's
-``401 {"message":"Unauthorized"}``: its Cognito authorizer answers UNAUTHORIZED for a token that
-does not carry the method's scope, not ACCESS_DENIED (the handler's own scope check, a 403, is
-defence in depth behind it).
+``401 {"message":"Unauthorized"}``: as we read it, its Cognito authorizer answers UNAUTHORIZED for
+a token that does not carry the method's scope, not ACCESS_DENIED (not verified against a live
+account: ``UNAUTHORIZED`` below is the one place to change). The handler's own scope check, a 403,
+is defence in depth behind it.
 
 Verification uses PyJWT (``PyJWT[crypto]``, pinned in requirements-dev.txt): a maintained library
 with an explicit algorithm allow-list (no ``alg: none``, no HS256-with-the-public-key confusion),
