@@ -52,7 +52,7 @@ py314: $(PY314)/node_modules/.installed
 bench: $(STAMP) py314
 	$(PY) -m bench --write docs/performance.md $(BENCH_ARGS)
 
-## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (API key from STEPWISE_API_KEY)
+## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (tokens: python -m local token --client NAME)
 serve: $(STAMP)
 	$(PY) -m local serve --port 8000
 
@@ -74,9 +74,9 @@ typecheck: $(STAMP)
 ## the dependency layers are built with pip from the package registry; every artifact is precompiled for
 ## Python 3.14, see infra/packaging.py), checked by cdk-nag. A check, not a deploy: cdk.json names no
 ## addresses (a deploy must be given its own, README "Deploying to AWS"), so SYNTH_CONTEXT supplies the
-## fictitious company the tests use (and examples/approvers.json's directory); `make synth SYNTH_CONTEXT='{"senderEmail": ...}'` for yours.
+## fictitious company the tests use (and examples/approvers.json's directory, examples/api_clients.json's clients); `make synth SYNTH_CONTEXT='{"senderEmail": ...}'` for yours.
 SYNTH_CONTEXT ?= {"senderEmail": "outreach@acme-demo.com", "escalationApprover": "sales-manager@acme-demo.com", \
-	"approvers": $(shell cat examples/approvers.json)}
+	"approvers": $(shell cat examples/approvers.json), "apiClients": $(shell cat examples/api_clients.json)}
 synth: $(STAMP) py314
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='$(SYNTH_CONTEXT)' $(PY) app.py

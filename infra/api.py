@@ -2,9 +2,13 @@
 
 - One REST API, one Lambda (``functions.api.app.handler``, a Powertools ``APIGatewayRestResolver``)
   behind explicit resources and methods (no ``{proxy+}``), so every route shows in the console.
-- Machine routes (start, get, search executions) require an API key on a throttled usage plan.
-  Approval routes (the links in the approval emails) do not: the approver has no key, and the
-  handler authorizes them by the HMAC link signature (design.md, "Human approval via task tokens").
+- Machine routes (start, get, search executions) need an access token of one of the stage's API
+  clients (``infra/auth.py``: Cognito user pool, client credentials) with the route's scope
+  (start → ``stepwise/start``, read and search → ``stepwise/read``), checked by a Cognito
+  authorizer, *and* that client's API key: the key is the quota handle (one key per client on the
+  throttled usage plan), the token is the identity. Approval routes (the links in the approval
+  emails) need neither: the approver has no account, and the handler authorizes them by the HMAC
+  link signature (design.md, "Human approval via task tokens").
 - Access logs in JSON without the query string (the approval GET link carries ``?sig=``), execution
   logging at ERROR without data tracing (it would log bodies: drafts, edits, signatures).
 - The sweeper (``functions.api.sweeper.handler``) runs every 15 minutes (EventBridge schedule).
@@ -52,9 +56,11 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from functions.registry import ROOT, Resource
+from functions.shared.api_clients import ROUTE_SCOPES, ClientDirectory
 from functions.shared.approvers import APPROVER_FIELDS
 from functions.shared.tables import TableName
 from infra import constants
+from infra.auth import ApiAuth
 from infra.nag import acknowledge, attribute_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
@@ -136,7 +142,6 @@ SWEEPER_RESOURCES = frozenset(
 #: The rotation Lambda names no registry resource: its one grant, on the signing secret, is explicit.
 LINK_KEY_ROTATION_RESOURCES: frozenset[Resource] = frozenset()
 
-_MACHINE_AUTH = "Machine clients authenticate with an API key on a throttled usage plan."
 _LINK_AUTH = (
     "Approval links are opened by an approver from an email, without an API key or a user pool: the "
     "handler authorizes each request by the link's HMAC-SHA256 signature (approval id, approver, "
@@ -157,6 +162,7 @@ class StepwiseApi(Construct):
         workflows: Mapping[str, tuple[sfn.StateMachine, str]],  # name → (state machine, alias ARN)
         stage: str,
         removal_policy: RemovalPolicy,
+        api_clients: ClientDirectory,
     ) -> None:
         super().__init__(scope, construct_id)
         if not workflows:
@@ -186,12 +192,15 @@ class StepwiseApi(Construct):
             memory_mb=256,
         )
         self._grant_api(self.api_function)
+        self.auth = ApiAuth(self, "Auth", clients=api_clients, stage=stage, removal_policy=removal_policy)
+        self.api_function.add_environment("STEPWISE_API_CLIENTS", self.auth.known_clients_json)
         self._grant_sweeper(self.sweeper_function)
 
         self.api = self._build_rest_api()
         self.url: str = self.api.url
         self._add_routes(self.api)
-        self.api_key = self._build_usage_plan(self.api)
+        #: API client name → its API key (quota handle) on the usage plan.
+        self.api_keys = self._build_usage_plan(self.api, list(api_clients.root))
         self.web_acl = self._build_web_acl(self.api)
         self.link_key_rotation_function = self._build_link_key_rotation(code)
 
@@ -385,17 +394,29 @@ class StepwiseApi(Construct):
             machine: bool,
             parameters: Mapping[str, bool],
         ) -> apigateway.Method:
+            if machine:
+                # The scope table is shared with the handler's own check and the local server.
+                scope = ROUTE_SCOPES[(http_method, resource.path)]
+                return resource.add_method(
+                    http_method,
+                    integration,
+                    api_key_required=True,
+                    authorizer=self.auth.authorizer,
+                    authorization_type=apigateway.AuthorizationType.COGNITO,
+                    authorization_scopes=[scope],
+                    request_validator=validator,
+                    request_parameters=dict(parameters),
+                )
             added = resource.add_method(
                 http_method,
                 integration,
-                api_key_required=machine,
+                api_key_required=False,
                 authorization_type=apigateway.AuthorizationType.NONE,
                 request_validator=validator,
                 request_parameters=dict(parameters),
             )
-            reason = _MACHINE_AUTH if machine else _LINK_AUTH
-            acknowledge(added, "AwsSolutions-APIG4", reason)
-            acknowledge(added, "AwsSolutions-COG4", reason)
+            acknowledge(added, "AwsSolutions-APIG4", _LINK_AUTH)
+            acknowledge(added, "AwsSolutions-COG4", _LINK_AUTH)
             return added
 
         workflows = api.root.add_resource("workflows").add_resource("{workflow}")
@@ -443,22 +464,25 @@ class StepwiseApi(Construct):
             parameters={"method.request.path.approvalId": True},
         )
 
-    def _build_usage_plan(self, api: apigateway.RestApi) -> apigateway.ApiKey:
-        api_key = apigateway.ApiKey(
-            self,
-            constants.API_KEY_ID,
-            description=f"stepwise {self._stage}: machine clients (value: aws apigateway get-api-key "
-            "--include-value)",
-            enabled=True,
-        )
+    def _build_usage_plan(self, api: apigateway.RestApi, clients: list[str]) -> dict[str, apigateway.ApiKey]:
+        """One API key per client on one throttled plan: each client's quota is its own."""
         plan = api.add_usage_plan(
             constants.API_USAGE_PLAN_ID,
             name=f"{constants.SERVICE_NAME}-{self._stage}-machines",
             throttle=apigateway.ThrottleSettings(rate_limit=KEY_RATE_LIMIT, burst_limit=KEY_BURST_LIMIT),
             api_stages=[apigateway.UsagePlanPerApiStage(api=api, stage=api.deployment_stage)],
         )
-        plan.add_api_key(api_key)
-        return api_key
+        keys = {}
+        for name in clients:
+            keys[name] = apigateway.ApiKey(
+                self,
+                constants.API_KEY_ID + "".join(p.capitalize() for p in name.replace("_", "-").split("-")),
+                description=f"stepwise {self._stage}: API client {name} (value: aws apigateway get-api-key "
+                "--include-value)",
+                enabled=True,
+            )
+            plan.add_api_key(keys[name])
+        return keys
 
     # --- hardening of the public routes (WAF, key rotation) -------------------------------------------
     def _build_web_acl(self, api: apigateway.RestApi) -> wafv2.CfnWebACL:

@@ -90,6 +90,8 @@ SENDER_EMAIL_CONTEXT_KEY: Final = "senderEmail"
 ESCALATION_APPROVER_CONTEXT_KEY: Final = "escalationApprover"
 #: The approver directory (a JSON object, or its text with ``-c``): ``functions/shared/approvers.py``.
 APPROVERS_CONTEXT_KEY: Final = "approvers"
+#: The API's machine clients, ``name → {owner, scopes}``: ``infra/auth.py``.
+API_CLIENTS_CONTEXT_KEY: Final = "apiClients"
 
 
 def approvers_parameter_id(workflow: str) -> str:
@@ -152,5 +154,7 @@ LINK_KEY_ROTATION_SCHEDULE_ID: Final = "LinkKeyRotationSchedule"
 #: Days between two rotations of the approval-link key ring. Longer than a link's life (3 days), so
 #: the ring holds two or three keys; short enough that a leaked key is useless within a month.
 LINK_KEY_ROTATION_DAYS: Final = 30
+TOKEN_URL_OUTPUT_ID: Final = "TokenUrl"  # noqa: S105 - an output id, not a secret
+USER_POOL_ID_OUTPUT_ID: Final = "ApiClientsUserPoolId"
 #: Minutes between two runs of the approval SLA sweeper (reminders, escalation, expiry).
 SWEEPER_INTERVAL_MINUTES: Final = 15

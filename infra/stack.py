@@ -70,14 +70,30 @@ class StepwiseStack(Stack):
             },
             stage=stage,
             removal_policy=removal_policy,
+            api_clients=self.context.api_clients,
         )
         # Approval links point at the API: every function's STEPWISE_APPROVAL_LINK_BASE_URL.
         self.storage.use_approval_link_base_url(self.api.link_base_url)
         CfnOutput(self, constants.API_URL_OUTPUT_ID, value=self.api.url, description="Stepwise API stage URL")
+        for name, key in self.api.api_keys.items():
+            CfnOutput(
+                self,
+                constants.API_KEY_ID_OUTPUT_ID + key.node.id.removeprefix(constants.API_KEY_ID),
+                value=key.key_id,
+                description=f"API key id of client {name} (value: aws apigateway get-api-key --api-key <id>"
+                " --include-value)",
+            )
         CfnOutput(
             self,
-            constants.API_KEY_ID_OUTPUT_ID,
-            value=self.api.api_key.key_id,
-            description="API key id (value: aws apigateway get-api-key --api-key <id> --include-value)",
+            constants.TOKEN_URL_OUTPUT_ID,
+            value=self.api.auth.token_url,
+            description="OAuth2 token endpoint (client_credentials grant: the app client's id and secret)",
+        )
+        CfnOutput(
+            self,
+            constants.USER_POOL_ID_OUTPUT_ID,
+            value=self.api.auth.user_pool.user_pool_id,
+            description="Cognito user pool of the API clients (aws cognito-idp describe-user-pool-client"
+            " --user-pool-id <id> --client-id <id> shows a client's secret)",
         )
         # --- end HTTP API ---

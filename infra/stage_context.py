@@ -9,6 +9,8 @@ machine refuses synthesis with an error naming the context key: the functions wo
 at cold start anyway (``functions/shared/config.py``, ``functions/shared/approvers.py``, same
 checks), and a deploy that cannot work should not start. A local stage without ``approvers``
 uses examples/approvers.json.
+``apiClients`` (``name → {owner, scopes}``, ``infra/auth.py``) fails closed the same way: an API
+nobody can call is a mistake, not a secure default; locally, examples/api_clients.json.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from constructs import Node
 from pydantic import ValidationError
 
+from functions.shared.api_clients import ClientDirectory, local_directory
 from functions.shared.approvers import LOCAL_FILE, ApproverDirectory
 from functions.shared.config import LOCAL_STAGE, is_local_url, is_placeholder_email
 from infra import constants
@@ -33,6 +36,8 @@ class StageContext:
     approval_link_base_url: str | None
     #: The approver directory as compact JSON (``STEPWISE_APPROVERS`` of every function).
     approvers: str
+    #: The API's machine clients (``infra/auth.py``): one Cognito app client each.
+    api_clients: ClientDirectory
 
 
 class StageContextError(ValueError):
@@ -71,6 +76,12 @@ def read_stage_context(node: Node, stage: str) -> StageContext:
             )
         else:
             problems += _placeholder_approvers(_approvers(raw_directory, stage))
+        if node.try_get_context(constants.API_CLIENTS_CONTEXT_KEY) in (None, "", {}):
+            problems.append(
+                f"context {constants.API_CLIENTS_CONTEXT_KEY!r} is missing: the API's clients are needed"
+                f" (name → {{owner, scopes}}; cdk deploy -c {constants.API_CLIENTS_CONTEXT_KEY}='{{...}}' or"
+                " cdk.json; shape: api_clients.json in examples/)"
+            )
         if problems:
             raise StageContextError(f"stage {stage!r} cannot be synthesized: " + "; ".join(problems))
     directory = _approvers(raw_directory, stage)
@@ -80,7 +91,21 @@ def read_stage_context(node: Node, stage: str) -> StageContext:
         escalation_approver=escalation or constants.DEFAULT_ESCALATION_APPROVER,
         approval_link_base_url=link_base,
         approvers=directory.model_dump_json(),
+        api_clients=_api_clients(node.try_get_context(constants.API_CLIENTS_CONTEXT_KEY), stage),
     )
+
+
+def _api_clients(raw: Any, stage: str) -> ClientDirectory:
+    """The API clients from the context (an object, or its JSON text from ``-c``); a local stage
+    without any gets the repository's example file."""
+    try:
+        if raw in (None, "", {}):
+            return local_directory()
+        return ClientDirectory.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+    except (ValueError, ValidationError) as exc:
+        raise StageContextError(
+            f"stage {stage!r}: context {constants.API_CLIENTS_CONTEXT_KEY!r} is not a client list: {exc}"
+        ) from exc
 
 
 def _approvers(raw: Any, stage: str) -> ApproverDirectory:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.registry import ROOT
+from functions.shared.api_clients import LOCAL_FILE as LOCAL_API_CLIENTS_FILE
 from functions.shared.approvers import LOCAL_FILE as LOCAL_APPROVERS_FILE
 
 ACCOUNT = "123456789012"
@@ -49,6 +50,8 @@ LOCAL_CONTEXT: Mapping[str, object] = {
     "escalationApprover": "sales-manager@acme-demo.com",
     # The approver directory the examples and tests use (the local stage's own, examples/).
     "approvers": json.loads(LOCAL_APPROVERS_FILE.read_text(encoding="utf-8")),
+    # The API's clients (examples/api_clients.json): one Cognito app client each.
+    "apiClients": json.loads(LOCAL_API_CLIENTS_FILE.read_text(encoding="utf-8")),
 }
 #: What decides the assembly's content: a change in any of these synthesizes anew.
 _INPUTS = ("app.py", "cdk.json", "requirements.txt", "infra", "functions", "statemachines")
@@ -183,6 +186,28 @@ class StateMachineSpec:
     alias_arn: str | None
 
 
+@dataclass(frozen=True)
+class ApiMethodSpec:
+    """One API Gateway method: what authorizes it (the local server plays API Gateway from this)."""
+
+    http_method: str
+    resource_path: str  # ``/executions/{executionId}``
+    authorization_type: str  # ``NONE``, ``COGNITO_USER_POOLS``, ...
+    scopes: tuple[str, ...]
+    user_pool_ids: tuple[str, ...]  # the pools of its authorizer
+    api_key_required: bool
+
+
+@dataclass(frozen=True)
+class PoolClientSpec:
+    """A Cognito app client: its name, id, pool and the OAuth scopes it may ask for."""
+
+    name: str
+    client_id: str
+    pool_id: str
+    scopes: tuple[str, ...]
+
+
 @dataclass
 class Assembly:
     directory: Path
@@ -199,6 +224,8 @@ class Assembly:
     roles: dict[str, RoleSpec] = field(default_factory=dict)  # role arn → spec
     functions: dict[str, FunctionSpec] = field(default_factory=dict)  # physical name → spec
     state_machines: list[StateMachineSpec] = field(default_factory=list)
+    api_methods: list[ApiMethodSpec] = field(default_factory=list)
+    pool_clients: list[PoolClientSpec] = field(default_factory=list)
     #: S3 object key of a file asset (``<hash>.zip``, ``<hash>.json``) → its path in the assembly.
     assets: dict[str, str] = field(default_factory=dict)
 
@@ -227,6 +254,9 @@ _ATTRIBUTES: dict[tuple[str, str], str] = {
     ("AWS::StepFunctions::StateMachine", "Arn"): "{ref}",
     ("AWS::StepFunctions::StateMachineAlias", "Arn"): "{ref}",
     ("AWS::ApiGateway::RestApi", "RootResourceId"): "{ref}-root",
+    ("AWS::Cognito::UserPool", "Arn"): "arn:aws:cognito-idp:{region}:{account}:userpool/{ref}",
+    ("AWS::Cognito::UserPool", "ProviderName"): "cognito-idp.{region}.amazonaws.com/{ref}",
+    ("AWS::Cognito::UserPool", "ProviderURL"): "https://cognito-idp.{region}.amazonaws.com/{ref}",
 }
 
 
@@ -282,6 +312,13 @@ class _Stack:
                 return props.get("StageName") or _physical(self.name, logical_id)
             case "AWS::ApiGateway::RestApi":
                 return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:10]
+            case "AWS::Cognito::UserPool":
+                # Cognito's shape: <region>_<9 characters>, chosen by the service (stable here).
+                return f"{region}_{hashlib.sha256(f'{self.name}/{logical_id}'.encode()).hexdigest()[:9]}"
+            case "AWS::Cognito::UserPoolClient":
+                return hashlib.sha256(f"{self.name}/{logical_id}".encode()).hexdigest()[:26]
+            case "AWS::Cognito::UserPoolResourceServer":
+                return self.resolve(props["Identifier"])
             case _:
                 return _physical(self.name, logical_id)
 
@@ -501,6 +538,45 @@ def _read_stack(stack: _Stack, assembly: Assembly) -> None:  # noqa: PLR0912 - o
                 role_arn=str(stack.resolve(props["RoleArn"])),
                 alias_name=aliases[alias_id]["Name"] if alias_id else None,
                 alias_arn=stack.ref(alias_id) if alias_id else None,
+            )
+        )
+    _read_api(stack, assembly)
+
+
+def _read_api(stack: _Stack, assembly: Assembly) -> None:
+    """API methods with their authorization, and the Cognito app clients (client credentials)."""
+    resources = dict(stack.of_type("AWS::ApiGateway::Resource"))
+
+    def path_of(reference: Any) -> str:
+        if isinstance(reference, dict) and "Ref" in reference and reference["Ref"] in resources:
+            props = resources[reference["Ref"]]
+            return path_of(props["ParentId"]).rstrip("/") + "/" + str(props["PathPart"])
+        return "/"  # the RestApi's root resource (Fn::GetAtt RootResourceId)
+
+    authorizers = dict(stack.of_type("AWS::ApiGateway::Authorizer"))
+    for _logical_id, props in stack.of_type("AWS::ApiGateway::Method"):
+        authorizer = props.get("AuthorizerId", {})
+        authorizer_props = (
+            authorizers.get(authorizer.get("Ref", "")) if isinstance(authorizer, dict) else None
+        )
+        pools = stack.resolve(authorizer_props.get("ProviderARNs", [])) if authorizer_props else []
+        assembly.api_methods.append(
+            ApiMethodSpec(
+                http_method=str(props["HttpMethod"]),
+                resource_path=path_of(props["ResourceId"]),
+                authorization_type=str(props.get("AuthorizationType", "NONE")),
+                scopes=tuple(str(s) for s in stack.resolve(props.get("AuthorizationScopes", []))),
+                user_pool_ids=tuple(str(arn).rsplit("/", 1)[-1] for arn in pools),
+                api_key_required=bool(props.get("ApiKeyRequired", False)),
+            )
+        )
+    for logical_id, props in stack.of_type("AWS::Cognito::UserPoolClient"):
+        assembly.pool_clients.append(
+            PoolClientSpec(
+                name=str(stack.resolve(props.get("ClientName", logical_id))),
+                client_id=str(stack.ref(logical_id)),
+                pool_id=str(stack.resolve(props["UserPoolId"])),
+                scopes=tuple(str(s) for s in stack.resolve(props.get("AllowedOAuthScopes", []))),
             )
         )
 

@@ -7,7 +7,9 @@ the API server cannot be reached.
 
 Runs started by ``run`` live in that process only, so their history is printed by
 ``run --history``; ``history <execution>`` reads a run from a running ``make serve`` (or any
-deployment of the API) over HTTP with ``STEPWISE_API_KEY``.
+deployment of the API) over HTTP with ``STEPWISE_API_TOKEN`` (on loopback, without it, a read
+token minted by the local issuer). ``token --client <name>`` mints an access token from the local
+issuer that ``serve`` checks (``local/auth.py``), as Cognito's token endpoint would for that client.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 import time
 import urllib.error
@@ -80,8 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--url",
         default=os.environ.get("STEPWISE_API_URL", DEFAULT_API_URL),
-        help=f"API base URL (default: $STEPWISE_API_URL or {DEFAULT_API_URL}); the key is $STEPWISE_API_KEY",
+        help=f"API base URL (default: $STEPWISE_API_URL or {DEFAULT_API_URL}); the token is"
+        " $STEPWISE_API_TOKEN (on loopback, minted locally when unset)",
     )
+    token = commands.add_parser(
+        "token", help="mint an access token for an API client from the local issuer `serve` checks"
+    )
+    token.add_argument("--client", required=True, help="API client name (examples/api_clients.json)")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="stepwise/start or stepwise/read (default: all it may have)",
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="seconds (default: 3600, as Cognito)")
     commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
     serve = commands.add_parser("serve", help="the HTTP API (as on API Gateway) on top of the local runtime")
     serve.add_argument("--host", default="127.0.0.1")
@@ -307,19 +320,19 @@ class _ApiError(Exception):
         self.code = code
 
 
-def _get_json(base_url: str, path: str, api_key: str) -> Any:
+def _get_json(base_url: str, path: str, token: str) -> Any:
     url = base_url.rstrip("/") + path
     if not url.startswith(("http://", "https://")):
         raise _ApiError(EXIT_INVALID, f"--url must be http(s)://..., got {base_url!r}")
-    headers = {"x-api-key": api_key, "accept": "application/json"}
+    headers = {"Authorization": f"Bearer {token}", "accept": "application/json"}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
     try:
         with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - scheme checked above
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", errors="replace")
-        if exc.code == 403:
-            raise _ApiError(EXIT_INVALID, f"{base_url} refused the API key: set STEPWISE_API_KEY") from exc
+        if exc.code in (401, 403):
+            raise _ApiError(EXIT_INVALID, f"{base_url} refused the token: set STEPWISE_API_TOKEN") from exc
         if exc.code == 404:
             raise _ApiError(EXIT_INVALID, f"not found: {path} ({detail})") from exc
         raise _ApiError(EXIT_UNREACHABLE, f"{base_url} answered {exc.code}: {detail}") from exc
@@ -330,20 +343,52 @@ def _get_json(base_url: str, path: str, api_key: str) -> Any:
         ) from exc
 
 
-def _pending_links(base_url: str, name: str, api_key: str) -> dict[str, list[str]]:
+def _pending_links(base_url: str, name: str, token: str) -> dict[str, list[str]]:
     """approval id → the signed links of a pending approval (a local server only; else none)."""
     try:
-        pending = _get_json(base_url, f"/local/approvals?execution={name}", api_key)["approvals"]
+        pending = _get_json(base_url, f"/local/approvals?execution={name}", token)["approvals"]
     except _ApiError:
         return {}
     base = base_url.rstrip("/")
     return {a["approvalId"]: [base + link["url"] for link in a["links"]] for a in pending}
 
 
+#: The client ``history`` reads as when it mints its own token (read scope only).
+HISTORY_CLIENT = "reporting"
+
+
+def _history_token(url: str) -> str | None:
+    """``STEPWISE_API_TOKEN``, else (a server on this machine) a read token from the local issuer."""
+    from urllib.parse import urlsplit
+
+    from local.console.assets import is_loopback
+
+    token = os.environ.get("STEPWISE_API_TOKEN")
+    if token:
+        return token
+    if not is_loopback(urlsplit(url).hostname or ""):
+        return None
+    from local.auth import LocalIssuer
+
+    issuer = LocalIssuer.persisted()
+    return issuer.mint(HISTORY_CLIENT, ["stepwise/read"]) if HISTORY_CLIENT in issuer.clients else None
+
+
+def command_token(args: argparse.Namespace, out: TextIO) -> int:
+    from local.auth import LocalIssuer
+
+    try:
+        print(LocalIssuer.persisted().mint(args.client, args.scope or None, ttl_seconds=args.ttl), file=out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
 def command_history(args: argparse.Namespace, out: TextIO) -> int:
-    api_key = os.environ.get("STEPWISE_API_KEY")
-    if not api_key:
-        print("error: set STEPWISE_API_KEY to the key `make serve` printed", file=sys.stderr)
+    token = _history_token(args.url)
+    if not token:
+        print("error: set STEPWISE_API_TOKEN to an access token with stepwise/read", file=sys.stderr)
         return EXIT_INVALID
     # An execution ARN ends in ":<execution name>"; the API is keyed on the name.
     name = args.execution.rsplit(":", 1)[-1]
@@ -351,14 +396,14 @@ def command_history(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {args.execution!r} is not an execution id or ARN", file=sys.stderr)
         return EXIT_INVALID
     try:
-        view = _get_json(args.url, f"/executions/{name}", api_key)
+        view = _get_json(args.url, f"/executions/{name}", token)
         cost = view.get("cost")
         if cost is None:
             try:
-                cost = _get_json(args.url, f"/local/executions/{name}/cost", api_key)
+                cost = _get_json(args.url, f"/local/executions/{name}/cost", token)
             except _ApiError:
                 cost = None  # not a local server (API Gateway has no /local routes)
-        links = _pending_links(args.url, name, api_key)
+        links = _pending_links(args.url, name, token)
     except _ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
@@ -392,20 +437,21 @@ def command_demo(out: TextIO) -> int:
 
 
 def command_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from local.auth import STATE_DIR
     from local.server import LocalApiServer
 
-    api_key = os.environ.get("STEPWISE_API_KEY") or secrets.token_urlsafe(24)
     base_url = f"http://{args.host}:{args.port}"
     # As deployed, links name API Gateway's URL (the template's); the server answers it too.
     env = {} if args.as_deployed else {"STEPWISE_APPROVAL_LINK_BASE_URL": base_url}
     with LocalRuntime(env=env, **_deployment(args)) as runtime:
         server = LocalApiServer(
-            runtime, api_key=api_key, host=args.host, port=args.port, sweep_every_s=args.sweep_every
+            runtime, issuer_dir=STATE_DIR, host=args.host, port=args.port, sweep_every_s=args.sweep_every
         ).start()
-        generated = (
-            "" if os.environ.get("STEPWISE_API_KEY") else " (generated; set STEPWISE_API_KEY to choose one)"
+        clients = ", ".join(f"{c.name} ({' '.join(c.scopes)})" for c in server.issuer.clients.values())
+        print(
+            f"Stepwise local API on {server.url}\ntokens: issuer {server.issuer.iss}; clients: {clients}",
+            file=out,
         )
-        print(f"Stepwise local API on {server.url}\nx-api-key: {api_key}{generated}", file=out)
         print(f"console: open {server.url}/ in a browser", file=out)
         if args.as_deployed:
             where = runtime.deployment.assembly.directory
@@ -415,10 +461,11 @@ def command_serve(args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
         print(
-            f"try: curl -s -X POST {server.url}/workflows/sales_outreach/executions "
-            f"-H 'x-api-key: {api_key}' -H 'content-type: application/json' "
+            "try: TOKEN=$(.venv/bin/python -m local token --client crm-sync)\n"
+            f"     curl -s -X POST {server.url}/workflows/sales_outreach/executions "
+            "-H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' "
             "-d @examples/sales_outreach.json\n"
-            f"     curl -s {server.url}/local/outbox -H 'x-api-key: {api_key}'",
+            f'     curl -s {server.url}/local/outbox -H "Authorization: Bearer $TOKEN"',
             file=out,
             flush=True,
         )
@@ -440,6 +487,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         return command_serve(args, out)
     if args.command == "history":
         return command_history(args, out)
+    if args.command == "token":
+        return command_token(args, out)
     if args.command == "preflight":
         from local.preflight import command_preflight  # imports the CDK constants: only when asked
 

@@ -2,7 +2,12 @@
 
 Each request becomes an API Gateway REST proxy event for the same handler the cloud runs
 (``functions.api.app.handler``). What API Gateway does before the handler is emulated here: the
-API key check on machine routes (403 ``{"message": "Forbidden"}``, as API Gateway answers).
+Cognito authorizer on machine routes (``local/auth.py``: a real JWT check of tokens from a local
+issuer; 401 ``{"message":"Unauthorized"}`` as API Gateway answers), with the verified claims passed
+to the handler in ``requestContext.authorizer.claims``. Which methods need which scope comes from
+the synthesized template as deployed (``--as-deployed``), else from the table CDK builds the API
+from (``functions/shared/api_clients.py``). API keys are quota handles in the cloud (usage plan);
+quotas are not emulated, so no key is checked here.
 Local-only extras: ``GET /local/outbox`` (what SES "sent", so a person can follow approval links),
 the web console at ``/`` with the ``/local/`` data it reads (``local/console/``), and a sweeper
 thread that runs the approval SLA ladder like the EventBridge schedule does.
@@ -10,7 +15,6 @@ thread that runs the approval SLA ladder like the EventBridge schedule does.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -20,16 +24,32 @@ import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from functions.shared.api_clients import READ_SCOPE, local_directory
+from local.auth import (
+    LOCAL_POOL_ID,
+    UNAUTHORIZED,
+    CognitoAuthorizer,
+    LocalClient,
+    LocalIssuer,
+    MethodAuth,
+    clients_from_directory,
+    in_process_methods,
+    match_resource,
+)
 from local.console import views
 from local.console.assets import ASSETS, asset, host_is_loopback, is_loopback
 from local.dispatch import LocalLambdaContext
 from local.runtime import LocalRuntime
 
-#: Routes API Gateway protects with the API key (approval routes are opened from email links).
-KEY_PROTECTED_PREFIXES = ("/workflows", "/executions", "/local/")
+#: The local-only data routes (outbox, console data) need a read token, as the executions do.
+LOCAL_ROUTES_AUTH = MethodAuth("COGNITO_USER_POOLS", (READ_SCOPE,))
+#: The console page's token lasts a working day (local only; Cognito allows up to one day).
+CONSOLE_TOKEN_TTL_SECONDS = 8 * 3600
+CONSOLE_CLIENT = "console"
 MAX_BODY = 256 * 1024
 #: A too-large body up to this size is read and dropped so the connection stays usable; beyond it,
 #: the connection is closed instead (reading megabytes only to throw them away helps nobody).
@@ -44,11 +64,28 @@ Answer = tuple[int, dict[str, str], bytes]
 
 
 def proxy_event(
-    method: str, raw_path: str, headers: dict[str, str], body: str | None, source_ip: str
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: str | None,
+    source_ip: str,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event, as the Lambda integration delivers it."""
+    """An API Gateway REST (v1) proxy event, as the Lambda integration delivers it (with the
+    Cognito authorizer's ``claims`` when the method has one)."""
     parts = urlsplit(raw_path)
     query = parse_qs(parts.query, keep_blank_values=True)
+    request_context: dict[str, Any] = {
+        "requestId": str(uuid.uuid4()),
+        "stage": "local",
+        "httpMethod": method,
+        "path": parts.path,
+        "resourcePath": parts.path,
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {"sourceIp": source_ip},
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"claims": claims}
     return {
         "resource": parts.path,
         "path": parts.path,
@@ -59,15 +96,7 @@ def proxy_event(
         "multiValueQueryStringParameters": query or None,
         "pathParameters": None,
         "stageVariables": None,
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "stage": "local",
-            "httpMethod": method,
-            "path": parts.path,
-            "resourcePath": parts.path,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": source_ip},
-        },
+        "requestContext": request_context,
         "body": body,
         "isBase64Encoded": False,
     }
@@ -89,7 +118,7 @@ def _json(status: int, body: Any) -> Answer:
 
 
 def local_route(runtime: LocalRuntime, method: str, raw_path: str) -> Answer:
-    """The local-only routes (behind the API key): outbox, and what the console reads."""
+    """The local-only routes (behind a read token): outbox, and what the console reads."""
     parts = urlsplit(raw_path)
     path, query = parts.path, parse_qs(parts.query)
     if method != "GET":
@@ -143,14 +172,41 @@ def _content_length(values: list[str]) -> int | None:
     return int(value)
 
 
+def pool_of(runtime: LocalRuntime) -> tuple[str, dict[str, LocalClient], dict[tuple[str, str], MethodAuth]]:
+    """The user pool, its clients and the API's methods: the template's as deployed, else the
+    in-process pool (client id = name) and the table CDK builds the API from."""
+    if not runtime.as_deployed:
+        return LOCAL_POOL_ID, clients_from_directory(local_directory()), in_process_methods()
+    assembly = runtime.deployment.assembly
+    methods = {
+        (m.http_method, m.resource_path): MethodAuth(m.authorization_type, m.scopes)
+        for m in assembly.api_methods
+    }
+    pools = {pool for m in assembly.api_methods for pool in m.user_pool_ids}
+    if len(pools) != 1:
+        raise RuntimeError(f"the API's authorizers name {len(pools)} user pools; this server plays one")
+    (pool_id,) = pools
+    clients = {
+        c.name: LocalClient(c.name, c.client_id, c.scopes)
+        for c in assembly.pool_clients
+        if c.pool_id == pool_id
+    }
+    return pool_id, clients, methods
+
+
 class LocalApiServer:
-    """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down."""
+    """Serve the API in threads; ``start()`` returns at once, ``stop()`` shuts down.
+
+    ``issuer_dir``: keep the issuer's signing key there (``python -m local token`` mints from it);
+    ``None`` (tests): a key in memory, tokens from ``server.issuer`` (or share ``issuer``).
+    """
 
     def __init__(
         self,
         runtime: LocalRuntime,
         *,
-        api_key: str,
+        issuer_dir: Path | None = None,
+        issuer: LocalIssuer | None = None,
         host: str = "127.0.0.1",
         port: int = 8000,
         sweep_every_s: float = 60,
@@ -159,7 +215,15 @@ class LocalApiServer:
         from functions.shared.config import settings
 
         self.runtime = runtime
-        self.api_key = api_key
+        pool_id, clients, self.methods = pool_of(runtime)
+        if issuer is not None:
+            self.issuer = issuer
+        elif issuer_dir is not None:
+            self.issuer = LocalIssuer.persisted(clients, pool_id, issuer_dir)
+            self.issuer.record(issuer_dir)
+        else:
+            self.issuer = LocalIssuer.in_memory(clients, pool_id)
+        self.authorizer = CognitoAuthorizer.of(self.issuer)
         # After the runtime set the environment up: in-process, or the deployed function's own.
         self._handler = runtime.function_handler(API_HANDLER)
         self._sweeper = runtime.function_handler(SWEEPER_HANDLER)
@@ -174,7 +238,7 @@ class LocalApiServer:
         self._stopped = threading.Event()
         self.httpd = _ThreadingServer((host, port), self._request_handler())
         self._threads: list[threading.Thread] = []
-        #: The console page gets the API key only from a loopback-bound server (local/console/assets.py).
+        #: The console page gets a token only from a loopback-bound server (local/console/assets.py).
         self.console_gets_key = is_loopback(str(self.httpd.server_address[0]))
 
     @property
@@ -224,11 +288,15 @@ class LocalApiServer:
         lowered = {k.lower(): v for k, v in headers.items()}
         if method == "GET" and path in ASSETS:
             trusted = self.console_gets_key and host_is_loopback(lowered.get("host", ""))
-            return asset(path, api_key=self.api_key if trusted else None)
-        if path.startswith(KEY_PROTECTED_PREFIXES) and not hmac.compare_digest(
-            lowered.get("x-api-key", "").encode(), self.api_key.encode()
-        ):
-            return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
+            return asset(path, token=self._console_token() if trusted else None)
+        auth = LOCAL_ROUTES_AUTH if path.startswith("/local/") else match_resource(self.methods, method, path)
+        claims = None
+        if auth is not None and auth.authorization_type == "COGNITO_USER_POOLS":
+            claims = self.authorizer.claims(lowered.get("authorization"), auth.scopes)
+            if claims is None:
+                return UNAUTHORIZED
+        elif auth is not None and auth.authorization_type != "NONE":
+            raise RuntimeError(f"{method} {path}: authorization {auth.authorization_type} is not emulated")
         if path.startswith("/local/"):
             try:
                 status, answer_headers, answer = local_route(self.runtime, method, raw_path)
@@ -239,7 +307,7 @@ class LocalApiServer:
             except Exception:
                 logging.getLogger(__name__).exception("local route failed")
                 return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
-        event = proxy_event(method, raw_path, headers, body, ip)
+        event = proxy_event(method, raw_path, headers, body, ip, claims)
         context = _context("stepwise-api", 512, 29)
         try:
             result = self._handler(event, context)
@@ -251,6 +319,11 @@ class LocalApiServer:
         for key, values in (result.get("multiValueHeaders") or {}).items():
             response_headers[key] = ", ".join(values)
         return int(result["statusCode"]), response_headers, (result.get("body") or "").encode()
+
+    def _console_token(self) -> str | None:
+        if CONSOLE_CLIENT not in self.issuer.clients:
+            return None
+        return self.issuer.mint(CONSOLE_CLIENT, ttl_seconds=CONSOLE_TOKEN_TTL_SECONDS)
 
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

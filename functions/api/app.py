@@ -1,9 +1,12 @@
 """The HTTP API (design contract), one Powertools resolver for API Gateway and the local server.
 
-Machine routes (start, read, search executions) sit behind an API key that API Gateway (or the
-local server, emulating it) checks before the request reaches this code. Approval routes are
-opened from email links: their authorization is the HMAC signature, checked here. Errors map to
-status codes in one place (the exception handlers at the bottom).
+Machine routes (start, read, search executions) sit behind API Gateway's Cognito authorizer (or
+the local server, emulating it), which checks the access token and the route's scope before the
+request reaches this code; the handler reads the caller from the claims it passes, checks the
+scope again (defence in depth: a method deployed without its authorizer still refuses) and
+records who started a run (``startedBy``). Approval routes are opened from email links: their
+authorization is the HMAC signature, checked here. Errors map to status codes in one place (the
+exception handlers at the bottom).
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from functions.api.approval_page import render
 from functions.api.executions import MAX_SEARCH, STATUSES, ExecutionService, IdempotencyConflict, NotFound
 from functions.shared.adapters import get_files
+from functions.shared.api_clients import (
+    READ_SCOPE,
+    START_SCOPE,
+    StartedBy,
+    UnknownClient,
+    has_scope,
+    started_by,
+)
 from functions.shared.approvals import ApprovalError, ApprovalService, ApprovalStore, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
@@ -65,6 +76,14 @@ class UnsupportedMediaType(Exception):
 
 class CrossSite(Exception):
     """A state-changing request a browser sent from another site: 403."""
+
+
+class Unauthorized(Exception):
+    """No authorizer claims reached the handler: 401, API Gateway's own body."""
+
+
+class Forbidden(Exception):
+    """Claims without the route's scope, or of a client this stage does not list: 403."""
 
 
 class BadRequest(Exception):
@@ -154,9 +173,25 @@ def _refuse_cross_site() -> None:
         raise CrossSite("cross-origin requests cannot decide")
 
 
-# --- machine routes (API key) -------------------------------------------------------------------
+def _caller(scope: str) -> StartedBy:
+    """The client calling a machine route, from ``requestContext.authorizer.claims``."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.claims if authorizer is not None else None
+    if not claims:
+        raise Unauthorized("Unauthorized")
+    if not has_scope(claims, scope):
+        raise Forbidden("Forbidden")
+    try:
+        return started_by(claims, settings())
+    except UnknownClient as exc:
+        logger.warning("unknown API client", error=str(exc))
+        raise Forbidden("Forbidden") from exc
+
+
+# --- machine routes (access token with a scope) ---------------------------------------------------
 @app.post("/workflows/<workflow>/executions")
 def start_execution(workflow: str) -> Response[str]:
+    caller = _caller(START_SCOPE)
     key = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
     if key is not None:
         try:
@@ -166,9 +201,13 @@ def start_execution(workflow: str) -> Response[str]:
     payload = _body()
     if not isinstance(payload, dict):
         raise BadRequest([{"field": "(body)", "message": "must be a JSON object"}])
-    started = _executions().start(workflow, payload, key)
+    started = _executions().start(workflow, payload, key, caller)
     logger.info(
-        "execution started", workflow=workflow, execution=started.executionId, new_execution=started.created
+        "execution started",
+        workflow=workflow,
+        execution=started.executionId,
+        new_execution=started.created,
+        client=caller.client,
     )
     return _json(202, started.model_dump(exclude={"created"}), {"Location": started.statusUrl})
 
@@ -179,11 +218,13 @@ class _IdempotencyKeyModel(BaseModel):
 
 @app.get("/executions/<execution_id>")
 def get_execution(execution_id: str) -> Response[str]:
+    _caller(READ_SCOPE)
     return _json(200, _executions().get(execution_id))
 
 
 @app.get("/executions")
 def search_executions() -> Response[str]:
+    _caller(READ_SCOPE)
     query = app.current_event.query_string_parameters or {}
     status = query.get("status")
     if status is not None and status not in STATUSES:
@@ -256,6 +297,8 @@ def _bad_request(exc: BadRequest) -> Response[str]:
 
 #: Errors whose message is the whole answer, with their status.
 _MESSAGE_STATUS: dict[type[Exception], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
     TooLarge: 413,
     UnsupportedMediaType: 415,
     CrossSite: 403,

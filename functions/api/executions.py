@@ -4,7 +4,13 @@ Execution names are ``<workflow>-<suffix>``: the workflow is recoverable from th
 ``GET /executions/{executionId}`` needs no lookup table. With an ``Idempotency-Key`` the suffix is
 a hash of the key, so a retried request maps to the same execution: Step Functions itself answers
 a second ``StartExecution`` with the same name and input with the same execution, and refuses other
-input (``ExecutionAlreadyExists``, which becomes 409 here).
+input (``ExecutionAlreadyExists``, which becomes 409 here). Idempotency keys are per client (the
+hash covers the client id too): two clients that happen to pick the same key start two runs.
+
+The caller (``StartedBy``, from the authorizer's claims) is recorded in the execution input under
+``startedBy``: the Step Functions console shows it with the input, ``GET /executions/{id}`` returns
+it, and the approval steps read its owner (``functions/shared/step_handler.py``). Input models never
+declare the field, so a caller cannot set it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from pydantic import BaseModel
 from functions.registry import WORKFLOWS, WorkflowSpec
 from functions.shared import asl
 from functions.shared.adapters.errors import error_code
+from functions.shared.api_clients import StartedBy
 from functions.shared.approvals import ApprovalStore
 from functions.shared.ledger import RunLedger, get_run_ledger
 from functions.shared.observability import logger
+from functions.shared.requester import STARTED_BY_FIELD
 from functions.shared.timeline import build_timeline
 from functions.shared.workflow_input import validate_input
 
@@ -46,10 +54,11 @@ class Started(BaseModel):
     created: bool
 
 
-def execution_name(workflow: str, idempotency_key: str | None) -> str:
-    suffix = (
-        hashlib.sha256(idempotency_key.encode()).hexdigest()[:40] if idempotency_key else uuid.uuid4().hex
-    )
+def execution_name(workflow: str, idempotency_key: str | None, client_id: str = "") -> str:
+    if idempotency_key is None:
+        return f"{workflow}-{uuid.uuid4().hex}"
+    scoped = f"{client_id}\n{idempotency_key}" if client_id else idempotency_key
+    suffix = hashlib.sha256(scoped.encode()).hexdigest()[:40]
     return f"{workflow}-{suffix}"
 
 
@@ -92,10 +101,14 @@ class ExecutionService:
             raise NotFound(f"unknown workflow {workflow}")
         return self._machines[workflow]
 
-    def start(self, workflow: str, payload: Any, idempotency_key: str | None) -> Started:
+    def start(
+        self, workflow: str, payload: Any, idempotency_key: str | None, caller: StartedBy | None = None
+    ) -> Started:
         machine = self._machine(workflow)
-        document = validate_input(WORKFLOWS[workflow], payload)
-        name = execution_name(workflow, idempotency_key)
+        document = validate_input(WORKFLOWS[workflow], payload, requester=caller.owner if caller else None)
+        if caller is not None:
+            document[STARTED_BY_FIELD] = caller.model_dump(mode="json")
+        name = execution_name(workflow, idempotency_key, caller.clientId if caller else "")
         try:
             arn: str = self._sfn.start_execution(
                 stateMachineArn=machine, name=name, input=_canonical(document)
@@ -120,6 +133,7 @@ class ExecutionService:
             if exc.response["Error"].get("Code") in {"ExecutionDoesNotExist", "InvalidArn"}:
                 raise NotFound(f"execution {execution_id} not found") from exc
             raise
+        document = json.loads(described["input"]) if described.get("input") else None
         steps = {state: (s.name, s.kind.value) for state, s in asl.state_steps(workflow).items()}
         timeline = build_timeline(self._history(arn), steps, described["status"])
         return {
@@ -129,7 +143,11 @@ class ExecutionService:
             "status": described["status"],
             "startDate": _iso(described.get("startDate")),
             "stopDate": _iso(described.get("stopDate")),
-            "input": json.loads(described["input"]) if described.get("input") else None,
+            # The caller apart from the input it sent (the execution input carries both).
+            "startedBy": document.get(STARTED_BY_FIELD) if isinstance(document, dict) else None,
+            "input": {k: v for k, v in document.items() if k != STARTED_BY_FIELD}
+            if isinstance(document, dict)
+            else document,
             "output": json.loads(described["output"]) if described.get("output") else None,
             "error": described.get("error"),
             "cause": described.get("cause"),

@@ -32,6 +32,7 @@ from functions.shared.link_keys import KeyRing, LinkKeys
 from functions.shared.models import EmailAddress
 from functions.shared.ports.email import EmailPort, OutgoingEmail
 from functions.shared.ports.files import FileStore, sha256_text
+from functions.shared.requester import current_requester, is_requester
 
 ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "EXPIRED", "CANCELLED", "SUPERSEDED"]
 
@@ -374,7 +375,8 @@ class ApprovalService:
         """Store a PENDING approval for this token; older pending ones of this state are superseded.
 
         Defence in depth: whatever reached this step, a staff approver must be one the stage's approver
-        directory allows for this workflow (:class:`ApproverNotAllowed`, a ``BusinessRuleError``).
+        directory allows for this workflow (:class:`ApproverNotAllowed`, a ``BusinessRuleError``), and
+        not the owner of the client that started the run (``requester.current_requester``).
         ``approver_is_client``: the approver is the client as the CRM (the system of record) knows
         them, whom no directory lists (case_study's answers and client review). ``amount_cents``:
         the money this approval moves; the approver must then be in that amount's tier.
@@ -386,6 +388,8 @@ class ApprovalService:
             raise ApproverNotAllowed(
                 f"{approver} is not an approver the directory allows for {workflow}{at}; nothing was sent"
             )
+        if not approver_is_client and is_requester(current_requester.get(), approver):
+            raise ApproverNotAllowed(f"{approver} started this run and cannot approve it; nothing was sent")
         for older in self.store.for_execution(execution):
             if older.state == state and older.status == "PENDING":
                 self.store.transition(older.approval_id, "SUPERSEDED")

@@ -138,6 +138,9 @@ class StepwiseSettings(BaseSettings):
     approvers_parameter_path: str | None = Field(
         default=None, json_schema_extra=_needs(resource="approver_directory", cdk_context="approvers")
     )
+    #: The API's clients as JSON, client id → ``{"name", "owner"}`` (``functions/shared/api_clients.py``);
+    #: set on the API function only. Unset, only the local stage knows clients (the example file).
+    api_clients: str | None = None
     #: Workflow name → state machine (alias) ARN the API starts executions on.
     state_machines: dict[str, str] = Field(default_factory=dict)
     #: Lifetime of idempotency records: must outlast the whole retry window of a run.

@@ -33,6 +33,7 @@ from functions.shared.idempotency import current_lambda_context
 from functions.shared.log_payloads import PayloadKind, loggable
 from functions.shared.log_sampling import run_sampling
 from functions.shared.observability import logger, metrics, tracer
+from functions.shared.requester import STARTED_BY_FIELD, current_requester
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -101,6 +102,7 @@ def step_handler(
             metrics.clear_metrics()  # this invocation's dimensions only (steps share a process locally)
             metrics.add_dimension(name="workflow", value=workflow)
             metrics.add_dimension(name="step", value=step)
+            event, requester = _without_started_by(event)
             try:
                 parsed = parse(event=event, model=StepEvent[payload_model])  # type: ignore[valid-type]
             except ValidationError as exc:
@@ -127,7 +129,11 @@ def step_handler(
                     state=ctx.state,
                     log_sampled=sampled,
                 )
-                return _invoke(fn, parsed, ctx, context)
+                requester_token = current_requester.set(requester)
+                try:
+                    return _invoke(fn, parsed, ctx, context)
+                finally:
+                    current_requester.reset(requester_token)
 
         handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(run)
         handler = tracer.capture_lambda_handler(capture_response=False)(handler)
@@ -135,6 +141,22 @@ def step_handler(
         return handler
 
     return decorate
+
+
+def _without_started_by(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The event without the API's ``startedBy`` (no payload model declares it), and its owner.
+
+    The API records the caller in the execution input (``functions/api/executions.py``); states that
+    pass ``$`` on carry it to every step, and the approval steps need its owner (a requester never
+    approves their own run), so it is read here once instead of in every input model.
+    """
+    payload = event.get("payload") if isinstance(event, dict) else None
+    if not isinstance(payload, dict) or STARTED_BY_FIELD not in payload:
+        return event, None
+    rest = {k: v for k, v in payload.items() if k != STARTED_BY_FIELD}
+    started = payload[STARTED_BY_FIELD]
+    owner = started.get("owner") if isinstance(started, dict) else None
+    return {**event, "payload": rest}, owner if isinstance(owner, str) else None
 
 
 def _invoke(

@@ -4,7 +4,9 @@ Errors come back as ``[{"field", "message"}]``, the API's 400 body (design contr
 
 Approvers are the server's decision (``functions/shared/approvers.py``): an approver field left out
 (or null) gets the stage directory's default, and one that is given must be among its allowed; where
-the field has amount tiers, the request's amount picks the tier both are read from.
+the field has amount tiers, the request's amount picks the tier both are read from. With a
+``requester`` (the starting client's owner), no field may end up with that address
+(``functions/shared/requester.py``): a default is rerouted, a named one refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from functions.registry import WorkflowSpec
 from functions.shared.approvers import AMOUNT_FIELDS, APPROVER_FIELDS, ApproverDirectory, approver_directory
 from functions.shared.config import settings
+from functions.shared.requester import SelfApproval, approver_other_than
 
 
 class InputRejected(ValueError):
@@ -43,11 +46,16 @@ def input_model(workflow: WorkflowSpec) -> type[BaseModel]:
     return model
 
 
-def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
-    """The workflow's input, validated and normalised, or :class:`InputRejected` with field errors."""
+def validate_input(workflow: WorkflowSpec, payload: Any, requester: str | None = None) -> dict[str, Any]:
+    """The workflow's input, validated and normalised, or :class:`InputRejected` with field errors.
+
+    ``requester``: the owner of the client starting the run, who must not approve it.
+    """
     fields = APPROVER_FIELDS.get(workflow.name, ())
     directory = approver_directory(settings()) if fields else None
+    named: set[str] = set()
     if directory is not None and isinstance(payload, dict):
+        named = {f for f in fields if payload.get(f) is not None}
         payload = _with_default_approvers(workflow.name, fields, directory, payload)
     try:
         document = input_model(workflow).model_validate(payload).model_dump(mode="json")
@@ -55,7 +63,33 @@ def validate_input(workflow: WorkflowSpec, payload: Any) -> dict[str, Any]:
         raise InputRejected(workflow.name, field_errors(exc)) from exc
     if directory is not None:
         _check_approvers(workflow.name, fields, directory, document)
+        document = _not_the_requester(workflow.name, fields, directory, document, requester, named)
     return document
+
+
+def _not_the_requester(
+    workflow: str,
+    fields: tuple[str, ...],
+    directory: ApproverDirectory,
+    document: dict[str, Any],
+    requester: str | None,
+    named: set[str],
+) -> dict[str, Any]:
+    """Each approver field with an address other than the requester's (or a field error)."""
+    errors, chosen = [], dict(document)
+    for field in fields:
+        try:
+            chosen[field] = approver_other_than(
+                requester,
+                chosen=str(document[field]),
+                allowed=directory.choice(workflow, field, _amount(workflow, field, document)).allowed,
+                named=field in named,
+            )
+        except SelfApproval as exc:
+            errors.append({"field": field, "message": str(exc)})
+    if errors:
+        raise InputRejected(workflow, errors)
+    return chosen
 
 
 def _with_default_approvers(

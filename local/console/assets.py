@@ -1,12 +1,12 @@
-"""The console's static files, and how the page gets the API key without a login screen.
+"""The console's static files, and how the page gets an access token without a login screen.
 
-The page calls the same key-protected API as ``curl`` does, with ``x-api-key``. The server puts
-the key into ``index.html`` (a ``<meta>`` tag read by ``console.js``) only when it listens on a
-loopback address *and* the request's ``Host`` is a loopback name: anyone who can load that page
-can already read the key from the terminal that started ``make serve``, and the ``Host`` check
-stops a DNS-rebinding page from getting it. Bound anywhere else, the page asks for the key and
-keeps it in ``sessionStorage``. The page's CSP allows only its own script and style (no inline
-code, no eval, Trusted Types on), and it is never cached or framed.
+The page calls the same token-protected API as ``curl`` does, with ``Authorization: Bearer``. The
+server mints a token for its ``console`` client and puts it into ``index.html`` (a ``<meta>`` tag
+read by ``console.js``) only when it listens on a loopback address *and* the request's ``Host`` is
+a loopback name: anyone who can load that page can already mint one with ``python -m local token``
+on this machine, and the ``Host`` check stops a DNS-rebinding page from getting it. Bound anywhere
+else, the page asks for a token and keeps it in ``sessionStorage``. The page's CSP allows only its
+own script and style (no inline code, no eval, Trusted Types on), and it is never cached or framed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ASSETS = {
     "/console/console.css": ("console.css", "text/css; charset=utf-8"),
     "/console/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
-KEY_PLACEHOLDER = "{{API_KEY}}"
+TOKEN_PLACEHOLDER = "{{API_TOKEN}}"  # noqa: S105 - where the token goes, not a token
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'; require-trusted-types-for 'script'"
@@ -48,12 +48,12 @@ def host_is_loopback(host_header: str) -> bool:
     return host in _LOOPBACK_NAMES
 
 
-def asset(path: str, *, api_key: str | None) -> tuple[int, dict[str, str], bytes]:
-    """The file for ``path``; ``index.html`` carries ``api_key`` (or nothing: the page then asks)."""
+def asset(path: str, *, token: str | None) -> tuple[int, dict[str, str], bytes]:
+    """The file for ``path``; ``index.html`` carries ``token`` (or nothing: the page then asks)."""
     name, content_type = ASSETS[path]
     body = (ASSET_DIR / name).read_bytes()
     if name == "index.html":
-        body = body.replace(KEY_PLACEHOLDER.encode(), html.escape(api_key or "", quote=True).encode())
+        body = body.replace(TOKEN_PLACEHOLDER.encode(), html.escape(token or "", quote=True).encode())
     return (
         200,
         {

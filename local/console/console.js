@@ -2,13 +2,13 @@
 // written with textContent (never innerHTML: the page's CSP turns Trusted Types on to enforce it).
 "use strict";
 
-const KEY_STORAGE = "stepwise-api-key";
+const KEY_STORAGE = "stepwise-api-token";
 const POLL_MS = 1500;
 const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 
 const view = document.getElementById("view");
 const keyPrompt = document.getElementById("key-prompt");
-const injectedKey = document.querySelector('meta[name="stepwise-api-key"]').content;
+const injectedKey = document.querySelector('meta[name="stepwise-api-token"]').content;
 let apiKey = injectedKey || sessionStorage.getItem(KEY_STORAGE) || "";
 let catalog = null;
 let pollTimer = null;
@@ -50,6 +50,12 @@ function usd(value) {
   return `$${Number(value).toFixed(6)}`;
 }
 
+function startedBy(caller) {
+  // The API client that started the run and its accountable owner (absent for CLI runs).
+  if (!caller) return "–";
+  return `${caller.client} (${caller.owner})`;
+}
+
 function statusBadge(status) {
   return el("span", {class: `status status-${status}`, text: status});
 }
@@ -66,7 +72,7 @@ function shortCause(cause) {
 }
 
 async function api(path, options = {}) {
-  const headers = Object.assign({"x-api-key": apiKey}, options.headers || {});
+  const headers = Object.assign({"Authorization": `Bearer ${apiKey}`}, options.headers || {});
   const response = await fetch(path, Object.assign({}, options, {headers, cache: "no-store"}));
   const text = await response.text();
   let body = null;
@@ -75,7 +81,7 @@ async function api(path, options = {}) {
   } catch (_) {
     body = {message: text};
   }
-  if (response.status === 403 && body && body.message === "Forbidden") askForKey("The API refused the key (403).");
+  if (response.status === 401 && body && body.message === "Unauthorized") askForKey("The API refused the token (401).");
   return {status: response.status, ok: response.ok, body};
 }
 
@@ -195,6 +201,7 @@ async function renderExecution(executionId, current, previous) {
   page.querySelector(".workflow").textContent = data.workflow;
   page.querySelector(".run-status").replaceWith(statusBadge(data.status));
   page.querySelector(".started").textContent = when(data.startDate);
+  page.querySelector(".started-by").textContent = startedBy(data.startedBy);
   page.querySelector(".ended").textContent = when(data.stopDate);
   page.querySelector(".run-input").textContent = pretty(data.input);
   page.querySelector(".run-output").textContent = data.output === null ? "(none yet)" : pretty(data.output);

@@ -1,4 +1,9 @@
-"""A real local API server (port chosen by the OS) over a fresh moto runtime, and a small client."""
+"""A real local API server (port chosen by the OS) over a fresh moto runtime, and a small client.
+
+A machine request carries an access token the server's own issuer minted for ``CLIENT``
+(``local.auth.credentials``: the one place a local test client gets credentials), checked by the
+server as API Gateway's Cognito authorizer would; approval requests pass ``client=None``.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from functions.registry import ROOT
+from local.auth import credentials
 from local.runtime import LocalRuntime
 from local.server import LocalApiServer
 
-API_KEY = "test-api-key-123"
+#: The client a test calls as unless it says otherwise (examples/api_clients.json: start + read).
+CLIENT = "crm-sync"
 LINK = re.compile(r"http://\S+/approvals/(?P<id>[A-Za-z0-9_-]+)\?sig=(?P<sig>[A-Za-z0-9_-]+)")
 
 
@@ -45,14 +52,16 @@ class Api:
         path: str,
         body: Any = None,
         *,
-        key: str | None = API_KEY,
+        client: str | None = CLIENT,
+        scopes: tuple[str, ...] = (),
         headers: dict[str, str] | None = None,
     ) -> Reply:
+        """``client``'s token (with ``scopes``, default all it may have) unless ``None``;
+        ``headers`` go over it (an ``Authorization`` there replaces the token)."""
         parts = urlsplit(self.server.url)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-        sent = dict(headers or {})
-        if key is not None:
-            sent["x-api-key"] = key
+        sent = self.credentials(client, *scopes) if client is not None else {}
+        sent.update(headers or {})
         payload = None
         if body is not None:
             payload = body if isinstance(body, str) else json.dumps(body)
@@ -63,6 +72,9 @@ class Api:
         connection.close()
         self.seen.append(reply.text)
         return reply
+
+    def credentials(self, client: str = CLIENT, *scopes: str) -> dict[str, str]:
+        return credentials(self.server.issuer, client, *scopes)
 
     def start(self, payload: dict[str, Any], **headers: str) -> Reply:
         return self.request("POST", "/workflows/sales_outreach/executions", payload, headers=headers or None)
@@ -101,7 +113,7 @@ class Api:
 @contextmanager
 def serving(runtime: LocalRuntime) -> Iterator[Api]:
     """The local API server (a port the OS picks, no SLA sweeps) over ``runtime``."""
-    server = LocalApiServer(runtime, api_key=API_KEY, port=0, sweep_every_s=3600).start()
+    server = LocalApiServer(runtime, port=0, sweep_every_s=3600).start()
     try:
         yield Api(runtime=runtime, server=server)
     finally:

@@ -47,14 +47,14 @@ def test_a_person_starts_a_run_follows_the_emailed_link_approves_and_sees_it_suc
 
     # When the approver opens the link from the email and approves on the page
     ((approval_id, sig),) = api.links(to=outreach["approver_email"])
-    page = api.request("GET", f"/approvals/{approval_id}?sig={sig}", key=None)
+    page = api.request("GET", f"/approvals/{approval_id}?sig={sig}", client=None)
     assert page.status == 200
     assert "Approve" in page.text
     decided = api.request(
         "POST",
         f"/approvals/{approval_id}/decision",
         {"decision": "approve", "sig": sig, "comment": "go"},
-        key=None,
+        client=None,
     )
     assert decided.status == 200
 
@@ -84,9 +84,12 @@ def test_the_task_token_appears_in_no_response_email_record_or_log(
     for execution_id, decision in ((approved, "approve"), (rejected, "reject")):
         record = pending[execution_id]
         sig = api.runtime.signed_link_signature(record)
-        api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", key=None)
+        api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", client=None)
         api.request(
-            "POST", f"/approvals/{record.approval_id}/decision", {"decision": decision, "sig": sig}, key=None
+            "POST",
+            f"/approvals/{record.approval_id}/decision",
+            {"decision": decision, "sig": sig},
+            client=None,
         )
         api.wait_for_end(execution_id)
         api.request("GET", f"/executions/{execution_id}")

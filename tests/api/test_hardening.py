@@ -18,7 +18,7 @@ import pytest
 
 from functions.shared.approvals import ApprovalRecord
 from local.server import MAX_BODY, MAX_DRAIN, LocalApiServer
-from tests.api.conftest import API_KEY, Api
+from tests.api.conftest import Api
 
 START = "/workflows/sales_outreach/executions"
 DEEP = "[" * 10_000 + "]" * 10_000
@@ -31,9 +31,10 @@ def _connect(api: Api, timeout_s: float = 10) -> socket.socket:
 
 
 def _request(
-    path: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes = b""
+    api: Api, path: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes = b""
 ) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"x-api-key: {API_KEY}"]
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in api.credentials().items()]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -81,11 +82,11 @@ def test_head_is_answered_like_get_without_a_body(api: Api) -> None:
     path = "/executions?limit=5"
     with _connect(api) as sock:
         reader = Reader(sock)
-        sock.sendall(_request(path))
+        sock.sendall(_request(api, path))
         got = reader.reply()
 
         # When a client asks for the same with HEAD, then GET again on the same connection
-        sock.sendall(_request(path, method="HEAD") + _request(path))
+        sock.sendall(_request(api, path, method="HEAD") + _request(api, path))
         head = reader.reply(head=True)
         again = reader.reply()
 
@@ -108,7 +109,7 @@ def test_a_content_length_that_is_not_a_size_is_refused_and_the_connection_close
         reader = Reader(sock)
 
         # When it starts a run with it (a silent server would hang this test at the socket timeout)
-        sock.sendall(_request(START, method="POST", headers={"Content-Length": length}) + b"{}")
+        sock.sendall(_request(api, START, method="POST", headers={"Content-Length": length}) + b"{}")
         reply = reader.reply()
 
         # Then the answer is 400 with a JSON message, and the connection is closed: where the body
@@ -126,11 +127,11 @@ def test_a_413_leaves_the_connection_ready_for_the_next_request(api: Api) -> Non
 
         # When a client sends a body over the limit, then another request on the same connection
         sock.sendall(
-            _request(START, method="POST", headers={"Content-Length": str(MAX_BODY + 1)})
+            _request(api, START, method="POST", headers={"Content-Length": str(MAX_BODY + 1)})
             + b"x" * (MAX_BODY + 1)
         )
         too_large = reader.reply()
-        sock.sendall(_request("/executions?limit=0"))
+        sock.sendall(_request(api, "/executions?limit=0"))
         next_reply = reader.reply()
 
     # Then the first is 413, and the second is answered as itself (the unread body was not taken
@@ -158,7 +159,7 @@ def test_a_post_without_content_length_is_411_and_its_body_is_never_read_as_a_re
         reader = Reader(sock)
 
         # When it starts a run that way
-        sock.sendall(_request(START, method="POST", headers={"Content-Type": "application/json"}) + b"{}")
+        sock.sendall(_request(api, START, method="POST", headers={"Content-Type": "application/json"}) + b"{}")
 
         # Then it is told the length is required, and the connection closes: its "{}" is not parsed
         # as a second request (which the stdlib would answer with an HTML 400)
@@ -173,7 +174,7 @@ def test_a_chunked_body_is_refused_with_411_not_parsed(api: Api) -> None:
 
         # When it starts a run with Transfer-Encoding: chunked
         sock.sendall(
-            _request(START, method="POST", headers={"Transfer-Encoding": "chunked"}) + b"2\r\n{}\r\n0\r\n\r\n"
+            _request(api, START, method="POST", headers={"Transfer-Encoding": "chunked"}) + b"2\r\n{}\r\n0\r\n\r\n"
         )
 
         # Then it is refused (411, JSON) and the connection closes without a second answer
@@ -187,7 +188,7 @@ def test_a_body_far_over_the_limit_is_413_at_once_without_reading_it(api: Api) -
         reader = Reader(sock)
 
         # When it has sent only the headers and a few bytes of that body
-        sock.sendall(_request(START, method="POST", headers={"Content-Length": str(MAX_DRAIN + 1)}) + b"[1,")
+        sock.sendall(_request(api, START, method="POST", headers={"Content-Length": str(MAX_DRAIN + 1)}) + b"[1,")
 
         # Then the 413 comes before the rest of the body (a server reading it all would wait here
         # until the socket timeout), and the connection is closed
@@ -237,7 +238,9 @@ def test_errors_the_server_makes_itself_are_json_like_api_gateway_not_html(
 def test_fifty_clients_arriving_at_once_are_all_answered(api: Api) -> None:
     # Given a server that has not accepted anything yet (its accept loop not running), as when a
     # burst of clients arrives faster than it accepts
-    server = LocalApiServer(api.runtime, api_key=API_KEY, host="127.0.0.1", port=0, sweep_every_s=3600)
+    server = LocalApiServer(
+        api.runtime, issuer=api.server.issuer, host="127.0.0.1", port=0, sweep_every_s=3600
+    )
     host, port = server.httpd.server_address[:2]
     sockets: list[socket.socket] = []
     started = False
@@ -246,7 +249,7 @@ def test_fifty_clients_arriving_at_once_are_all_answered(api: Api) -> None:
         for _ in range(50):
             sock = socket.create_connection((str(host), int(port)), timeout=2)
             sockets.append(sock)
-            sock.sendall(_request("/executions?limit=0"))
+            sock.sendall(_request(api, "/executions?limit=0"))
         server.start()
         started = True
 
@@ -298,7 +301,7 @@ def test_a_decision_that_is_not_json_decides_nothing(
     decision = json.dumps({"decision": "approve", "sig": sig})
 
     # When it arrives as text/plain (what a form on another site can post without a preflight)
-    reply = api.request("POST", path, decision, key=None, headers={"content-type": "text/plain"})
+    reply = api.request("POST", path, decision, client=None, headers={"content-type": "text/plain"})
 
     # Then it is 415 with a JSON message, and the run still waits for a decision
     assert reply.status == 415
@@ -306,7 +309,11 @@ def test_a_decision_that_is_not_json_decides_nothing(
     assert _still_waits(api, execution_id, record.approval_id)
     # while the approval page's own request (JSON, same origin) still decides
     page = api.request(
-        "POST", path, decision, key=None, headers={"origin": api.server.url, "sec-fetch-site": "same-origin"}
+        "POST",
+        path,
+        decision,
+        client=None,
+        headers={"origin": api.server.url, "sec-fetch-site": "same-origin"},
     )
     assert page.status == 200, page.text
     assert page.json()["status"] == "APPROVED"
@@ -333,7 +340,7 @@ def test_a_decision_from_another_site_is_forbidden(
         "POST",
         f"/approvals/{record.approval_id}/decision",
         {"decision": "reject", "sig": sig},
-        key=None,
+        client=None,
         headers=headers,
     )
 
@@ -360,7 +367,7 @@ def test_a_body_nested_10000_deep_is_a_400(api: Api, path: str) -> None:
 def test_a_body_over_the_limit_is_a_413_from_the_handler_too(api: Api, path: str) -> None:
     # Given a JSON body over the limit that API Gateway (10 MB) would let through to the handler
     body = json.dumps({"padding": "x" * (MAX_BODY + 1)})
-    headers = {"content-type": "application/json", "x-api-key": API_KEY, "Host": "127.0.0.1"}
+    headers = {"content-type": "application/json", "Host": "127.0.0.1", **api.credentials()}
 
     # When the handler gets it (past the local server's own size check, as behind API Gateway)
     status, _, payload = api.server.respond("POST", path, headers, body, "127.0.0.1")

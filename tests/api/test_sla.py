@@ -80,12 +80,12 @@ def _emails(api: Api, to: str | None = None) -> list[dict[str, Any]]:
 
 
 def _page(api: Api, approval_id: str, sig: str) -> Any:
-    return api.request("GET", f"/approvals/{approval_id}?sig={sig}", key=None)
+    return api.request("GET", f"/approvals/{approval_id}?sig={sig}", client=None)
 
 
 def _decide(api: Api, approval_id: str, sig: str, decision: str = "approve") -> Any:
     return api.request(
-        "POST", f"/approvals/{approval_id}/decision", {"decision": decision, "sig": sig}, key=None
+        "POST", f"/approvals/{approval_id}/decision", {"decision": decision, "sig": sig}, client=None
     )
 
 

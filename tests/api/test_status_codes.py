@@ -49,7 +49,7 @@ def _status_of(api: Api, approval_id: str) -> str:
 
 
 def _decide(api: Api, approval_id: str, body: Any) -> Any:
-    return api.request("POST", f"/approvals/{approval_id}/decision", body, key=None)
+    return api.request("POST", f"/approvals/{approval_id}/decision", body, client=None)
 
 
 def _emails_to(api: Api, to: str) -> list[dict[str, Any]]:
@@ -140,17 +140,18 @@ def test_starting_an_unknown_workflow_is_not_found(api: Api, outreach: dict[str,
     assert "world_domination" in reply.json()["message"]
 
 
-@pytest.mark.parametrize("key", [None, "wrong-key"], ids=["no-key", "wrong-key"])
-def test_starting_without_a_valid_api_key_is_forbidden_and_starts_nothing(
-    api: Api, outreach: dict[str, Any], key: str | None
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"], ids=["no-token", "garbage-token"])
+def test_starting_without_a_valid_token_is_unauthorized_and_starts_nothing(
+    api: Api, outreach: dict[str, Any], authorization: str | None
 ) -> None:
-    # Given a client without the API key (or with a wrong one)
+    # Given a client without an access token (or with something that is not one)
+    headers = {"Authorization": authorization} if authorization else None
     # When it starts a run
-    reply = api.request("POST", START, outreach, key=key)
+    reply = api.request("POST", START, outreach, client=None, headers=headers)
 
-    # Then API Gateway answers 403 Forbidden and no run exists
-    assert reply.status == 403
-    assert reply.json() == {"message": "Forbidden"}
+    # Then API Gateway's authorizer answers 401 Unauthorized and no run exists
+    assert reply.status == 401
+    assert reply.json() == {"message": "Unauthorized"}
     assert api.request("GET", "/executions?workflow=sales_outreach").json() == {"executions": []}
 
 
@@ -256,16 +257,16 @@ def test_reading_a_run_that_does_not_exist_is_not_found(api: Api, execution_id: 
     assert "not found" in reply.json()["message"]
 
 
-def test_reading_a_run_without_the_api_key_is_forbidden(api: Api, outreach: dict[str, Any]) -> None:
+def test_reading_a_run_without_a_token_is_unauthorized(api: Api, outreach: dict[str, Any]) -> None:
     # Given an existing run
     execution_id = api.start(outreach).json()["executionId"]
 
-    # When a client reads it without the API key
-    reply = api.request("GET", f"/executions/{execution_id}", key=None)
+    # When a client reads it without a token
+    reply = api.request("GET", f"/executions/{execution_id}", client=None)
 
-    # Then it is forbidden (403) and shows nothing of the run
-    assert reply.status == 403
-    assert reply.json() == {"message": "Forbidden"}
+    # Then it is unauthorized (401) and shows nothing of the run
+    assert reply.status == 401
+    assert reply.json() == {"message": "Unauthorized"}
 
 
 # --- GET /executions ---------------------------------------------------------------------------
@@ -336,11 +337,11 @@ def test_searching_an_unknown_workflow_is_not_found(api: Api) -> None:
     assert reply.status == 404
 
 
-def test_searching_without_the_api_key_is_forbidden(api: Api) -> None:
-    # When a client searches without the API key, Then it is forbidden (403)
-    reply = api.request("GET", "/executions?workflow=sales_outreach", key=None)
-    assert reply.status == 403
-    assert reply.json() == {"message": "Forbidden"}
+def test_searching_without_a_token_is_unauthorized(api: Api) -> None:
+    # When a client searches without a token, Then it is unauthorized (401)
+    reply = api.request("GET", "/executions?workflow=sales_outreach", client=None)
+    assert reply.status == 401
+    assert reply.json() == {"message": "Unauthorized"}
 
 
 # --- GET /approvals/{approvalId}?sig= ------------------------------------------------------------
@@ -353,7 +354,7 @@ def test_the_approval_page_shows_the_draft_and_action_safely_and_decides_nothing
     assert approval_id == record.approval_id
 
     # When the link is opened twice (a mail scanner prefetches it, then the person opens it)
-    pages = [api.request("GET", f"/approvals/{approval_id}?sig={sig}", key=None) for _ in range(2)]
+    pages = [api.request("GET", f"/approvals/{approval_id}?sig={sig}", client=None) for _ in range(2)]
 
     # Then both answer a 200 HTML page with the draft's subject and the action, hardened
     for page in pages:
@@ -388,7 +389,7 @@ def test_the_approval_page_escapes_model_written_html(api: Api, outreach: dict[s
     assert record.draft.subject == "<b>hi</b>"  # the scripted draft was used
 
     # When the approver opens the page
-    page = api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", key=None)
+    page = api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", client=None)
 
     # Then the markup is shown as text, never as markup
     assert page.status == 200
@@ -417,7 +418,7 @@ def test_the_approval_page_with_an_invalid_signature_is_forbidden(
     }[how]
 
     # When the page is opened with it
-    page = api.request("GET", f"/approvals/{record.approval_id}{query}", key=None)
+    page = api.request("GET", f"/approvals/{record.approval_id}{query}", client=None)
 
     # Then it is forbidden (403), shows no draft and changes nothing
     assert page.status == 403
@@ -433,7 +434,7 @@ def test_the_approval_page_after_expiry_is_forbidden(api: Api, outreach: dict[st
     sig = api.runtime.signed_link_signature(record.model_copy(update={"expires_at": past}))
 
     # When the approver opens it
-    page = api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", key=None)
+    page = api.request("GET", f"/approvals/{record.approval_id}?sig={sig}", client=None)
 
     # Then it is forbidden (403) because it expired (only the expiry is wrong)
     assert page.status == 403
@@ -442,7 +443,7 @@ def test_the_approval_page_after_expiry_is_forbidden(api: Api, outreach: dict[st
 
 def test_an_unknown_approval_page_is_not_found(api: Api) -> None:
     # When a link to an approval that does not exist is opened, Then it is not found (404)
-    page = api.request("GET", "/approvals/no-such-approval?sig=abc", key=None)
+    page = api.request("GET", "/approvals/no-such-approval?sig=abc", client=None)
     assert page.status == 404
 
 

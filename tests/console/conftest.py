@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from local.auth import credentials
 from local.runtime import LocalRuntime
 from local.server import LocalApiServer
 
-API_KEY = "console-test-key-4242"
 #: Runs are real (moto executes the ASL, the first LLM step imports anthropic): be patient, not flaky.
 TIMEOUT_MS = 20_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -57,12 +57,15 @@ class Console:
     def url(self) -> str:
         return self.server.url
 
+    def credentials(self, client: str = "crm-sync") -> dict[str, str]:
+        return credentials(self.server.issuer, client)
+
     def request(
         self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(self.server.url)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-        sent = {"x-api-key": API_KEY, **(headers or {})}
+        sent = {**self.credentials(), **(headers or {})}
         payload = None if body is None else json.dumps(body)
         connection.request(method, path, body=payload, headers=sent)
         response = connection.getresponse()
@@ -74,7 +77,7 @@ class Console:
 @pytest.fixture
 def console() -> Iterator[Console]:
     with LocalRuntime(env={"STEPWISE_APPROVAL_LINK_BASE_URL": "http://127.0.0.1:1"}) as runtime:
-        server = LocalApiServer(runtime, api_key=API_KEY, port=0, sweep_every_s=3600).start()
+        server = LocalApiServer(runtime, port=0, sweep_every_s=3600).start()
         try:
             yield Console(runtime=runtime, server=server)
         finally:

@@ -13,7 +13,7 @@ from functions.api.executions import ExecutionService
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.aws import client
 from functions.shared.config import settings
-from tests.console.conftest import API_KEY, Console, screenshot
+from tests.console.conftest import Console, screenshot
 
 EXAMPLE: dict[str, Any] = json.loads((ROOT / "examples" / "sales_outreach.json").read_text(encoding="utf-8"))
 EXECUTION_HASH = re.compile(r"#/executions/(?P<id>sales_outreach-[0-9a-f]+)$")
@@ -196,25 +196,25 @@ def test_a_failed_run_shows_retries_errors_and_highlighted_compensation_steps(
     assert _csp_violations(console) == []
 
 
-def test_a_server_that_does_not_hand_out_its_key_makes_the_page_ask_for_it(
+def test_a_server_that_does_not_hand_out_a_token_makes_the_page_ask_for_one(
     page: Page, console: Console
 ) -> None:
-    # Given a server that keeps its key out of the page (as when it listens beyond loopback)
+    # Given a server that keeps tokens out of the page (as when it listens beyond loopback)
     console.server.console_gets_key = False
 
-    # When the page opens, it asks for the key instead of calling the API
+    # When the page opens, it asks for a token instead of calling the API
     page.goto(console.url + "/")
     expect(page.locator("#key-prompt")).to_be_visible()
-    assert page.locator('meta[name="stepwise-api-key"]').get_attribute("content") == ""
+    assert page.locator('meta[name="stepwise-api-token"]').get_attribute("content") == ""
 
-    # And with a wrong key the API's 403 keeps the prompt up
-    page.fill("#key-input", "wrong-key")
-    page.get_by_role("button", name="Use this key").click()
-    expect(page.locator("#key-prompt .message")).to_contain_text("403")
+    # And with a wrong token the authorizer's 401 keeps the prompt up
+    page.fill("#key-input", "wrong-token")
+    page.get_by_role("button", name="Use this token").click()
+    expect(page.locator("#key-prompt .message")).to_contain_text("401")
 
-    # When the operator pastes the printed key, the executions list loads
-    page.fill("#key-input", API_KEY)
-    page.get_by_role("button", name="Use this key").click()
+    # When the operator pastes a minted token (python -m local token --client console), the list loads
+    page.fill("#key-input", console.server.issuer.mint("console"))
+    page.get_by_role("button", name="Use this token").click()
     expect(page.locator("#key-prompt")).to_be_hidden()
     expect(page.locator("#filter-workflow option")).to_have_count(len(WORKFLOWS) + 1)
 

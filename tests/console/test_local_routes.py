@@ -12,10 +12,10 @@ import pytest
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.llm.offline import RateLimited, offline_model
 from local.console.assets import host_is_loopback, is_loopback
-from tests.console.conftest import API_KEY, Console
+from tests.console.conftest import Console
 
 EXAMPLE = json.loads((ROOT / "examples" / "sales_outreach.json").read_text(encoding="utf-8"))
-KEY_META = re.compile(r'<meta name="stepwise-api-key" content="(?P<key>[^"]*)">')
+KEY_META = re.compile(r'<meta name="stepwise-api-token" content="(?P<key>[^"]*)">')
 
 
 def _wait_for_approval(console: Console, execution: str) -> None:
@@ -27,14 +27,17 @@ def _wait_for_approval(console: Console, execution: str) -> None:
     raise AssertionError(f"{execution} never asked for an approval")
 
 
-def test_the_page_needs_no_key_and_carries_the_key_and_a_strict_policy_for_a_loopback_request(
+def test_the_page_needs_no_token_and_carries_a_console_token_and_a_strict_policy_for_a_loopback_request(
     console: Console,
 ) -> None:
-    status, headers, page = console.request("GET", "/", headers={"x-api-key": "", "Host": "127.0.0.1"})
+    status, headers, page = console.request("GET", "/", headers={"Authorization": "", "Host": "127.0.0.1"})
     assert status == 200
     found = KEY_META.search(page)
     assert found is not None
-    assert found["key"] == API_KEY
+    # a token the server's authorizer accepts, for its console client
+    claims = console.server.authorizer.claims(found["key"], ["stepwise/start"])
+    assert claims is not None
+    assert claims["client_id"] == "console"
     policy = headers["Content-Security-Policy"]
     assert "script-src 'self';" in policy
     assert "unsafe-inline" not in policy
@@ -45,7 +48,7 @@ def test_the_page_needs_no_key_and_carries_the_key_and_a_strict_policy_for_a_loo
     assert re.findall(r"<script[^>]*>", page) == ['<script src="/console/console.js" defer>']
     assert not re.search(r"\sstyle=|\son[a-z]+=", page)
     for path, kind in (("/console/console.js", "text/javascript"), ("/console/console.css", "text/css")):
-        status, headers, _ = console.request("GET", path, headers={"x-api-key": ""})
+        status, headers, _ = console.request("GET", path, headers={"Authorization": ""})
         assert status == 200
         assert headers["Content-Type"].startswith(kind)
 
@@ -100,10 +103,10 @@ def test_only_a_loopback_bound_server_hands_its_key_to_the_page(address: str, lo
         "/local/audit/sales_outreach-x/draft_email",
     ],
 )
-def test_the_local_data_routes_need_the_api_key(console: Console, path: str) -> None:
-    status, _, body = console.request("GET", path, headers={"x-api-key": "wrong"})
-    assert status == 403
-    assert json.loads(body) == {"message": "Forbidden"}
+def test_the_local_data_routes_need_a_token(console: Console, path: str) -> None:
+    status, _, body = console.request("GET", path, headers={"Authorization": "Bearer wrong"})
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
 
 
 def test_the_workflow_catalog_prefills_the_form_with_each_example(console: Console) -> None:
@@ -164,8 +167,8 @@ def test_pending_approvals_carry_a_signed_link_that_opens_the_approval_page(cons
     (link,) = approval["links"]
     assert link["approver"] == "sales-lead@acme-demo.com"
 
-    status, _, page = console.request("GET", link["url"], headers={"x-api-key": ""})
+    status, _, page = console.request("GET", link["url"], headers={"Authorization": ""})
     assert status == 200
     assert approval["subject"] in page
     forged = re.sub(r"sig=.", "sig=A" if "sig=A" not in link["url"] else "sig=B", link["url"])
-    assert console.request("GET", forged, headers={"x-api-key": ""})[0] == 403
+    assert console.request("GET", forged, headers={"Authorization": ""})[0] == 403

@@ -1,6 +1,6 @@
 """The HTTP API and the roles as deployed: the API Lambda from its own asset, environment and role.
 
-The local server plays API Gateway (the API key on machine routes, the stage in the path); the
+The local server plays API Gateway (the Cognito authorizer on machine routes, the stage in the path); the
 handler behind it is the deployed API function's process. The approval link is the one the
 deployed request-approval step emailed, on API Gateway's URL, opened the way a person would.
 """
@@ -61,7 +61,7 @@ def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succee
     assert link.startswith(api_function.environment["STEPWISE_APPROVAL_LINK_BASE_URL"].rstrip("/"))
     assert "execute-api" in str(urlsplit(link).hostname)
     path = api.server.public_path(link)
-    page = api.request("GET", path, key=None)
+    page = api.request("GET", path, client=None)
     assert page.status == 200, page.text
     assert "Approve" in page.text
     approval_id = urlsplit(link).path.rsplit("/", 1)[-1]
@@ -70,7 +70,7 @@ def test_a_run_started_over_http_is_approved_through_the_emailed_link_and_succee
         "POST",
         f"{urlsplit(path).path}/decision",
         {"decision": "approve", "sig": sig, "comment": "go"},
-        key=None,
+        client=None,
     )
     assert decided.status == 200, decided.text
 
@@ -143,3 +143,56 @@ def test_in_the_ses_sandbox_an_unverified_approver_fails_the_request_with_ses_s_
     assert example("sales_outreach")["approver_email"] in (result.cause or "")
     failed = [row.state for row in result.timeline if row.status in ("FAILED", "CAUGHT")]
     assert failed[0] == "RequestApproval", failed
+
+
+# --- authentication as deployed: the template's authorizer, scopes and app clients ----------------
+def test_the_server_takes_each_methods_scope_and_the_clients_from_the_template(api: Api) -> None:
+    # Given the synthesized API (methods, authorizer, user pool clients)
+    assembly = api.runtime.deployment.assembly
+    # Then the server plays exactly the template's methods, with the template's scopes
+    assert {(m.http_method, m.resource_path): m.scopes for m in assembly.api_methods} == {
+        key: auth.scopes for key, auth in api.server.methods.items()
+    }
+    assert api.server.methods[("POST", "/workflows/{workflow}/executions")].scopes == ("stepwise/start",)
+    assert api.server.methods[("GET", "/approvals/{approvalId}")].authorization_type == "NONE"
+    # and its issuer is the template's user pool, whose client ids are not the client names
+    (pool,) = {p for m in assembly.api_methods for p in m.user_pool_ids}
+    assert api.server.issuer.pool_id == pool
+    assert api.server.issuer.clients["crm-sync"].client_id != "crm-sync"
+
+
+def test_tokens_and_scopes_are_checked_and_started_by_is_recorded_as_deployed(api: Api) -> None:
+    outreach = example("sales_outreach")
+    # Given no token, or a read-only client's token: 401, nothing started
+    assert api.request("POST", "/workflows/sales_outreach/executions", outreach, client=None).status == 401
+    refused = api.request("POST", "/workflows/sales_outreach/executions", outreach, client="reporting")
+    assert (refused.status, refused.json()) == (401, {"message": "Unauthorized"})
+
+    # When crm-sync starts a run with its start token
+    started = api.request(
+        "POST", "/workflows/sales_outreach/executions", outreach, scopes=("stepwise/start",)
+    )
+    assert started.status == 202, started.text
+
+    # Then the deployed API function (its own environment: STEPWISE_API_CLIENTS from the template)
+    # recorded the client by its template id, with its owner
+    run = api.request("GET", f"/executions/{started.json()['executionId']}").json()
+    client_id = api.server.issuer.clients["crm-sync"].client_id
+    assert run["startedBy"]["client"] == "crm-sync"
+    assert run["startedBy"]["clientId"] == client_id
+    assert run["startedBy"]["owner"] == "ops-lead@stepwise.example"
+
+
+def test_the_referral_attack_is_refused_over_http_as_deployed(api: Api) -> None:
+    referral = {**example("referral"), "reward_cents": 100_000}
+    # Given a caller routing the $1,000 reward's approval to their own mailbox: 400
+    mallory = api.request(
+        "POST", "/workflows/referral/executions", {**referral, "rewards_approver": "mallory@evil.example"}
+    )
+    assert mallory.status == 400, mallory.text
+    assert [e["field"] for e in mallory.json()["errors"]] == ["rewards_approver"]
+    # and the rewards portal, whose owner is the only rewards approver, cannot start it either
+    referral.pop("rewards_approver")
+    own = api.request("POST", "/workflows/referral/executions", referral, client="rewards-portal")
+    assert own.status == 400, own.text
+    assert [e["field"] for e in own.json()["errors"]] == ["rewards_approver"]

@@ -76,13 +76,13 @@ def test_a_rotation_by_the_deployed_lambda_keeps_old_links_valid_and_new_ones_ac
     assert ring.current != link_keys.LEGACY_KID
     assert link_keys.LEGACY_KID in ring.keys
     # ... the link emailed before the rotation still opens the approval page on the deployed API
-    page = deployed_api.request("GET", f"/approvals/{approval_id}?sig={old_signature}", key=None)
+    page = deployed_api.request("GET", f"/approvals/{approval_id}?sig={old_signature}", client=None)
     assert page.status == 200, page.text
     # ... and a link signed with the new key is accepted too (the API's cached ring is refreshed once)
     (record,) = deployed.pending_approvals()
     new_signature = link_keys.sign(ring, approval_id, record.approver, record.expires_at)
-    page = deployed_api.request("GET", f"/approvals/{approval_id}?sig={new_signature}", key=None)
+    page = deployed_api.request("GET", f"/approvals/{approval_id}?sig={new_signature}", client=None)
     assert page.status == 200, page.text
     # ... while a key id the ring never held is refused
     forged = new_signature.replace(f"-{ring.current}-", "-k1-", 1)
-    assert deployed_api.request("GET", f"/approvals/{approval_id}?sig={forged}", key=None).status == 403
+    assert deployed_api.request("GET", f"/approvals/{approval_id}?sig={forged}", client=None).status == 403

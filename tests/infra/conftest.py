@@ -7,8 +7,10 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from functions.shared.api_clients import LOCAL_FILE as API_CLIENTS_FILE
 from functions.shared.approvers import LOCAL_FILE
 from infra.constants import (
+    API_CLIENTS_CONTEXT_KEY,
     APPROVERS_CONTEXT_KEY,
     ESCALATION_APPROVER_CONTEXT_KEY,
     FEATURE_FLAGS,
@@ -26,6 +28,7 @@ STAGE_CONTEXT: dict[str, object] = {
     SENDER_EMAIL_CONTEXT_KEY: SENDER_EMAIL,
     ESCALATION_APPROVER_CONTEXT_KEY: ESCALATION_APPROVER,
     APPROVERS_CONTEXT_KEY: json.loads(APPROVERS_JSON),
+    API_CLIENTS_CONTEXT_KEY: json.loads(API_CLIENTS_FILE.read_text(encoding="utf-8")),
 }
 
 

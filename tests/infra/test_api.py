@@ -13,21 +13,23 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from functions.registry import WORKFLOWS
+from functions.registry import ROOT, WORKFLOWS
 from functions.shared.tables import TableName
 from infra import constants
 from infra.stack import StepwiseStack
 from tests.infra.conftest import SENDER_EMAIL, offline_app
 from tests.infra.templates import merge, qualified_id
 
-#: (path, method) → API key required. Machine routes need the key; approval links must not.
+#: (path, method) → the one scope its token needs, or None: machine routes need a token (and the
+#: client's API key); approval links must need neither (the approver has no account).
 ROUTES = {
-    ("/workflows/{workflow}/executions", "POST"): True,
-    ("/executions", "GET"): True,
-    ("/executions/{executionId}", "GET"): True,
-    ("/approvals/{approvalId}", "GET"): False,
-    ("/approvals/{approvalId}/decision", "POST"): False,
+    ("/workflows/{workflow}/executions", "POST"): "stepwise/start",
+    ("/executions", "GET"): "stepwise/read",
+    ("/executions/{executionId}", "GET"): "stepwise/read",
+    ("/approvals/{approvalId}", "GET"): None,
+    ("/approvals/{approvalId}/decision", "POST"): None,
 }
+API_CLIENTS = json.loads((ROOT / "examples" / "api_clients.json").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,8 @@ def _render(value: Any) -> str:
 def test_each_route_exists_and_only_machine_routes_require_the_api_key(synthesized: Synthesized) -> None:
     methods = synthesized.method_paths()
     assert set(methods) == set(ROUTES)
-    for route, key_required in ROUTES.items():
-        assert methods[route]["ApiKeyRequired"] is key_required, route
+    for route, scope in ROUTES.items():
+        assert methods[route]["ApiKeyRequired"] is (scope is not None), route
         integration = methods[route]["Integration"]
         assert integration["Type"] == "AWS_PROXY", route
         api_function = synthesized.logical_id(synthesized.stack.api.api_function)
@@ -133,21 +135,89 @@ def test_every_method_is_validated_with_its_path_parameters_required(synthesized
     assert post["RequestParameters"]["method.request.header.Idempotency-Key"] is False
 
 
-def test_a_usage_plan_with_throttling_binds_the_api_key_to_the_stage(synthesized: Synthesized) -> None:
+def test_every_machine_method_has_the_cognito_authorizer_and_exactly_its_scope(
+    synthesized: Synthesized,
+) -> None:
+    # Given the one Cognito authorizer of the API, on the stage's user pool
+    authorizer_id, authorizer = synthesized.one("AWS::ApiGateway::Authorizer")
+    pool_id = synthesized.logical_id(synthesized.stack.api.auth.user_pool)
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["Properties"]["ProviderARNs"] == [{"Fn::GetAtt": [pool_id, "Arn"]}]
+    assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
+    # Then each machine method uses it with its own scope, and the approval methods use nothing
+    for route, method in synthesized.method_paths().items():
+        scope = ROUTES[route]
+        if scope is None:
+            assert method["AuthorizationType"] == "NONE", route
+            assert "AuthorizerId" not in method, route
+            assert "AuthorizationScopes" not in method, route
+        else:
+            assert method["AuthorizationType"] == "COGNITO_USER_POOLS", route
+            assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
+            assert method["AuthorizationScopes"] == [scope], route
+
+
+def test_one_client_credentials_app_client_per_api_client_with_only_its_scopes(
+    synthesized: Synthesized,
+) -> None:
+    # Given the resource server "stepwise" with its two scopes
+    _, server = synthesized.one("AWS::Cognito::UserPoolResourceServer")
+    assert server["Properties"]["Identifier"] == "stepwise"
+    assert {s["ScopeName"] for s in server["Properties"]["Scopes"]} == {"start", "read"}
+    # Then every client of the context is an app client with a secret, client credentials only,
+    # and exactly the scopes the context gives it
+    clients = {
+        c["Properties"]["ClientName"]: c["Properties"]
+        for c in synthesized.of_type("AWS::Cognito::UserPoolClient").values()
+    }
+    assert set(clients) == set(API_CLIENTS)
+    for name, spec in API_CLIENTS.items():
+        client = clients[name]
+        assert client["GenerateSecret"] is True, name
+        assert client["AllowedOAuthFlows"] == ["client_credentials"], name
+        assert client["AllowedOAuthFlowsUserPoolClient"] is True, name
+        rendered = sorted(_render(scope) for scope in client["AllowedOAuthScopes"])
+        assert rendered == sorted(
+            f"<{synthesized.logical_id(synthesized.stack.api.auth.resource_server)}>/" + s.split("/", 1)[1]
+            for s in spec["scopes"]
+        ), name
+    # and the pool has a domain for the token endpoint, and no way for anyone to sign up
+    synthesized.one("AWS::Cognito::UserPoolDomain")
+    _, pool = synthesized.one("AWS::Cognito::UserPool")
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+def test_the_api_function_maps_each_client_id_to_its_name_and_owner(synthesized: Synthesized) -> None:
+    function = synthesized.resources[synthesized.logical_id(synthesized.stack.api.api_function)]
+    raw = function["Properties"]["Environment"]["Variables"]["STEPWISE_API_CLIENTS"]
+    rendered = json.loads(_render(raw))
+    by_name = {item["name"]: item for item in rendered}
+    assert set(by_name) == set(API_CLIENTS)
+    for name, spec in API_CLIENTS.items():
+        client = synthesized.stack.api.auth.clients[name]
+        assert by_name[name]["owner"] == spec["owner"]
+        assert by_name[name]["clientId"] == f"<{synthesized.logical_id(client)}>"
+
+
+def test_a_usage_plan_with_throttling_binds_one_api_key_per_client_to_the_stage(
+    synthesized: Synthesized,
+) -> None:
     plan_id, plan = synthesized.one("AWS::ApiGateway::UsagePlan")
     stage_id, _ = synthesized.one("AWS::ApiGateway::Stage")
     api_id, _ = synthesized.one("AWS::ApiGateway::RestApi")
-    key_id, key = synthesized.one("AWS::ApiGateway::ApiKey")
+    keys = synthesized.of_type("AWS::ApiGateway::ApiKey")
     assert plan["Properties"]["Throttle"] == {"RateLimit": 10, "BurstLimit": 20}
     assert [(s["ApiId"], s["Stage"]) for s in plan["Properties"]["ApiStages"]] == [
         ({"Ref": api_id}, {"Ref": stage_id})
     ]
-    assert key["Properties"]["Enabled"] is True
-    synthesized.template.has_resource_properties(
-        "AWS::ApiGateway::UsagePlanKey",
-        {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}},
-    )
-    assert key_id == synthesized.logical_id(synthesized.stack.api.api_key)
+    assert set(keys) == {synthesized.logical_id(k) for k in synthesized.stack.api.api_keys.values()}
+    assert set(synthesized.stack.api.api_keys) == set(API_CLIENTS)
+    for key_id, key in keys.items():
+        assert key["Properties"]["Enabled"] is True
+        synthesized.template.has_resource_properties(
+            "AWS::ApiGateway::UsagePlanKey",
+            {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}},
+        )
 
 
 # --- logging --------------------------------------------------------------------------------------------
@@ -308,8 +378,9 @@ def test_api_functions_have_their_own_role_without_managed_policies_and_the_base
     assert function["Handler"] == handler
 
 
-def test_the_stack_outputs_the_api_url_and_key_id(synthesized: Synthesized) -> None:
+def test_the_stack_outputs_the_api_url_token_url_and_key_ids(synthesized: Synthesized) -> None:
     outputs = synthesized.template.to_json()["Outputs"]
-    key_id = synthesized.logical_id(synthesized.stack.api.api_key)
-    assert outputs[constants.API_KEY_ID_OUTPUT_ID]["Value"] == {"Ref": key_id}
+    key_refs = {o["Value"]["Ref"] for k, o in outputs.items() if k.startswith(constants.API_KEY_ID_OUTPUT_ID)}
+    assert key_refs == {synthesized.logical_id(k) for k in synthesized.stack.api.api_keys.values()}
     synthesized.template.has_output(constants.API_URL_OUTPUT_ID, {"Value": Match.any_value()})
+    assert "oauth2/token" in _render(outputs[constants.TOKEN_URL_OUTPUT_ID]["Value"])

@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from functions.registry import WORKFLOWS, StepSpec, WorkflowSpec
+from functions.shared.api_clients import local_directory
 from infra import constants
 from infra.observability import ERROR_RATE_THRESHOLD_PERCENT, WorkflowObservability
 from infra.packaging import DependencyLayers
@@ -66,7 +67,11 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         stage=STAGE,
         # no API here: approval links point at a custom domain (context approvalLinkBaseUrl)
         context=StageContext(
-            SENDER_EMAIL, ESCALATION_APPROVER, "https://approvals.acme-demo.com/", APPROVERS_JSON
+            SENDER_EMAIL,
+            ESCALATION_APPROVER,
+            "https://approvals.acme-demo.com/",
+            APPROVERS_JSON,
+            local_directory(),
         ),
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )

@@ -23,7 +23,14 @@ from infra.nag import checks
 from infra.packaging import code_asset_files
 from infra.stack import StepwiseStack
 from infra.stage_context import StageContextError
-from tests.infra.conftest import APPROVERS_JSON, ESCALATION_APPROVER, NO_BUNDLING, SENDER_EMAIL, offline_app
+from tests.infra.conftest import (
+    APPROVERS_JSON,
+    ESCALATION_APPROVER,
+    NO_BUNDLING,
+    SENDER_EMAIL,
+    STAGE_CONTEXT,
+    offline_app,
+)
 from tests.infra.templates import merge
 
 #: cfn-lint warnings that CDK itself generates; anything else fails.
@@ -546,7 +553,15 @@ def test_a_workflow_directory_over_4_kb_refuses_synthesis_naming_the_workflow(tm
              "approvalLinkBaseUrl": "http://localhost:8000"},
             ["approvalLinkBaseUrl"],
         ),
-        ({"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER}, ["approvers"]),
+        (
+            {"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER},
+            ["approvers", "apiClients"],
+        ),
+        (
+            {"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER,
+             "approvers": STAGE_CONTEXT["approvers"]},
+            ["apiClients"],
+        ),
     ],
 )  # fmt: skip
 def test_a_cloud_stage_without_real_settings_is_refused_naming_the_context_key(

@@ -16,11 +16,11 @@ from functions.registry import ROOT
 from functions.shared.approvals import Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
+from local.auth import CognitoAuthorizer, LocalIssuer, credentials
 from local.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, format_history, main
 from local.runtime import LocalRuntime
 from local.server import LocalApiServer
 
-API_KEY = "history-test-key-77"
 EXAMPLE = ROOT / "examples" / "sales_outreach.json"
 
 
@@ -32,7 +32,7 @@ class Served:
     def get(self, path: str) -> Any:
         host, port = self.server.httpd.server_address[:2]
         connection = http.client.HTTPConnection(str(host), port, timeout=30)
-        connection.request("GET", path, headers={"x-api-key": API_KEY})
+        connection.request("GET", path, headers=credentials(self.server.issuer, "reporting"))
         body = json.loads(connection.getresponse().read())
         connection.close()
         return body
@@ -45,7 +45,7 @@ class Served:
             "POST",
             "/workflows/sales_outreach/executions",
             body=EXAMPLE.read_text(encoding="utf-8"),
-            headers={"x-api-key": API_KEY, "content-type": "application/json"},
+            headers={**credentials(self.server.issuer, "crm-sync"), "content-type": "application/json"},
         )
         started = json.loads(connection.getresponse().read())
         connection.close()
@@ -59,9 +59,10 @@ class Served:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    monkeypatch.setenv("STEPWISE_API_KEY", API_KEY)
     with LocalRuntime() as runtime:
-        server = LocalApiServer(runtime, api_key=API_KEY, port=0, sweep_every_s=3600).start()
+        server = LocalApiServer(runtime, port=0, sweep_every_s=3600).start()
+        # The operator's read token (what `python -m local token --client reporting` prints)
+        monkeypatch.setenv("STEPWISE_API_TOKEN", server.issuer.mint("reporting"))
         try:
             yield Served(runtime, server)
         finally:
@@ -138,22 +139,45 @@ def test_history_of_an_unknown_run_is_one_line_and_exit_2(
     assert error[0].startswith("error: not found: /executions/sales_outreach-doesnotexist")
 
 
-def test_history_with_a_wrong_key_says_so(
+def test_history_with_a_wrong_token_says_so(
     served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STEPWISE_API_KEY", "not-the-key")
+    monkeypatch.setenv("STEPWISE_API_TOKEN", "not-a-token")
     code, _ = _history("sales_outreach-anything", "--url", served.server.url)
     assert code == EXIT_INVALID
-    assert "refused the API key" in capsys.readouterr().err
+    assert "refused the token" in capsys.readouterr().err
 
 
-def test_history_without_a_key_asks_for_it(
+def test_history_of_a_remote_api_without_a_token_asks_for_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("STEPWISE_API_KEY", raising=False)
-    code, _ = _history("sales_outreach-anything")
+    monkeypatch.delenv("STEPWISE_API_TOKEN", raising=False)
+    code, _ = _history("sales_outreach-anything", "--url", "https://api.acme-demo.com/dev/")
     assert code == EXIT_INVALID
-    assert "set STEPWISE_API_KEY" in capsys.readouterr().err
+    assert "set STEPWISE_API_TOKEN" in capsys.readouterr().err
+
+
+def test_the_token_command_mints_what_the_local_server_accepts_for_that_client_only() -> None:
+    # Given the local issuer `serve` uses (its key kept in .stepwise/local-issuer)
+    out = io.StringIO()
+
+    # When the operator mints a read token for the reporting client
+    assert main(["token", "--client", "reporting", "--scope", "stepwise/read"], out=out) == EXIT_OK
+
+    # Then the authorizer accepts it for reads, with the client's identity, and not for starts
+    issuer = LocalIssuer.persisted()
+    authorizer = CognitoAuthorizer.of(issuer)
+    token = out.getvalue().strip()
+    claims = authorizer.claims(f"Bearer {token}", ["stepwise/read"])
+    assert claims is not None
+    assert claims["client_id"] == issuer.clients["reporting"].client_id
+    assert claims["token_use"] == "access"
+    assert authorizer.claims(token, ["stepwise/start"]) is None
+    # and a scope the client may not have is refused, as Cognito's invalid_scope
+    assert (
+        main(["token", "--client", "reporting", "--scope", "stepwise/start"], out=io.StringIO())
+        == EXIT_INVALID
+    )
 
 
 def test_history_without_a_server_exits_4(
@@ -163,7 +187,7 @@ def test_history_without_a_server_exits_4(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("STEPWISE_API_KEY", API_KEY)
+    monkeypatch.setenv("STEPWISE_API_TOKEN", "any-token")
     code, _ = _history("sales_outreach-anything", "--url", f"http://127.0.0.1:{port}")
     assert code == EXIT_UNREACHABLE
     assert "is `make serve` running there?" in capsys.readouterr().err
@@ -218,7 +242,7 @@ def test_history_of_a_waiting_run_prints_the_signed_link_to_decide(served: Serve
         "POST",
         "/workflows/sales_outreach/executions",
         body=EXAMPLE.read_text(encoding="utf-8"),
-        headers={"x-api-key": API_KEY, "content-type": "application/json"},
+        headers={**credentials(served.server.issuer, "crm-sync"), "content-type": "application/json"},
     )
     started = json.loads(connection.getresponse().read())
     connection.close()
