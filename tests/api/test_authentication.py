@@ -151,7 +151,7 @@ def test_the_run_records_which_client_started_it_and_its_owner(api: Api, outreac
     assert run["startedBy"] == {
         "client": "crm-sync",
         "clientId": "crm-sync",
-        "owner": "ops-lead@stepwise.example",
+        "owner": "ops-lead@acme-demo.com",
         "scopes": ["stepwise/start"],
         "subject": "crm-sync",
     }
@@ -163,7 +163,7 @@ def test_the_run_records_which_client_started_it_and_its_owner(api: Api, outreac
 
 def test_a_caller_cannot_write_started_by_itself(api: Api, outreach: dict[str, Any]) -> None:
     # Given a body that claims to have been started by someone else
-    forged = {**outreach, "startedBy": {"client": "console", "owner": "operator@stepwise.example"}}
+    forged = {**outreach, "startedBy": {"client": "console", "owner": "operator@acme-demo.com"}}
 
     # When it is posted, Then the input model refuses the unknown field and nothing starts
     reply = api.request("POST", START, forged)
@@ -193,7 +193,7 @@ def _referral() -> dict[str, Any]:
     return loaded
 
 
-@pytest.mark.parametrize("named", [None, "rewards@stepwise.example"], ids=["default", "named-themselves"])
+@pytest.mark.parametrize("named", [None, "rewards@acme-demo.com"], ids=["default", "named-themselves"])
 def test_the_rewards_portal_cannot_route_its_referral_to_its_own_owner(api: Api, named: str | None) -> None:
     # Given the rewards-portal client, whose accountable owner is the only rewards approver
     body = {**_referral(), "reward_cents": 100_000}
@@ -231,5 +231,5 @@ def test_another_client_gets_the_directory_approver(api: Api) -> None:
     reply = api.request("POST", "/workflows/referral/executions", body)
     assert reply.status == 202, reply.text
     run = api.request("GET", f"/executions/{reply.json()['executionId']}").json()
-    assert run["input"]["rewards_approver"] == "rewards@stepwise.example"
-    assert run["startedBy"]["owner"] == "ops-lead@stepwise.example"
+    assert run["input"]["rewards_approver"] == "rewards@acme-demo.com"
+    assert run["startedBy"]["owner"] == "ops-lead@acme-demo.com"

@@ -180,7 +180,7 @@ def test_tokens_and_scopes_are_checked_and_started_by_is_recorded_as_deployed(ap
     client_id = api.server.issuer.clients["crm-sync"].client_id
     assert run["startedBy"]["client"] == "crm-sync"
     assert run["startedBy"]["clientId"] == client_id
-    assert run["startedBy"]["owner"] == "ops-lead@stepwise.example"
+    assert run["startedBy"]["owner"] == "ops-lead@acme-demo.com"
 
 
 def test_the_referral_attack_is_refused_over_http_as_deployed(api: Api) -> None:

@@ -521,13 +521,13 @@ def test_a_cloud_stage_refuses_a_directory_with_placeholder_approvers(
 
 
 def test_the_local_stage_may_keep_placeholder_approvers(tmp_path: Path) -> None:
-    entry = {"default": "sales-lead@stepwise.example", "allowed": ["sales-lead@stepwise.example"]}
+    entry = {"default": "sales-lead@acme-demo.com", "allowed": ["sales-lead@acme-demo.com"]}
     app = cdk.App(
         outdir=str(tmp_path),
         context={**FEATURE_FLAGS, **NO_BUNDLING, **_cloud_context(sales_outreach__approver_email=entry)},
     )
     stack = StepwiseStack(app, "Stepwise-local", stage="local")
-    assert "sales-lead@stepwise.example" in stack.context.approvers
+    assert "sales-lead@acme-demo.com" in stack.context.approvers
 
 
 def test_a_workflow_directory_over_4_kb_refuses_synthesis_naming_the_workflow(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from functions.shared.step_handler import _without_started_by
 from functions.shared.workflow_input import InputRejected, validate_input
 from local.runtime import LocalRuntime
 
-OWNER = "rewards@stepwise.example"
+OWNER = "rewards@acme-demo.com"
 DEPUTY = "rewards-deputy@stepwise.example"
 
 
@@ -84,7 +84,7 @@ def test_the_step_handler_takes_started_by_out_of_the_payload_and_keeps_its_owne
 def test_no_approval_link_goes_to_the_requester_whatever_reached_the_step(runtime: LocalRuntime) -> None:
     # Given a step working for a run that the sales lead's own client started
     service = runtime.approvals()
-    token = current_requester.set("sales-lead@stepwise.example")
+    token = current_requester.set("sales-lead@acme-demo.com")
     try:
         # When it asks that same person to approve, Then nothing is stored or sent
         with pytest.raises(ApproverNotAllowed, match="cannot approve"):
@@ -92,7 +92,7 @@ def test_no_approval_link_goes_to_the_requester_whatever_reached_the_step(runtim
                 execution="run-1",
                 workflow="sales_outreach",
                 state="RequestApproval",
-                approver="sales-lead@stepwise.example",
+                approver="sales-lead@acme-demo.com",
                 action="send",
                 draft=Draft(subject="s", body_key="k", body_sha256="0" * 64),
                 task_token=SecretStr("token"),

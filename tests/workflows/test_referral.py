@@ -324,7 +324,7 @@ def test_unsure_match_rejected_by_the_person_leaves_no_contact_no_thank_you_and_
     assert states(result) == [*UNSURE_START, "LogDuplicate"]
     assert result.output is not None
     assert result.output["status"] == "duplicate"
-    assert "rejected by rewards@stepwise.example: that is Pat Quinn" in result.output["detail"]
+    assert "rejected by rewards@acme-demo.com: that is Pat Quinn" in result.output["detail"]
     assert get_crm().get_contact(TERRY) is None
     assert emails_to(runtime, "sam.ortiz@lumen-dental.example") == []  # no thank-you
     assert get_billing().list_credits("RF-300") == []
@@ -359,7 +359,7 @@ def test_unsure_match_confirmed_by_the_person_records_thanks_and_rewards_once_wi
     (credit,) = get_billing().list_credits("RF-300")
     assert credit.amount_cents == 15000
     assert result.output is not None
-    assert result.output["approved_by"] == "rewards@stepwise.example"
+    assert result.output["approved_by"] == "rewards@acme-demo.com"
     assert "$150.00" in get_files().get_text(approval_of(runtime, result, "ReviewMatch").draft.body_key)
 
 
