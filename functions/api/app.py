@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from functions.api.approval_page import render
+from functions.api.contract import ROUTES
 from functions.api.executions import MAX_SEARCH, STATUSES, ExecutionService, IdempotencyConflict, NotFound
 from functions.shared.adapters import get_files
 from functions.shared.approvals import ApprovalError, ApprovalService, ApprovalStore, Decision
@@ -36,7 +37,11 @@ MAX_BODY_CHARS = 256 * 1024
 #: Deeper JSON is refused before it is parsed (a 10,000-deep array is a RecursionError otherwise).
 MAX_JSON_DEPTH = 32
 
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY, pattern=IDEMPOTENCY_KEY_PATTERN)
+]
 
 
 class Edits(BaseModel):
@@ -155,7 +160,7 @@ def _refuse_cross_site() -> None:
 
 
 # --- machine routes (API key) -------------------------------------------------------------------
-@app.post("/workflows/<workflow>/executions")
+@app.post("/workflows/<workflow>/executions", **ROUTES["start_execution"])
 def start_execution(workflow: str) -> Response[str]:
     key = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
     if key is not None:
@@ -177,12 +182,12 @@ class _IdempotencyKeyModel(BaseModel):
     key: IdempotencyKey
 
 
-@app.get("/executions/<execution_id>")
+@app.get("/executions/<execution_id>", **ROUTES["get_execution"])
 def get_execution(execution_id: str) -> Response[str]:
     return _json(200, _executions().get(execution_id))
 
 
-@app.get("/executions")
+@app.get("/executions", **ROUTES["search_executions"])
 def search_executions() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     status = query.get("status")
@@ -201,7 +206,7 @@ def search_executions() -> Response[str]:
 
 
 # --- approval routes (authorized by the link signature) -----------------------------------------
-@app.get("/approvals/<approval_id>")
+@app.get("/approvals/<approval_id>", **ROUTES["approval_page"])
 def approval_page(approval_id: str) -> Response[str]:
     signature = (app.current_event.query_string_parameters or {}).get("sig", "")
     record, approver = ApprovalService(settings()).authenticate(approval_id, signature)
@@ -211,7 +216,7 @@ def approval_page(approval_id: str) -> Response[str]:
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=headers)
 
 
-@app.post("/approvals/<approval_id>/decision")
+@app.post("/approvals/<approval_id>/decision", **ROUTES["decide"])
 def decide(approval_id: str) -> Response[str]:
     _refuse_cross_site()
     _require_json()
@@ -245,6 +250,19 @@ def decide(approval_id: str) -> Response[str]:
             "decidedAt": record.decided_at,
             "edited": record.edit_diff is not None,
         },
+    )
+
+
+# --- the contract (public: it holds no data) ------------------------------------------------------
+@app.get("/openapi.json", **ROUTES["openapi_document"])
+def openapi_document() -> Response[str]:
+    from functions.api.openapi import document_json
+
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=document_json(),
+        headers={"Cache-Control": "public, max-age=300"},
     )
 
 
