@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TZ := UTC
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test bench lint typecheck browser py314 synth serve preflight clean
+.PHONY: venv demo test bench lint typecheck browser py314 synth serve preflight openapi clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: $(STAMP) py314
 ## make serve: the HTTP API, approval pages and the web console on http://localhost:8000 (tokens: python -m local token --client NAME)
 serve: $(STAMP)
 	$(PY) -m local serve --port 8000
+
+## make openapi: rewrite docs/openapi.json, the HTTP API's OpenAPI 3.1 contract generated from the routes and
+## models (also served at GET /openapi.json); a test fails while the committed copy is stale
+openapi: $(STAMP)
+	$(PY) -m local.openapi --write
 
 ## make preflight: check the AWS account for what `cdk deploy` does not (bootstrap, API Gateway's CloudWatch
 ## role, SES identities and sandbox, every approver directory address deliverable, the deployed secrets, the cdk

@@ -2,6 +2,8 @@
 
 - One REST API, one Lambda (``functions.api.app.handler``, a Powertools ``APIGatewayRestResolver``)
   behind explicit resources and methods (no ``{proxy+}``), so every route shows in the console.
+- ``GET /openapi.json`` serves the API's OpenAPI 3.1 contract (``functions/api/openapi.py``) to
+  anyone: the same document as locally and in ``docs/openapi.json``; it holds no data.
 - Machine routes (start, get, search executions) need an access token of one of the stage's API
   clients (``infra/auth.py``: Cognito user pool, client credentials) with the route's scope
   (start → ``stepwise/start``, read and search → ``stepwise/read``), checked by a Cognito
@@ -146,6 +148,11 @@ _LINK_AUTH = (
     "Approval links are opened by an approver from an email, without an API key or a user pool: the "
     "handler authorizes each request by the link's HMAC-SHA256 signature (approval id, approver, "
     "expiry; constant-time compare), GET has no side effect, POST consumes the approval once."
+)
+
+_CONTRACT_PUBLIC = (
+    "The OpenAPI document is public documentation generated from the code: routes, models and status "
+    "codes, no data and no secrets; the stage throttling applies to it like to every route."
 )
 
 
@@ -463,6 +470,25 @@ class StepwiseApi(Construct):
             machine=False,
             parameters={"method.request.path.approvalId": True},
         )
+        self._add_openapi_route(api, integration, validator)
+
+    def _add_openapi_route(
+        self,
+        api: apigateway.RestApi,
+        integration: apigateway.LambdaIntegration,
+        validator: apigateway.RequestValidator,
+    ) -> None:
+        """``GET /openapi.json``: the API's OpenAPI 3.1 document (``functions/api/openapi.py``), served by
+        the same handler as locally, to anyone: it describes routes and models and holds no data."""
+        added = api.root.add_resource("openapi.json").add_method(
+            "GET",
+            integration,
+            api_key_required=False,
+            authorization_type=apigateway.AuthorizationType.NONE,
+            request_validator=validator,
+        )
+        acknowledge(added, "AwsSolutions-APIG4", _CONTRACT_PUBLIC)
+        acknowledge(added, "AwsSolutions-COG4", _CONTRACT_PUBLIC)
 
     def _build_usage_plan(self, api: apigateway.RestApi, clients: list[str]) -> dict[str, apigateway.ApiKey]:
         """One API key per client on one throttled plan: each client's quota is its own."""

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from functions.api.approval_page import render
+from functions.api.contract import ROUTES
 from functions.api.executions import MAX_SEARCH, STATUSES, ExecutionService, IdempotencyConflict, NotFound
 from functions.shared.adapters import get_files
 from functions.shared.api_clients import (
@@ -47,7 +48,11 @@ MAX_BODY_CHARS = 256 * 1024
 #: Deeper JSON is refused before it is parsed (a 10,000-deep array is a RecursionError otherwise).
 MAX_JSON_DEPTH = 32
 
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY, pattern=IDEMPOTENCY_KEY_PATTERN)
+]
 
 
 class Edits(BaseModel):
@@ -189,7 +194,7 @@ def _caller(scope: str) -> StartedBy:
 
 
 # --- machine routes (access token with a scope) ---------------------------------------------------
-@app.post("/workflows/<workflow>/executions")
+@app.post("/workflows/<workflow>/executions", **ROUTES["start_execution"])
 def start_execution(workflow: str) -> Response[str]:
     caller = _caller(START_SCOPE)
     key = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
@@ -216,13 +221,13 @@ class _IdempotencyKeyModel(BaseModel):
     key: IdempotencyKey
 
 
-@app.get("/executions/<execution_id>")
+@app.get("/executions/<execution_id>", **ROUTES["get_execution"])
 def get_execution(execution_id: str) -> Response[str]:
     _caller(READ_SCOPE)
     return _json(200, _executions().get(execution_id))
 
 
-@app.get("/executions")
+@app.get("/executions", **ROUTES["search_executions"])
 def search_executions() -> Response[str]:
     _caller(READ_SCOPE)
     query = app.current_event.query_string_parameters or {}
@@ -242,7 +247,7 @@ def search_executions() -> Response[str]:
 
 
 # --- approval routes (authorized by the link signature) -----------------------------------------
-@app.get("/approvals/<approval_id>")
+@app.get("/approvals/<approval_id>", **ROUTES["approval_page"])
 def approval_page(approval_id: str) -> Response[str]:
     signature = (app.current_event.query_string_parameters or {}).get("sig", "")
     record, approver = ApprovalService(settings()).authenticate(approval_id, signature)
@@ -252,7 +257,7 @@ def approval_page(approval_id: str) -> Response[str]:
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=headers)
 
 
-@app.post("/approvals/<approval_id>/decision")
+@app.post("/approvals/<approval_id>/decision", **ROUTES["decide"])
 def decide(approval_id: str) -> Response[str]:
     _refuse_cross_site()
     _require_json()
@@ -286,6 +291,19 @@ def decide(approval_id: str) -> Response[str]:
             "decidedAt": record.decided_at,
             "edited": record.edit_diff is not None,
         },
+    )
+
+
+# --- the contract (public: it holds no data) ------------------------------------------------------
+@app.get("/openapi.json", **ROUTES["openapi_document"])
+def openapi_document() -> Response[str]:
+    from functions.api.openapi import document_json
+
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=document_json(),
+        headers={"Cache-Control": "public, max-age=300"},
     )
 
 

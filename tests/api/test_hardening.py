@@ -159,7 +159,9 @@ def test_a_post_without_content_length_is_411_and_its_body_is_never_read_as_a_re
         reader = Reader(sock)
 
         # When it starts a run that way
-        sock.sendall(_request(api, START, method="POST", headers={"Content-Type": "application/json"}) + b"{}")
+        sock.sendall(
+            _request(api, START, method="POST", headers={"Content-Type": "application/json"}) + b"{}"
+        )
 
         # Then it is told the length is required, and the connection closes: its "{}" is not parsed
         # as a second request (which the stdlib would answer with an HTML 400)
@@ -174,7 +176,8 @@ def test_a_chunked_body_is_refused_with_411_not_parsed(api: Api) -> None:
 
         # When it starts a run with Transfer-Encoding: chunked
         sock.sendall(
-            _request(api, START, method="POST", headers={"Transfer-Encoding": "chunked"}) + b"2\r\n{}\r\n0\r\n\r\n"
+            _request(api, START, method="POST", headers={"Transfer-Encoding": "chunked"})
+            + b"2\r\n{}\r\n0\r\n\r\n"
         )
 
         # Then it is refused (411, JSON) and the connection closes without a second answer
@@ -188,7 +191,9 @@ def test_a_body_far_over_the_limit_is_413_at_once_without_reading_it(api: Api) -
         reader = Reader(sock)
 
         # When it has sent only the headers and a few bytes of that body
-        sock.sendall(_request(api, START, method="POST", headers={"Content-Length": str(MAX_DRAIN + 1)}) + b"[1,")
+        sock.sendall(
+            _request(api, START, method="POST", headers={"Content-Length": str(MAX_DRAIN + 1)}) + b"[1,"
+        )
 
         # Then the 413 comes before the rest of the body (a server reading it all would wait here
         # until the socket timeout), and the connection is closed

@@ -90,6 +90,16 @@ def test_the_api_refuses_bad_input_with_field_errors_as_deployed(api: Api) -> No
     assert reply.json()["errors"][0]["field"]
 
 
+def test_the_openapi_document_is_served_as_deployed_without_a_key(api: Api) -> None:
+    # Given no credential (API Gateway requires none on GET /openapi.json)
+    # When the deployed API function is asked for its contract
+    reply = api.request("GET", "/openapi.json", client=None)
+
+    # Then it is the committed docs/openapi.json: the deployed code documents the same API
+    assert reply.status == 200, reply.text
+    assert reply.json() == json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+
+
 def test_a_role_without_its_grant_fails_the_step_with_access_denied(deployed: LocalRuntime) -> None:
     """Remove one statement (ses:SendEmail) from the send step's role: the run must fail there."""
     (send,) = [

@@ -28,6 +28,7 @@ ROUTES = {
     ("/executions/{executionId}", "GET"): "stepwise/read",
     ("/approvals/{approvalId}", "GET"): None,
     ("/approvals/{approvalId}/decision", "POST"): None,
+    ("/openapi.json", "GET"): None,
 }
 API_CLIENTS = json.loads((ROOT / "examples" / "api_clients.json").read_text(encoding="utf-8"))
 
@@ -119,6 +120,30 @@ def test_each_route_exists_and_only_machine_routes_require_the_api_key(synthesiz
         assert integration["Type"] == "AWS_PROXY", route
         api_function = synthesized.logical_id(synthesized.stack.api.api_function)
         assert {"Fn::GetAtt": [api_function, "Arn"]} in integration["Uri"]["Fn::Join"][1], route
+
+
+def test_the_deployed_routes_are_the_ones_the_openapi_document_describes(synthesized: Synthesized) -> None:
+    # Given the document (one start path per workflow; Powertools names path parameters in snake_case)
+    from functions.api.openapi import document
+
+    start_paths = {f"/workflows/{name}/executions" for name in WORKFLOWS}
+    documented = {
+        ("/workflows/{workflow}/executions" if path in start_paths else path, method.upper())
+        for path, item in document()["paths"].items()
+        for method in item
+    }
+    renamed = {"{execution_id}": "{executionId}", "{approval_id}": "{approvalId}"}
+
+    # When its paths are named as API Gateway names its resources
+    as_deployed = set()
+    for path, method in documented:
+        deployed_path = path
+        for snake, camel in renamed.items():
+            deployed_path = deployed_path.replace(snake, camel)
+        as_deployed.add((deployed_path, method))
+
+    # Then API Gateway has exactly these methods: no route undocumented, none documented but absent
+    assert as_deployed == set(synthesized.method_paths())
 
 
 def test_every_method_is_validated_with_its_path_parameters_required(synthesized: Synthesized) -> None:
