@@ -73,7 +73,10 @@ def test_without_anyone_else_allowed_the_start_is_refused() -> None:
 
 
 def test_the_step_handler_takes_started_by_out_of_the_payload_and_keeps_its_owner() -> None:
-    event = {"payload": {"lead_id": "L-1", "startedBy": {"client": "c", "owner": OWNER}}, "state": "S"}
+    event: dict[str, Any] = {
+        "payload": {"lead_id": "L-1", "startedBy": {"client": "c", "owner": OWNER}},
+        "state": "S",
+    }
     cleaned, owner = _without_started_by(event)
     assert cleaned["payload"] == {"lead_id": "L-1"}
     assert owner == OWNER
