@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.shared.api_clients import StartedBy
 from functions.shared.ledger import RunCost
 from functions.shared.timeline import StepRun
 
@@ -93,6 +94,10 @@ class ExecutionDetail(_Strict):
     status: ExecutionStatus
     startDate: str | None
     stopDate: str | None
+    startedBy: StartedBy | None = Field(
+        description="The API client that started the run, and its accountable owner (null: not started "
+        "through the API, e.g. from the Step Functions console)."
+    )
     input: dict[str, Any] | None
     output: Any = Field(description="The run's result once it succeeded (a JSON value).")
     error: str | None

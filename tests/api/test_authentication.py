@@ -193,15 +193,16 @@ def _referral() -> dict[str, Any]:
     return loaded
 
 
-@pytest.mark.parametrize("named", [None, "rewards@acme-demo.com"], ids=["default", "named-themselves"])
+@pytest.mark.parametrize("named", [None, "finance-lead@acme-demo.com"], ids=["default", "named-themselves"])
 def test_the_rewards_portal_cannot_route_its_referral_to_its_own_owner(api: Api, named: str | None) -> None:
-    # Given the rewards-portal client, whose accountable owner is the only rewards approver
-    body = {**_referral(), "reward_cents": 100_000}
+    # Given the rewards-portal client, whose accountable owner (the finance lead) is the only
+    # approver of the directory's $100.01-$500 tier
+    body = {**_referral(), "reward_cents": 30_000}
     body.pop("rewards_approver", None)
     if named:
         body["rewards_approver"] = named
 
-    # When it starts a $1,000 referral (leaving the approver to the directory, or naming its owner)
+    # When it starts a $300 referral (leaving the approver to the directory, or naming its owner)
     reply = api.request("POST", "/workflows/referral/executions", body, client="rewards-portal")
 
     # Then the start is refused on the approver field: nobody else may approve, and nothing ran
@@ -231,5 +232,5 @@ def test_another_client_gets_the_directory_approver(api: Api) -> None:
     reply = api.request("POST", "/workflows/referral/executions", body)
     assert reply.status == 202, reply.text
     run = api.request("GET", f"/executions/{reply.json()['executionId']}").json()
-    assert run["input"]["rewards_approver"] == "rewards@acme-demo.com"
+    assert run["input"]["rewards_approver"] == "cfo@acme-demo.com"  # the $1,000 tier's
     assert run["startedBy"]["owner"] == "ops-lead@acme-demo.com"

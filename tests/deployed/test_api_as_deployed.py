@@ -201,8 +201,10 @@ def test_the_referral_attack_is_refused_over_http_as_deployed(api: Api) -> None:
     )
     assert mallory.status == 400, mallory.text
     assert [e["field"] for e in mallory.json()["errors"]] == ["rewards_approver"]
-    # and the rewards portal, whose owner is the only rewards approver, cannot start it either
+    # and the rewards portal, whose owner (the finance lead) is the only approver of a $300 reward,
+    # cannot start one either
     referral.pop("rewards_approver")
-    own = api.request("POST", "/workflows/referral/executions", referral, client="rewards-portal")
+    own_referral = {**referral, "reward_cents": 30_000}
+    own = api.request("POST", "/workflows/referral/executions", own_referral, client="rewards-portal")
     assert own.status == 400, own.text
     assert [e["field"] for e in own.json()["errors"]] == ["rewards_approver"]

@@ -18,12 +18,12 @@ from functions.shared.workflow_input import InputRejected, validate_input
 from local.runtime import LocalRuntime
 
 OWNER = "rewards@acme-demo.com"
-DEPUTY = "rewards-deputy@stepwise.example"
+DEPUTY = "rewards-deputy@acme-demo.com"
 
 
 def _referral() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((ROOT / "examples" / "referral.json").read_text(encoding="utf-8"))
-    loaded.pop("rewards_approver")
+    loaded.pop("rewards_approver", None)
     return loaded
 
 
