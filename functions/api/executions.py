@@ -75,6 +75,12 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{prefix}:execution:{machine.split(':', 1)[0]}:{name}"
 
 
+def unqualified(state_machine_arn: str) -> str:
+    """``...:stateMachine:<name>[:<alias or version>]`` → ``...:stateMachine:<name>``."""
+    prefix, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:stateMachine:{machine.split(':', 1)[0]}"
+
+
 def _canonical(document: Any) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -193,7 +199,9 @@ class ExecutionService:
             if spec.name not in self._machines:
                 continue
             kwargs: dict[str, Any] = {
-                "stateMachineArn": self._machines[spec.name],
+                # The machine, not its ``live`` alias: an alias lists only the runs started through it
+                # (not a console or redriven start), and the API role may list the machine only.
+                "stateMachineArn": unqualified(self._machines[spec.name]),
                 # With a business key: filter the latest MAX_SEARCH runs, then apply the limit.
                 "maxResults": MAX_SEARCH if business_key is not None else min(limit, MAX_SEARCH),
             }

@@ -208,3 +208,16 @@ def test_the_referral_attack_is_refused_over_http_as_deployed(api: Api) -> None:
     own = api.request("POST", "/workflows/referral/executions", own_referral, client="rewards-portal")
     assert own.status == 400, own.text
     assert [e["field"] for e in own.json()["errors"]] == ["rewards_approver"]
+
+
+def test_a_search_lists_the_runs_started_through_the_live_alias_as_deployed(api: Api) -> None:
+    # Given a run started through the API (on the workflow's live alias)
+    started = api.start(example("sales_outreach"))
+    assert started.status == 202, started.text
+
+    # When a reader searches that workflow's runs with the deployed API function's own role
+    found = api.request("GET", "/executions?workflow=sales_outreach", client="reporting")
+
+    # Then the run is listed (the role may list the machine; listing the alias was AccessDenied → 502)
+    assert found.status == 200, found.text
+    assert started.json()["executionId"] in [run["executionId"] for run in found.json()["executions"]]
