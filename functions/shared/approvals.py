@@ -30,6 +30,7 @@ from functions.shared.config import StepwiseSettings
 from functions.shared.errors import PermanentIntegrationError, TransientIntegrationError
 from functions.shared.link_keys import KeyRing, LinkKeys
 from functions.shared.models import EmailAddress
+from functions.shared.observability import logger
 from functions.shared.ports.email import EmailPort, OutgoingEmail
 from functions.shared.ports.files import FileStore, sha256_text
 from functions.shared.requester import current_requester, is_requester
@@ -89,6 +90,9 @@ class ApprovalRecord(BaseModel):
     reminded_at: str | None = None
     escalated_to: EmailAddress | None = None
     escalated_at: str | None = None
+    #: The owner of the API client that started the run (None: not started through the API), so that
+    #: the sweeper's escalation, too, never goes to the requester.
+    requested_by: EmailAddress | None = None
     ttl: int
 
     def approvers(self) -> list[str]:
@@ -407,6 +411,7 @@ class ApprovalService:
             created_at=_iso(now),
             expires_at=_iso(expires),
             sealed_token="-",  # noqa: S106 - replaced by the sealed token just below
+            requested_by=current_requester.get(),
             ttl=int((expires + timedelta(days=30)).timestamp()),
         )
         record = unsealed.model_copy(
@@ -576,9 +581,17 @@ class ApprovalService:
         return True
 
     def _escalate(self, record: ApprovalRecord, now: datetime, email: EmailPort, files: FileStore) -> bool:
-        # The directory's chain for this approver, else the stage's one escalation address.
+        # The directory's chain for this approver, then the stage's one escalation address: the first
+        # of them who is not the requester (a requester never approves their own run, escalated or not).
         chain = workflow_approvers(self._config, record.workflow).escalation(record.approver)
-        to = chain[0] if chain else self._config.escalation_approver
+        candidates = [*chain, self._config.escalation_approver]
+        to = next((a for a in candidates if not is_requester(record.requested_by, a)), None)
+        if to is None:
+            logger.warning(
+                "approval not escalated: every escalation approver started the run",
+                approval_id=record.approval_id,
+            )
+            return False
         if not self.store.mark(record.approval_id, escalated_at=_iso(now), escalated_to=to):
             return False
         escalated = record.model_copy(update={"escalated_to": to, "escalated_at": _iso(now)})
