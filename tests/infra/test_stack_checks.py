@@ -486,7 +486,12 @@ def _cloud_context(**change: object) -> dict[str, object]:
     for path, value in change.items():
         workflow, field = path.split("__")
         directory[workflow][field] = value
-    return {"senderEmail": SENDER_EMAIL, "escalationApprover": ESCALATION_APPROVER, "approvers": directory}
+    return {
+        "senderEmail": SENDER_EMAIL,
+        "escalationApprover": ESCALATION_APPROVER,
+        "approvers": directory,
+        "apiClients": json.loads((ROOT / "examples" / "api_clients.json").read_text(encoding="utf-8")),
+    }
 
 
 @pytest.mark.parametrize(

@@ -340,8 +340,8 @@ def test_unsure_match_rejected_by_the_person_leaves_no_contact_no_thank_you_and_
 def test_unsure_match_confirmed_by_the_person_records_thanks_and_rewards_once_with_one_approval(
     runtime: LocalRuntime, referral_input: dict[str, Any]
 ) -> None:
-    # Given the same unsure match, and a $150 reward (above the $100 tier)
-    # When the rewards approver confirms a new person
+    # Given the same unsure match, and a $150 reward (the directory's $100.01-$500 tier)
+    # When that tier's approver (the finance lead) confirms a new person
     result = drive(runtime, WORKFLOW, terry_quinn(referral_input, 15000), approve)
 
     # Then the contact, the thank-you and the credit followed the one review (which named the amount)
@@ -359,7 +359,7 @@ def test_unsure_match_confirmed_by_the_person_records_thanks_and_rewards_once_wi
     (credit,) = get_billing().list_credits("RF-300")
     assert credit.amount_cents == 15000
     assert result.output is not None
-    assert result.output["approved_by"] == "rewards@acme-demo.com"
+    assert result.output["approved_by"] == "finance-lead@acme-demo.com"
     assert "$150.00" in get_files().get_text(approval_of(runtime, result, "ReviewMatch").draft.body_key)
 
 
