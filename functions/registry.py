@@ -130,6 +130,12 @@ def _steps(
 _R = Resource
 _K = StepKind
 
+#: What a step that emails an approval link needs: the approvals table, sealing its task token
+#: (``kms:Encrypt`` only), the link-signing key, email, and the draft in the files bucket.
+_ASKS_ANYONE = frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
+#: ... and, when the approver is staff, the workflow's part of the approver directory.
+_ASKS_STAFF = _ASKS_ANYONE | {_R.APPROVER_DIRECTORY}
+
 SALES_OUTREACH = WorkflowSpec(
     name="sales_outreach",
     description="research → draft → approve → send → log, with a human approving every email",
@@ -155,16 +161,7 @@ SALES_OUTREACH = WorkflowSpec(
         (
             "request_approval",
             _K.REVERSIBLE,
-            frozenset(
-                {
-                    _R.APPROVALS_TABLE,
-                    _R.TOKEN_SEAL,
-                    _R.APPROVAL_LINKS,
-                    _R.EMAIL,
-                    _R.FILES_BUCKET,
-                    _R.APPROVER_DIRECTORY,
-                }
-            ),
+            _ASKS_STAFF,
             "cancel_approval",
         ),
         ("send_email", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), None),
@@ -181,8 +178,6 @@ SALES_OUTREACH = WorkflowSpec(
     ),
 )
 
-_CS_APPROVAL = frozenset({_R.APPROVALS_TABLE, _R.TOKEN_SEAL, _R.APPROVAL_LINKS, _R.EMAIL, _R.FILES_BUCKET})
-
 CASE_STUDY = WorkflowSpec(
     name="case_study",
     description="CRM facts → questions → client answers → draft → client + marketing approval → publish",
@@ -197,18 +192,18 @@ CASE_STUDY = WorkflowSpec(
             frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
-        ("request_answers", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        ("request_answers", _K.REVERSIBLE, _ASKS_ANYONE, "cancel_approval"),
         (
             "draft_case_study",
             _K.PURE,
             frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
-        ("request_client_approval", _K.REVERSIBLE, _CS_APPROVAL, "cancel_approval"),
+        ("request_client_approval", _K.REVERSIBLE, _ASKS_ANYONE, "cancel_approval"),
         (
             "request_marketing_approval",
             _K.REVERSIBLE,
-            _CS_APPROVAL | {_R.APPROVER_DIRECTORY},
+            _ASKS_ANYONE | {_R.APPROVER_DIRECTORY},
             "cancel_approval",
         ),
         ("publish", _K.REVERSIBLE, frozenset({_R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}), "unpublish"),
@@ -231,18 +226,7 @@ CASE_STUDY = WorkflowSpec(
     ),
 )
 
-_NS_APPROVAL = frozenset(
-    {
-        _R.APPROVALS_TABLE,
-        _R.TOKEN_SEAL,
-        _R.APPROVAL_LINKS,
-        _R.EMAIL,
-        _R.FILES_BUCKET,
-        _R.CALENDAR_TABLE,
-        _R.CRM_TABLE,
-        _R.APPROVER_DIRECTORY,
-    }
-)
+_NS_APPROVAL = _ASKS_STAFF | {_R.CALENDAR_TABLE, _R.CRM_TABLE}
 
 NO_SHOW = WorkflowSpec(
     name="no_show",
@@ -316,17 +300,6 @@ NO_SHOW_REPLY = WorkflowSpec(
     ),
 )
 
-_RF_APPROVAL = frozenset(
-    {
-        _R.APPROVALS_TABLE,
-        _R.TOKEN_SEAL,
-        _R.APPROVAL_LINKS,
-        _R.EMAIL,
-        _R.FILES_BUCKET,
-        _R.APPROVER_DIRECTORY,
-    }
-)
-
 REFERRAL = WorkflowSpec(
     name="referral",
     description="referral → dedupe (email + LLM entity match; an unsure match with a reward asks a"
@@ -351,7 +324,7 @@ REFERRAL = WorkflowSpec(
         ),
         ("create_referred_contact", _K.REVERSIBLE, frozenset({_R.CRM_TABLE}), "rollback_referred_contact"),
         ("send_thank_you", _K.IRREVERSIBLE, frozenset({_R.EMAIL, _R.IDEMPOTENCY_TABLE}), None),
-        ("reward_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),
+        ("reward_request_approval", _K.REVERSIBLE, _ASKS_STAFF, "cancel_approval"),
         ("grant_credit", _K.IRREVERSIBLE, frozenset({_R.BILLING_TABLE, _R.IDEMPOTENCY_TABLE}), None),
         ("find_dormant_clients", _K.PURE, frozenset({_R.CRM_TABLE}), None),
         ("log_rewarded", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
@@ -361,7 +334,7 @@ REFERRAL = WorkflowSpec(
             frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
-        ("reengagement_request_approval", _K.REVERSIBLE, _RF_APPROVAL, "cancel_approval"),
+        ("reengagement_request_approval", _K.REVERSIBLE, _ASKS_STAFF, "cancel_approval"),
         (
             "send_reengagement",
             _K.IRREVERSIBLE,
@@ -381,17 +354,6 @@ REFERRAL = WorkflowSpec(
     ),
 )
 
-_LF_APPROVAL = frozenset(
-    {
-        _R.APPROVALS_TABLE,
-        _R.TOKEN_SEAL,
-        _R.APPROVAL_LINKS,
-        _R.EMAIL,
-        _R.FILES_BUCKET,
-        _R.APPROVER_DIRECTORY,
-    }
-)
-
 LAW_FIRM_OPS = WorkflowSpec(
     name="law_firm_ops",
     description=(
@@ -408,17 +370,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_waiver",
             _K.REVERSIBLE,
-            frozenset(
-                {
-                    _R.APPROVALS_TABLE,
-                    _R.TOKEN_SEAL,
-                    _R.APPROVAL_LINKS,
-                    _R.EMAIL,
-                    _R.FILES_BUCKET,
-                    _R.CRM_TABLE,
-                    _R.APPROVER_DIRECTORY,
-                }
-            ),
+            _ASKS_STAFF | {_R.CRM_TABLE},
             "cancel_approval",
         ),
         ("close_conflict", _K.PURE, frozenset({_R.APPROVALS_TABLE}), None),
@@ -433,7 +385,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_letter_approval",
             _K.REVERSIBLE,
-            _LF_APPROVAL,
+            _ASKS_STAFF,
             "cancel_approval",
         ),
         (
@@ -453,7 +405,7 @@ LAW_FIRM_OPS = WorkflowSpec(
         (
             "request_entries_approval",
             _K.REVERSIBLE,
-            _LF_APPROVAL,
+            _ASKS_STAFF,
             "cancel_approval",
         ),
         ("finalize_entries", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
