@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.models import ApprovalDecision, Facts, Published
 from functions.shared.adapters import get_files
+from functions.shared.business_keys import business_action
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.files import FileStore, sha256_text
@@ -54,8 +55,7 @@ def publish(payload: PublishInput, *, files: FileStore, ctx: StepContext) -> Pub
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=facts.deal_id,
+        key=business_action("case_study_publication", facts.deal_id),
         pinned={"key": key, "body_sha256": body_sha},
         result_model=Published,
         effect=write,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.models import ApprovedEntries, ClientIdentity, MatterRecord, PostedEntries
 from functions.shared.adapters import get_billing
+from functions.shared.business_keys import business_action
 from functions.shared.errors import PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.billing import BillingPort, TimeEntry
@@ -59,8 +60,8 @@ def post_time_entries(payload: PostInput, *, billing: BillingPort, ctx: StepCont
         result = run_once(
             workflow=ctx.workflow,
             step=ctx.step,
-            execution=ctx.execution,
-            business_key=approved.entry_id,
+            # The attorney time it bills (its source), not this run's entry id: a rerun bills it once.
+            key=business_action("time_entry", approved.source_id),
             pinned={"client_id": client_id, "minutes": approved.minutes, "source": approved.source_id},
             result_model=PostedEntry,
             effect=post,

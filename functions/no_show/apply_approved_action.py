@@ -30,6 +30,7 @@ from functions.no_show.models import (
     SentEmailRef,
 )
 from functions.shared.adapters import get_calendar, get_email, get_files
+from functions.shared.business_keys import business_action
 from functions.shared.ports.calendar import CalendarConflict, CalendarPort
 from functions.shared.ports.email import EmailPort
 from functions.shared.ports.files import FileStore
@@ -69,7 +70,13 @@ def apply_approved_action(
         draft=draft,
         to=payload.manager_email,
         kind="no_show_task",
-        business_key=payload.appointment.event_id,
+        key=business_action(
+            "approved_action",
+            payload.day,
+            payload.owner,
+            payload.appointment.event_id,
+            payload.appointment.recommended_action,
+        ),
         result_model=SentEmailRef,
         email=email,
         files=files,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Person, ReferredContact, SentEmailRef
 from functions.shared.adapters import get_email
+from functions.shared.business_keys import business_action
 from functions.shared.config import settings
 from functions.shared.idempotency import run_once
 from functions.shared.ports.email import EmailPort, OutgoingEmail
@@ -65,8 +66,7 @@ def send_thank_you(payload: ThankYouInput, *, email: EmailPort, ctx: StepContext
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=payload.referrer_contact_id,
+        key=business_action("referral_thank_you", payload.referrer_contact_id, payload.referred.email),
         pinned={"to": referrer.email, "body_sha256": body_sha},
         result_model=SentEmailRef,
         effect=send,
