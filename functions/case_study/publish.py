@@ -2,10 +2,11 @@
 
 The object key comes from CRM data (``published/case-studies/<slug>.md``, slug fixed by
 CollectFacts), the text from file storage, checked against the sha256 marketing approved.
-``run_once`` keys the write on (execution, step, deal) and pins key and body hash, so a retried
-invocation after a successful write returns the first result. An object already at the key with
-other content (another run's case study) is never overwritten: that is a ``BusinessRuleError``, and
-the compensation, which deletes only content with this run's hash, leaves it alone.
+``run_once`` keys the write on the deal (``business_keys``) and pins key and body hash, so a retry
+after a successful write returns the first result (a rerun with another text fails loudly). An
+object already at the key with other content (another run's case study) is never overwritten:
+that is a ``BusinessRuleError``, and the compensation, which deletes only content with this
+run's hash, leaves it alone.
 """
 
 from __future__ import annotations

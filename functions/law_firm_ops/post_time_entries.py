@@ -1,9 +1,10 @@
 """PostTimeEntries (irreversible, idempotent per entry): the approved entries go to billing.
 
-Each entry is posted through ``run_once`` keyed on (execution, step, entry id) with its client,
-minutes and source pinned, and ``post_time_entry`` is itself idempotent on the entry id: a retry
-after a partial failure posts only what is missing, never twice. The rate is read from billing
-(the system of record), the attorney and dates from the approved entries.
+Each entry is posted through ``run_once`` keyed on the attorney time it bills (its source) with
+its client, minutes and source pinned, so a rerun bills nothing twice, and ``post_time_entry``
+is itself idempotent on the entry id: a retry after a partial failure posts only what is missing,
+never twice. The rate is read from billing (the system of record), the attorney and dates from
+the approved entries.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """SendLetter (irreversible, idempotent): send exactly the approved letter to the client's CRM address.
 
 The recipient is read from the CRM (the system of record), the text from file storage and checked
-against the sha256 the attorney approved. ``run_once`` keys the send on (execution, step, client)
-and pins recipient and body hash, so a retried invocation after a successful send returns the
-first result and sends nothing. The send is the last thing the function does.
+against the sha256 the attorney approved. ``run_once`` keys the send on (client, matter description)
+and pins the recipient, so a retry or a rerun after a successful send returns the first result and
+sends nothing. The send is the last thing the function does.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ item, and the Choice was a billed transition per escalation that decided nothing
 Failure semantics (unchanged from the two steps it replaces):
 - The calendar write is conditional and idempotent: a retried invocation that finds the status
   already "rescheduled" (its first write landed) goes on instead of failing on the condition.
-- The send is the last act, through ``send_approved_draft`` (``run_once`` keyed on execution,
-  step and event id; recipient and body hash pinned): a retry after a send returns the first
+- The send is the last act, through ``send_approved_draft`` (``run_once`` keyed on day, owner,
+  event and action, in any run; recipient pinned): a retry after a send returns the first
   result and sends nothing. The text is what the manager approved (their edits included), checked
   against the approval's sha256; the recipient is the manager from the input.
 - Errors that prove nothing was sent (``PermanentIntegrationError``, ``TransientIntegrationError``,

@@ -3,8 +3,8 @@
 Everything in the email comes from systems of record: the appointment (time, title, owner) from
 the calendar, the recipient from the CRM; the text is a fixed template (no LLM). The calendar
 status does not change here: it becomes "confirmed" only when the client answers. ``run_once``
-keys the send on (execution, step, event id) and pins recipient and start time, so a retried
-invocation after a successful send returns the first result and sends nothing.
+keys the send on (day, owner, event, start time) and pins the recipient, so a retry or a rerun of
+the same day after a successful send returns the first result and sends nothing.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The recipient is the dormant client as FindDormantClients read it from the CRM, the text comes
 from file storage and is checked against the sha256 the approver saw. ``run_once`` keys the send
-on (execution, step, client) and pins recipient and body hash.
+on (referral, client) and pins the recipient.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """SendThankYou (irreversible, idempotent): a thank-you email to the referrer's CRM address.
 
 The text is a fixed template filled from the CRM (no model, no amount: the reward may still need
-approval). ``run_once`` keys the send on (execution, step, referrer) and pins recipient and body
-hash, so a retried invocation after a successful send returns the first result and sends nothing.
+approval). ``run_once`` keys the send on the referral (referrer, referred email) and pins recipient
+and body hash, so a retry or a rerun after a successful send returns the first result.
 The send is the last thing the function does.
 """
 

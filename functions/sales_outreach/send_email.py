@@ -1,8 +1,8 @@
 """SendEmail (irreversible, idempotent): send exactly the approved text to the CRM's address.
 
 The recipient comes from the CRM (``$.lead``), the text from file storage, checked against the
-sha256 the approver saw. ``run_once`` keys the send on (execution, step, lead) and pins recipient
-and body hash, so a retried invocation after a successful send returns the first result and sends
+sha256 the approver saw. ``run_once`` keys the send on (lead, campaign) (``business_keys``) and pins
+the recipient, so a retry or a rerun after a successful send returns the first result and sends
 nothing. The send is the last thing the function does (nothing after it can fail and wipe the
 idempotency record).
 """
