@@ -207,10 +207,23 @@ def report(result: RunResult, out: TextIO, *, timeline: bool = True) -> int:
     if result.status == "RUNNING":
         print("waiting for an approval: rerun with --decision approve|reject|edit", file=out)
         return EXIT_WAITING
-    failed = [row for row in result.timeline if row.error]
-    where = failed[-1].state if failed else "?"
-    print(f"run failed ({where}): {result.error}: {_short_cause(result.cause, 300)}", file=out)
+    print(f"run failed ({failed_state(result)}): {result.error}: {_short_cause(result.cause, 300)}", file=out)
     return EXIT_FAILED
+
+
+def failed_state(result: RunResult) -> str:
+    """The state the run failed in: the last one with a Task error, else the last one left open.
+
+    A Map (or any non-Task state) that fails records no Task error of its own, only the run's
+    error, so the state still open when the run ended names it (it was "?" before).
+    """
+    for row in reversed(result.timeline):
+        if row.error:
+            return row.state
+    for row in reversed(result.timeline):
+        if row.status == "FAILED":
+            return row.state
+    return "unknown state"
 
 
 def command_run(args: argparse.Namespace, out: TextIO) -> int:

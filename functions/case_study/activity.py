@@ -10,6 +10,7 @@ from __future__ import annotations
 from functions.case_study.models import Outcome
 from functions.shared import activity as shared
 from functions.shared.activity import Detail
+from functions.shared.business_keys import run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
@@ -31,7 +32,7 @@ def record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=contact_id,
-        business_key=deal_id,
+        key=run_fact(ctx.execution, ctx.state, deal_id),
         kind=kind,
         summary=summary,
         outcome=outcome,

@@ -2,10 +2,11 @@
 
 The object key comes from CRM data (``published/case-studies/<slug>.md``, slug fixed by
 CollectFacts), the text from file storage, checked against the sha256 marketing approved.
-``run_once`` keys the write on (execution, step, deal) and pins key and body hash, so a retried
-invocation after a successful write returns the first result. An object already at the key with
-other content (another run's case study) is never overwritten: that is a ``BusinessRuleError``, and
-the compensation, which deletes only content with this run's hash, leaves it alone.
+``run_once`` keys the write on the deal (``business_keys``) and pins key and body hash, so a retry
+after a successful write returns the first result (a rerun with another text fails loudly). An
+object already at the key with other content (another run's case study) is never overwritten:
+that is a ``BusinessRuleError``, and the compensation, which deletes only content with this
+run's hash, leaves it alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.case_study.models import ApprovalDecision, Facts, Published
 from functions.shared.adapters import get_files
+from functions.shared.business_keys import business_action
 from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.files import FileStore, sha256_text
@@ -54,8 +56,7 @@ def publish(payload: PublishInput, *, files: FileStore, ctx: StepContext) -> Pub
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=facts.deal_id,
+        key=business_action("case_study_publication", facts.deal_id),
         pinned={"key": key, "body_sha256": body_sha},
         result_model=Published,
         effect=write,

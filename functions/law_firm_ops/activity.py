@@ -10,6 +10,7 @@ from __future__ import annotations
 from functions.law_firm_ops.models import Outcome
 from functions.shared import activity as shared
 from functions.shared.activity import Detail
+from functions.shared.business_keys import run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
@@ -30,7 +31,7 @@ def record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=client_id,
-        business_key=client_id,
+        key=run_fact(ctx.execution, ctx.state, client_id),
         kind=kind,
         summary=summary,
         outcome=outcome,

@@ -1,9 +1,10 @@
 """PostTimeEntries (irreversible, idempotent per entry): the approved entries go to billing.
 
-Each entry is posted through ``run_once`` keyed on (execution, step, entry id) with its client,
-minutes and source pinned, and ``post_time_entry`` is itself idempotent on the entry id: a retry
-after a partial failure posts only what is missing, never twice. The rate is read from billing
-(the system of record), the attorney and dates from the approved entries.
+Each entry is posted through ``run_once`` keyed on the attorney time it bills (its source) with
+its client, minutes and source pinned, so a rerun bills nothing twice, and ``post_time_entry``
+is itself idempotent on the entry id: a retry after a partial failure posts only what is missing,
+never twice. The rate is read from billing (the system of record), the attorney and dates from
+the approved entries.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.models import ApprovedEntries, ClientIdentity, MatterRecord, PostedEntries
 from functions.shared.adapters import get_billing
+from functions.shared.business_keys import business_action
 from functions.shared.errors import PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.billing import BillingPort, TimeEntry
@@ -59,8 +61,8 @@ def post_time_entries(payload: PostInput, *, billing: BillingPort, ctx: StepCont
         result = run_once(
             workflow=ctx.workflow,
             step=ctx.step,
-            execution=ctx.execution,
-            business_key=approved.entry_id,
+            # The attorney time it bills (its source), not this run's entry id: a rerun bills it once.
+            key=business_action("time_entry", approved.source_id),
             pinned={"client_id": client_id, "minutes": approved.minutes, "source": approved.source_id},
             result_model=PostedEntry,
             effect=post,

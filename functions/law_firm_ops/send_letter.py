@@ -1,9 +1,9 @@
 """SendLetter (irreversible, idempotent): send exactly the approved letter to the client's CRM address.
 
 The recipient is read from the CRM (the system of record), the text from file storage and checked
-against the sha256 the attorney approved. ``run_once`` keys the send on (execution, step, client)
-and pins recipient and body hash, so a retried invocation after a successful send returns the
-first result and sends nothing. The send is the last thing the function does.
+against the sha256 the attorney approved. ``run_once`` keys the send on (client, matter description)
+and pins the recipient, so a retry or a rerun after a successful send returns the first result and
+sends nothing. The send is the last thing the function does.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.law_firm_ops.models import ApprovalDecision, ClientIdentity, SentLetterRef
 from functions.shared.adapters import get_crm, get_email, get_files
+from functions.shared.business_keys import business_action, text_identity
 from functions.shared.errors import PermanentIntegrationError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.ports.email import EmailPort
@@ -24,6 +25,7 @@ class SendLetterInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     identity: ClientIdentity
+    matter_description: str
     letter_approval: ApprovalDecision
 
 
@@ -43,7 +45,9 @@ def send_letter(
         draft=payload.letter_approval.draft,
         to=contact.email,
         kind="engagement_letter",
-        business_key=payload.identity.client_id,
+        key=business_action(
+            "engagement_letter", payload.identity.client_id, text_identity(payload.matter_description)
+        ),
         result_model=SentLetterRef,
         email=email,
         files=files,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functions.no_show.models import AppointmentOutcome
 from functions.shared import activity as shared
 from functions.shared.activity import Detail
+from functions.shared.business_keys import run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
@@ -32,7 +33,7 @@ def record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=outcome.contact_id,
-        business_key=outcome.event_id,
+        key=run_fact(ctx.execution, ctx.state, outcome.event_id),
         kind=kind,
         summary=summary,
         outcome=outcome,

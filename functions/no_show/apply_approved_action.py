@@ -8,8 +8,8 @@ item, and the Choice was a billed transition per escalation that decided nothing
 Failure semantics (unchanged from the two steps it replaces):
 - The calendar write is conditional and idempotent: a retried invocation that finds the status
   already "rescheduled" (its first write landed) goes on instead of failing on the condition.
-- The send is the last act, through ``send_approved_draft`` (``run_once`` keyed on execution,
-  step and event id; recipient and body hash pinned): a retry after a send returns the first
+- The send is the last act, through ``send_approved_draft`` (``run_once`` keyed on day, owner,
+  event and action, in any run; recipient pinned): a retry after a send returns the first
   result and sends nothing. The text is what the manager approved (their edits included), checked
   against the approval's sha256; the recipient is the manager from the input.
 - Errors that prove nothing was sent (``PermanentIntegrationError``, ``TransientIntegrationError``,
@@ -30,6 +30,7 @@ from functions.no_show.models import (
     SentEmailRef,
 )
 from functions.shared.adapters import get_calendar, get_email, get_files
+from functions.shared.business_keys import business_action
 from functions.shared.ports.calendar import CalendarConflict, CalendarPort
 from functions.shared.ports.email import EmailPort
 from functions.shared.ports.files import FileStore
@@ -69,7 +70,13 @@ def apply_approved_action(
         draft=draft,
         to=payload.manager_email,
         kind="no_show_task",
-        business_key=payload.appointment.event_id,
+        key=business_action(
+            "approved_action",
+            payload.day,
+            payload.owner,
+            payload.appointment.event_id,
+            payload.appointment.recommended_action,
+        ),
         result_model=SentEmailRef,
         email=email,
         files=files,

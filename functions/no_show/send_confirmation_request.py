@@ -3,8 +3,8 @@
 Everything in the email comes from systems of record: the appointment (time, title, owner) from
 the calendar, the recipient from the CRM; the text is a fixed template (no LLM). The calendar
 status does not change here: it becomes "confirmed" only when the client answers. ``run_once``
-keys the send on (execution, step, event id) and pins recipient and start time, so a retried
-invocation after a successful send returns the first result and sends nothing.
+keys the send on (day, owner, event, start time) and pins the recipient, so a retry or a rerun of
+the same day after a successful send returns the first result and sends nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 
 from functions.no_show.models import IterationInput, SentEmailRef
 from functions.shared.adapters import get_calendar, get_crm, get_email
+from functions.shared.business_keys import business_action
 from functions.shared.errors import BusinessRuleError, InvalidInputError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.calendar import CalendarPort
@@ -71,8 +72,11 @@ def send_confirmation_request(
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=item.event_id,
+        # The same appointment's confirmation for the same day and owner, in any run (a moved time is a
+        # new confirmation: starts_at is part of it).
+        key=business_action(
+            "confirmation_request", payload.day, payload.owner, item.event_id, event.starts_at
+        ),
         pinned={"to": contact.email, "starts_at": event.starts_at},
         result_model=SentEmailRef,
         effect=send,

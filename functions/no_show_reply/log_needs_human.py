@@ -10,6 +10,7 @@ from __future__ import annotations
 from functions.no_show_reply.models import ReplyNeedsHuman, ReplyState
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import run_fact
 from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
@@ -25,7 +26,7 @@ def log_needs_human(payload: NeedsHumanInput, *, crm: CrmPort, ctx: StepContext)
         ctx=ctx,
         crm=crm,
         contact_id=payload.event.contact_id,
-        business_key=payload.event_id,
+        key=run_fact(ctx.execution, ctx.state, payload.event_id),
         kind="appointment_reply_needs_human",
         summary=f"reply needs a person: {payload.message or ''}"[:500],
         details={"event_id": payload.event_id, "error": payload.error.Error, "reason": reason},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functions.no_show_reply.models import ReplyOutcome, ReplyState, ReplyStatusChange
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -26,7 +27,7 @@ def log_reply(payload: LogInput, *, crm: CrmPort, ctx: StepContext) -> ReplyOutc
         ctx=ctx,
         crm=crm,
         contact_id=payload.event.contact_id,
-        business_key=payload.event_id,
+        key=run_fact(ctx.execution, ctx.state, payload.event_id),
         kind=f"appointment_reply_{kind}",
         summary=detail,
         details={

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functions.no_show_reply.models import ReplyOutcome, ReplyState
 from functions.shared.activity import record_outcome
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import run_fact
 from functions.shared.models import CaughtError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
@@ -24,7 +25,7 @@ def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> 
         ctx=ctx,
         crm=crm,
         contact_id=payload.event.contact_id,
-        business_key=payload.event_id,
+        key=run_fact(ctx.execution, ctx.state, payload.event_id),
         kind="appointment_reply_failed",
         summary=detail,
         details={"event_id": payload.event_id, "reply": payload.kind, "error": payload.error.Error},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functions.referral.models import Outcome
 from functions.shared import activity as shared
+from functions.shared.business_keys import run_fact
 from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
 from functions.shared.step_handler import StepContext
 
@@ -56,7 +57,7 @@ def record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=contact_id,
-        business_key=business_key,
+        key=run_fact(ctx.execution, ctx.state, business_key),
         kind=kind,
         summary=summary,
         outcome=outcome,

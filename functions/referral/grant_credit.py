@@ -20,6 +20,7 @@ from functions.referral.models import (
     ReferredContact,
 )
 from functions.shared.adapters import get_billing
+from functions.shared.business_keys import business_action, text_identity
 from functions.shared.errors import BusinessRuleError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.billing import BillingPort, Credit
@@ -46,7 +47,10 @@ def grant_credit(payload: GrantInput, *, billing: BillingPort, ctx: StepContext)
         raise BusinessRuleError(f"a reward of {payload.reward_cents} cents needs an approval")
     if payload.match is not None and payload.match.needs_review and approved_by is None:
         raise BusinessRuleError(f"an unsure match needs an approval first: {payload.match.review_reason}")
-    credit_id = f"REFERRAL-{ctx.execution}"
+    # One reward per referral (referrer + referred person), in any run; the credit id follows it so
+    # the billing system's own idempotency agrees with ours.
+    key = business_action("referral_reward", payload.referrer_contact_id, payload.referred.email)
+    credit_id = f"REFERRAL-{text_identity(key.value)}"
     client_id = payload.referrer.contact_id
 
     def grant() -> CreditRef:
@@ -71,8 +75,7 @@ def grant_credit(payload: GrantInput, *, billing: BillingPort, ctx: StepContext)
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=payload.referrer_contact_id,
+        key=key,
         pinned={"client_id": client_id, "amount_cents": payload.reward_cents},
         result_model=CreditRef,
         effect=grant,

@@ -2,15 +2,16 @@
 
 The recipient is the dormant client as FindDormantClients read it from the CRM, the text comes
 from file storage and is checked against the sha256 the approver saw. ``run_once`` keys the send
-on (execution, step, client) and pins recipient and body hash.
+on (referral, client) and pins the recipient.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.referral.models import ApprovalDecision, Dormant, SentEmailRef
+from functions.referral.models import ApprovalDecision, Dormant, ReferredContact, SentEmailRef
 from functions.shared.adapters import get_email, get_files
+from functions.shared.business_keys import business_action
 from functions.shared.errors import InvalidInputError
 from functions.shared.ports.email import EmailPort
 from functions.shared.ports.files import FileStore
@@ -21,6 +22,8 @@ from functions.shared.step_handler import StepContext, step_handler
 class SendInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    referrer_contact_id: str
+    referred: ReferredContact
     dormant: Dormant
     reengagement_approval: ApprovalDecision
 
@@ -35,7 +38,10 @@ def send_reengagement(
         draft=payload.reengagement_approval.draft,
         to=client.email,
         kind="referral_reengagement",
-        business_key=client.contact_id,
+        # One re-engagement of this client per referral (the run that found it dormant), in any run.
+        key=business_action(
+            "reengagement", payload.referrer_contact_id, payload.referred.email, client.contact_id
+        ),
         result_model=SentEmailRef,
         email=email,
         files=files,

@@ -1,8 +1,8 @@
 """SendThankYou (irreversible, idempotent): a thank-you email to the referrer's CRM address.
 
 The text is a fixed template filled from the CRM (no model, no amount: the reward may still need
-approval). ``run_once`` keys the send on (execution, step, referrer) and pins recipient and body
-hash, so a retried invocation after a successful send returns the first result and sends nothing.
+approval). ``run_once`` keys the send on the referral (referrer, referred email) and pins recipient
+and body hash, so a retry or a rerun after a successful send returns the first result.
 The send is the last thing the function does.
 """
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Person, ReferredContact, SentEmailRef
 from functions.shared.adapters import get_email
+from functions.shared.business_keys import business_action
 from functions.shared.config import settings
 from functions.shared.idempotency import run_once
 from functions.shared.ports.email import EmailPort, OutgoingEmail
@@ -65,8 +66,7 @@ def send_thank_you(payload: ThankYouInput, *, email: EmailPort, ctx: StepContext
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=payload.referrer_contact_id,
+        key=business_action("referral_thank_you", payload.referrer_contact_id, payload.referred.email),
         pinned={"to": referrer.email, "body_sha256": body_sha},
         result_model=SentEmailRef,
         effect=send,

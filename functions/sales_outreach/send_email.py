@@ -1,8 +1,8 @@
 """SendEmail (irreversible, idempotent): send exactly the approved text to the CRM's address.
 
 The recipient comes from the CRM (``$.lead``), the text from file storage, checked against the
-sha256 the approver saw. ``run_once`` keys the send on (execution, step, lead) and pins recipient
-and body hash, so a retried invocation after a successful send returns the first result and sends
+sha256 the approver saw. ``run_once`` keys the send on (lead, campaign) (``business_keys``) and pins
+the recipient, so a retry or a rerun after a successful send returns the first result and sends
 nothing. The send is the last thing the function does (nothing after it can fail and wipe the
 idempotency record).
 """
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.sales_outreach.models import ApprovalDecision, Lead, SentEmailRef
 from functions.shared.adapters import get_email, get_files
+from functions.shared.business_keys import business_action
 from functions.shared.ports.email import EmailPort
 from functions.shared.ports.files import FileStore
 from functions.shared.sending import send_approved_draft
@@ -23,6 +24,7 @@ class SendInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     lead_id: str
+    campaign: str
     lead: Lead
     approval: ApprovalDecision
 
@@ -32,7 +34,7 @@ def send_email(payload: SendInput, *, email: EmailPort, files: FileStore, ctx: S
         draft=payload.approval.draft,
         to=payload.lead.email,
         kind="outreach",
-        business_key=payload.lead_id,
+        key=business_action("outreach_email", payload.lead_id, payload.campaign),
         result_model=SentEmailRef,
         email=email,
         files=files,

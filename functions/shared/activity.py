@@ -1,9 +1,10 @@
 """Ending a run (or one item of it): one CRM activity, written once, and the outcome it produced.
 
 Every workflow's terminal steps do the same irreversible thing: record what happened on a
-contact's timeline. The activity id is derived from the execution and the ASL state (plus an item
-id inside a Map), and the write goes through ``run_once``, so a retried invocation records nothing
-twice and returns the first outcome. Each workflow's ``activity.py`` wraps this with its names.
+contact's timeline. The write goes through ``run_once`` keyed on the caller's ``ActionKey``
+(``business_keys``: a business action once across runs, a run's own fact once per run), so a retried
+invocation or a rerun records nothing twice and returns the first outcome.
+Each workflow's ``activity.py`` wraps this with its names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from functions.shared.business_keys import ActionKey
 from functions.shared.idempotency import run_once
 from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
 from functions.shared.step_handler import StepContext
@@ -29,7 +31,7 @@ def record_outcome(
     ctx: StepContext,
     crm: CrmPort,
     contact_id: str,
-    business_key: str,
+    key: ActionKey,
     kind: str,
     summary: str,
     outcome: OutcomeT,
@@ -56,8 +58,7 @@ def record_outcome(
     return run_once(
         workflow=ctx.workflow,
         step=ctx.state,
-        execution=ctx.execution,
-        business_key=business_key,
+        key=key,
         pinned={"kind": kind, "contact_id": contact_id},
         result_model=type(outcome),
         effect=write,

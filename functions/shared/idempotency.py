@@ -1,11 +1,12 @@
-"""Run an irreversible side effect at most once per (execution, step, business key).
+"""Run an irreversible side effect at most once per (step, business key).
 
 Lambda runs each Step Functions task *at least once*, so a retried invocation may follow one that
 already sent the email. Powertools idempotency on DynamoDB stores the first result and returns it
 to every replay. Choices (see ``../shared/reliability-notes.md``):
 
-- the key is ``[execution, step, business key]`` only: never the attempt, the task token, a
-  timestamp or LLM text, which change between retries;
+- the key is ``[step, action key]`` only (``business_keys``): never the attempt, the task token, a
+  timestamp or LLM text, which change between retries, and never the execution name alone, which
+  changes between reruns of the same business action;
 - ``payload_validation_jmespath`` pins the fields that must not change between replays (the
   recipient, the body hash): a replay with other values fails loudly instead of returning a
   result that belongs to different data;
@@ -34,6 +35,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.shared.aws import client
+from functions.shared.business_keys import ActionKey
 from functions.shared.config import settings
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -46,8 +48,7 @@ def run_once(
     *,
     workflow: str,
     step: str,
-    execution: str,
-    business_key: str,
+    key: ActionKey,
     pinned: Mapping[str, Any],
     result_model: type[ResultT],
     effect: Callable[[], ResultT],
@@ -74,15 +75,13 @@ def run_once(
     def _effect(request: dict[str, Any]) -> dict[str, Any]:
         return effect().model_dump(mode="json")
 
-    stored = _effect(
-        request={"execution": execution, "step": step, "business_key": business_key, "pinned": dict(pinned)}
-    )
+    stored = _effect(request={"step": step, "key": key.value, "pinned": dict(pinned)})
     return result_model.model_validate(stored)
 
 
 def _config(expires_after_seconds: int) -> IdempotencyConfig:
     return IdempotencyConfig(
-        event_key_jmespath="[execution, step, business_key]",
+        event_key_jmespath="[step, key]",
         payload_validation_jmespath="pinned",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=expires_after_seconds,

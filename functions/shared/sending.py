@@ -2,8 +2,9 @@
 
 The text comes from file storage and must still hash to what the approver saw; the recipient
 comes from the caller (a system of record, never model text). ``run_once`` keys the send on
-(execution, step, business key) and pins recipient and body hash, so a retried invocation after
-a successful send returns the first result and sends nothing. The send is the last thing done.
+(step, business action) and pins the recipient, so a retried invocation or a rerun of the same
+business action after a successful send returns the first result and sends nothing (a rerun's new
+draft of the same action is not sent). The send is the last thing done.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from functions.shared.business_keys import ActionKey
 from functions.shared.errors import PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.ports.email import EmailPort, OutgoingEmail
@@ -38,7 +40,7 @@ def send_approved_draft(
     draft: ApprovedDraft,
     to: str,
     kind: str,
-    business_key: str,
+    key: ActionKey,
     result_model: type[SentT],
     email: EmailPort,
     files: FileStore,
@@ -79,9 +81,8 @@ def send_approved_draft(
     return run_once(
         workflow=ctx.workflow,
         step=ctx.step,
-        execution=ctx.execution,
-        business_key=business_key,
-        pinned={"to": to, "body_sha256": body_sha},
+        key=key,
+        pinned={"to": to},
         result_model=result_model,
         effect=send,
     )

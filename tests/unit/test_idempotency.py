@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.shared.aws import client
+from functions.shared.business_keys import business_action, run_fact
 from functions.shared.idempotency import run_once
 from local.runtime import LocalRuntime
 
@@ -23,8 +24,7 @@ def _send(step: str, effects: list[str], *, business_key: str = "lead-1") -> Sen
     return run_once(
         workflow="sales_outreach",
         step=step,
-        execution="run-1",
-        business_key=business_key,
+        key=business_action("outreach_email", business_key, "spring"),
         pinned={"to": "ada@example.com"},
         result_model=Sent,
         effect=effect,
@@ -36,7 +36,7 @@ def test_a_replayed_step_gets_its_own_stored_result_and_a_second_step_with_the_s
         effects: list[str] = []
         first = _send("send_email", effects)
         assert _send("send_email", effects) == first  # a Lambda retry: nothing sent twice
-        other = _send("log_activity", effects)  # same execution and business key, another step
+        other = _send("log_activity", effects)  # same business key, another step
         assert effects == ["send_email", "log_activity"]
         assert other.message_id == "log_activity-2"
         assert _send("log_activity", effects) == other
@@ -84,5 +84,16 @@ def test_the_layer_a_step_is_handed_is_already_configured_for_sha256_keys_and_pi
         assert layer.configured
         assert layer.hash_function is hashlib.sha256
         assert layer.payload_validation_enabled
-        assert layer.event_key_jmespath == "[execution, step, business_key]"
+        assert layer.event_key_jmespath == "[step, key]"
         assert layer.expires_after_seconds == 3600
+
+
+def test_keys_name_the_business_action_and_only_run_facts_carry_the_execution() -> None:
+    # Given the same lead and campaign, and the same lead in another campaign
+    same = business_action("outreach_email", "lead-1", "spring")
+    # Then the action's key is the same in any run, another campaign is another action,
+    assert same == business_action("outreach_email", "lead-1", "spring")
+    assert same != business_action("outreach_email", "lead-1", "autumn")
+    # parts cannot run into each other, and a run's own fact differs from run to run
+    assert business_action("k", "a|b", "c") != business_action("k", "a", "b|c")
+    assert run_fact("run-1", "RecordFailure", "lead-1") != run_fact("run-2", "RecordFailure", "lead-1")
