@@ -10,7 +10,9 @@ An item is covered when a time entry of the client (any status but void) names i
 ``source``, or when the attorney logged time for the client on the same day (the firm logs per
 day). The comparison is code; the LLM only proposes entries for what is left, the oldest
 ``MAX_PROPOSED_ENTRIES`` of it; how many more are left out is reported (``left_out``), so the
-attorney and the run's outcome say so instead of dropping them silently.
+attorney and the run's outcome say so instead of dropping them silently. Covered items are
+counted, not listed (``covered_count``): the state stays the same size for a client with 5 or
+5,000 past consultations.
 """
 
 from __future__ import annotations
@@ -108,13 +110,16 @@ def gather_unbilled(
     ]
     sources = {e.source for e in entries if e.source}
     logged_days = {e.date for e in entries if normalise_owner(e.attorney) == attorney}
-    covered = [c.source_id for c in candidates if c.source_id in sources or c.date in logged_days]
     uncovered = sorted(
-        (c for c in candidates if c.source_id not in covered), key=lambda c: (c.date, c.source_id)
+        (c for c in candidates if c.source_id not in sources and c.date not in logged_days),
+        key=lambda c: (c.date, c.source_id),
     )
     items = uncovered[:MAX_PROPOSED_ENTRIES]
     return Unbilled(
-        count=len(items), items=items, covered=sorted(covered), left_out=len(uncovered) - len(items)
+        count=len(items),
+        items=items,
+        covered_count=len(candidates) - len(uncovered),
+        left_out=len(uncovered) - len(items),
     )
 
 

@@ -239,11 +239,17 @@ class UnbilledItem(BaseModel):
 
 
 class Unbilled(BaseModel):
-    """``$.unbilled``: the deterministic comparison the recovery proposal starts from."""
+    """``$.unbilled``: the deterministic comparison the recovery proposal starts from.
+
+    Bounded whatever the client's history: at most ``MAX_PROPOSED_ENTRIES`` items and two counts.
+    The covered items are only counted: their ids are the time entries' ``source`` (or the days the
+    attorney logged), which the billing system already holds, and a list of them would grow with
+    every consultation the client ever had, towards Step Functions' 256 KiB state limit.
+    """
 
     count: int
-    items: list[UnbilledItem]
-    covered: list[str]  # source ids with time already logged
+    items: list[UnbilledItem] = Field(max_length=MAX_PROPOSED_ENTRIES)
+    covered_count: int = 0  # candidate items with time already logged (counted, never listed)
     left_out: int = 0  # uncovered items after the oldest MAX_PROPOSED_ENTRIES: not proposed this run
 
 

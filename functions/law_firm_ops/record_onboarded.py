@@ -37,20 +37,37 @@ class OnboardedInput(BaseModel):
     approvalError: CaughtError | None = None
 
 
-def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
-    posted = payload.posted
+def recovery_summary(payload: OnboardedInput) -> str:
+    """What became of the unbilled time, in words that never contradict the counts.
+
+    "No unbilled time found" only when GatherUnbilled found none at all; items the model was shown
+    but proposed nothing for, and items left out of the proposal, are said to exist.
+    """
+    posted, unbilled = payload.posted, payload.unbilled
+    shown = unbilled.count if unbilled else 0
+    left_out = unbilled.left_out if unbilled else 0
     if posted is not None:
         recovery = f"{len(posted.entry_ids)} recovered time entries posted ({posted.total_minutes} min)"
     elif payload.approvalError is not None:
         recovery = f"proposed time entries not approved ({payload.approvalError.Error}); nothing posted"
+    elif shown:
+        recovery = f"{shown} unbilled item(s) reviewed, none proposed as billable; nothing posted"
+    elif left_out:
+        recovery = "no unbilled item was proposed this run; nothing posted"
     else:
         recovery = "no unbilled attorney time found"
-    left_out = payload.unbilled.left_out if payload.unbilled else 0
     if left_out:
         recovery += (
             f"; {left_out} more unbilled item(s) were not proposed (at most {MAX_PROPOSED_ENTRIES} a run): "
             "review them by hand"
         )
+    return recovery
+
+
+def record_onboarded(payload: OnboardedInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
+    posted = payload.posted
+    left_out = payload.unbilled.left_out if payload.unbilled else 0
+    recovery = recovery_summary(payload)
     detail = (
         f"engagement letter sent to {payload.letter_sent.to}; retainer invoice {payload.billing.invoice_id} "
         f"{payload.billing.status}; {recovery}"

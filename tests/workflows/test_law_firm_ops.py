@@ -196,6 +196,7 @@ def test_conflict_waived_by_the_partner_continues_to_onboarding(
     assert result.output is not None
     assert result.output["status"] == "onboarded"
     assert result.output["recovered_entries"] == 0
+    assert result.output["detail"].endswith("; no unbilled attorney time found")
 
 
 def test_a_client_the_crm_knew_under_another_id_still_gets_its_consultations_recovered(
@@ -754,7 +755,9 @@ def test_model_proposing_no_entries_onboards_without_asking_the_attorney_about_t
     assert [r.state for r in records] == ["RequestLetterApproval"]
     assert_onboarded_without_recovered_time(runtime, result)
     assert result.output is not None
-    assert "no unbilled attorney time found" in result.output["detail"]
+    # and the outcome says the two items were looked at, not that there were none
+    assert "2 unbilled item(s) reviewed, none proposed as billable; nothing posted" in result.output["detail"]
+    assert "no unbilled attorney time found" not in result.output["detail"]
 
 
 def test_attorney_rejecting_the_proposed_entries_posts_nothing_and_the_client_stays_onboarded(
