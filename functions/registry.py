@@ -7,7 +7,7 @@ tests check that the placeholders of every ASL file and the steps registered her
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -425,8 +425,48 @@ LAW_FIRM_OPS = WorkflowSpec(
     ),
 )
 
+_SWEEP_STEPS = _steps(
+    "reengagement_sweep",
+    ("find_dormant_clients", _K.PURE, frozenset({_R.CRM_TABLE, _R.FILES_BUCKET}), None),
+    (
+        "draft_batch",
+        _K.PURE,
+        frozenset({_R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
+        None,
+    ),
+    ("request_digest_approval", _K.REVERSIBLE, _ASKS_STAFF, "cancel_approval"),
+    ("finalize_digest", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
+    (
+        "send_batch",
+        _K.IRREVERSIBLE,
+        frozenset({_R.CRM_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
+        None,
+    ),
+    ("summarize_sweep", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
+    ("close_rejected", _K.PURE, frozenset({_R.FILES_BUCKET, _R.APPROVALS_TABLE}), None),
+    ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
+)
+#: Batch steps get room for their batch (functions/reengagement_sweep/draft_batch.py: 25 clients,
+#: 5 Claude calls at a time, ~15 s at 3 s a call) and the CRM scan of up to 10,000 clients.
+_SWEEP_TIMEOUTS = {"find_dormant_clients": (120, 1024), "draft_batch": (120, 512), "send_batch": (120, 256)}
+
+REENGAGEMENT_SWEEP = WorkflowSpec(
+    name="reengagement_sweep",
+    description="scheduled sweep: every dormant client → batch files → drafts (LLM, per batch) → one digest"
+    " approval (approve / drop clients / reject) → send in batches, once per client and period",
+    input_model="functions.reengagement_sweep.models.SweepRequest",
+    business_key="period",
+    steps=tuple(
+        replace(step, timeout_seconds=_SWEEP_TIMEOUTS[step.name][0], memory_mb=_SWEEP_TIMEOUTS[step.name][1])
+        if step.name in _SWEEP_TIMEOUTS
+        else step
+        for step in _SWEEP_STEPS
+    ),
+)
+
 WORKFLOWS: dict[str, WorkflowSpec] = {
-    wf.name: wf for wf in (SALES_OUTREACH, CASE_STUDY, NO_SHOW, NO_SHOW_REPLY, REFERRAL, LAW_FIRM_OPS)
+    wf.name: wf
+    for wf in (SALES_OUTREACH, CASE_STUDY, NO_SHOW, NO_SHOW_REPLY, REFERRAL, LAW_FIRM_OPS, REENGAGEMENT_SWEEP)
 }
 
 

@@ -1,11 +1,10 @@
 """FindDormantClients (pure): the referrer's company's clients that went quiet.
 
 A referral is a good moment to reconnect with the referrer's colleagues who stopped engaging.
-Candidates are the CRM contacts of the referrer's company (``CrmPort.find_contacts``) with status
-"client" or "dormant", never the referrer, the referred person or anyone flagged do-not-contact.
-One is dormant when its status is "dormant", or when its latest CRM activity (or, without any
-activity, its profile's last update) is older than ``dormant_after_days``. The first one (longest
-silent, then by id) is returned.
+Candidates are the CRM contacts of the referrer's company (``CrmPort.find_contacts``), never the
+referrer or the referred person; who counts as dormant is ``functions.shared.dormancy`` (the rule
+the re-engagement sweep uses too). The first one (longest silent, then by id) is returned; the
+state keeps only how many were considered, not their ids.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.referral.models import Dormant, Person, ReferredContact
 from functions.shared.adapters import get_crm
-from functions.shared.ports.crm import CLIENT_STATUSES, Contact, CrmPort, parse_timestamp
+from functions.shared.dormancy import DEFAULT_AFTER_DAYS, dormancy, is_candidate
+from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
 
@@ -25,44 +25,34 @@ class DormantInput(BaseModel):
 
     referrer: Person
     referred: ReferredContact
-    dormant_after_days: int = 90
-
-
-def _last_touch(crm: CrmPort, contact: Contact) -> str:
-    history = crm.list_activities(contact.contact_id)
-    if not history:
-        return contact.updated_at
-    return max(history, key=lambda a: parse_timestamp(a.at)).at
+    dormant_after_days: int = DEFAULT_AFTER_DAYS
 
 
 def find_dormant_clients(payload: DormantInput, *, crm: CrmPort, now: datetime | None = None) -> Dormant:
     now = now or datetime.now(UTC)
     skip = {payload.referrer.contact_id, payload.referred.contact_id}
-    considered: list[str] = []
-    dormant: list[tuple[datetime, str, Contact, str, str]] = []
-    for contact in crm.find_contacts(company=payload.referrer.company):
-        if contact.contact_id in skip or contact.do_not_contact or contact.status not in CLIENT_STATUSES:
-            continue
-        considered.append(contact.contact_id)
-        touched = _last_touch(crm, contact)
-        days = (now - parse_timestamp(touched)).days
-        if contact.status == "dormant":
-            reason = "status dormant"
-        elif days >= payload.dormant_after_days:
-            reason = f"no activity for {days} days (threshold {payload.dormant_after_days})"
-        else:
-            continue
-        dormant.append((parse_timestamp(touched), contact.contact_id, contact, touched, reason))
-    if not dormant:
-        return Dormant(found=False, considered=considered)
-    _, _, contact, touched, reason = min(dormant, key=lambda d: (d[0], d[1]))
+    candidates = [
+        c
+        for c in crm.find_contacts(company=payload.referrer.company)
+        if c.contact_id not in skip and is_candidate(c)
+    ]
+    found = []
+    for contact in candidates:
+        history = crm.list_activities(contact.contact_id)
+        latest = history[-1].at if history else None  # oldest first
+        client = dormancy(contact, latest, now=now, after_days=payload.dormant_after_days)
+        if client is not None:
+            found.append(client)
+    if not found:
+        return Dormant(found=False, considered=len(candidates))
+    first = min(found, key=lambda d: d.order)
     return Dormant(
         found=True,
-        contact=Person.model_validate(contact.model_dump(include=set(Person.model_fields))),
-        last_activity_at=touched,
-        days_inactive=(now - parse_timestamp(touched)).days,
-        reason=reason,
-        considered=considered,
+        contact=Person.model_validate(first.contact.model_dump(include=set(Person.model_fields))),
+        last_activity_at=first.last_touch,
+        days_inactive=first.days_inactive,
+        reason=first.reason,
+        considered=len(candidates),
     )
 
 

@@ -207,7 +207,7 @@ class Dormant(BaseModel):
     last_activity_at: str | None = None
     days_inactive: int | None = None
     reason: str | None = None  # "status dormant" | "no activity for N days"
-    considered: list[str] = Field(default_factory=list)
+    considered: int = 0  # how many clients of the company were checked (a count: never their ids)
 
 
 _PLACEHOLDER_MARKERS = ("{{", "}}", "[first name]", "[name]", "[company]", "<insert", "lorem ipsum")

@@ -36,6 +36,7 @@ APPROVER_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "referral": ("rewards_approver",),
     "law_firm_ops": ("attorney_email", "partner_email"),
     "no_show": ("manager_email",),
+    "reengagement_sweep": ("approver_email",),
 }
 #: (workflow, approver field) → the start-request field holding the amount (in cents) its approval
 #: moves: only these may have amount tiers. law_firm_ops' money steps (the retainer in the letter,

@@ -936,7 +936,7 @@ def test_dormant_means_status_dormant_or_latest_activity_older_than_the_threshol
     assert dormant.contact is not None
     assert dormant.contact.contact_id == "K-2"
     assert dormant.days_inactive == 200
-    assert dormant.considered == ["K-2", "K-3"]  # not the referrer, do-not-contact, leads or other firms
+    assert dormant.considered == 2  # K-2 and K-3: not the referrer, do-not-contact, leads or other firms
     quiet = find_dormant_clients(payload.model_copy(update={"dormant_after_days": 365}), crm=crm, now=now)
     assert not quiet.found
 

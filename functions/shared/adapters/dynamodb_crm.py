@@ -47,7 +47,9 @@ from functions.shared.contact_keys import (
 from functions.shared.errors import BusinessRuleError, TransientIntegrationError
 from functions.shared.observability import logger
 from functions.shared.ports.crm import (
+    CLIENT_STATUSES,
     Activity,
+    ClientTouch,
     Contact,
     ContactStatus,
     Deal,
@@ -362,6 +364,36 @@ class DynamoDbCrm:
     def list_activities(self, contact_id: str) -> list[Activity]:
         items = self._query_prefix(contact_id, "ACTIVITY#", "crm.list_activities")
         return [_to_model(Activity, item) for item in items]
+
+    def list_client_touches(self, *, segment: int = 0, segments: int = 1) -> list[ClientTouch]:
+        """One parallel-scan segment: profiles and activity items of the same contacts (a segment
+        holds whole partitions), so the latest activity comes from the scan, not a query per client.
+        An activity's sort key starts with its fixed-width UTC time, so the greatest is the latest."""
+        profiles: dict[str, Contact] = {}
+        latest: dict[str, tuple[str, str]] = {}  # contact id → (activity sk, at)
+        with aws_errors("crm.list_client_touches"):
+            pages = self._ddb.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                Segment=segment,
+                TotalSegments=segments,
+                FilterExpression="sk = :profile OR begins_with(sk, :activity)",
+                ExpressionAttributeValues=serialize({":profile": PROFILE_SK, ":activity": "ACTIVITY#"}),
+                ConsistentRead=True,
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    values = deserialize(item)
+                    contact_id = str(values["pk"]).removeprefix("CONTACT#")
+                    sk = str(values["sk"])
+                    if sk == PROFILE_SK:
+                        profiles[contact_id] = _to_model(Contact, item)
+                    elif contact_id not in latest or sk > latest[contact_id][0]:
+                        latest[contact_id] = (sk, str(values["at"]))
+        return [
+            ClientTouch(contact=contact, last_activity_at=latest[cid][1] if cid in latest else None)
+            for cid, contact in sorted(profiles.items())
+            if contact.status in CLIENT_STATUSES
+        ]
 
     # -- helpers -------------------------------------------------------------------------------
     def _company_hits(

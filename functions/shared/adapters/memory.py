@@ -19,7 +19,9 @@ from functions.shared.errors import BusinessRuleError, PermanentIntegrationError
 from functions.shared.ports.billing import Credit, Invoice, TimeEntry, iso_date, normalise_attorney
 from functions.shared.ports.calendar import CalendarConflict, CalendarEvent, EventStatus, normalise_owner
 from functions.shared.ports.crm import (
+    CLIENT_STATUSES,
     Activity,
+    ClientTouch,
     Contact,
     ContactStatus,
     Deal,
@@ -167,6 +169,18 @@ class InMemoryCrm(_FailureInjection):
         mine = [a for (owner, _), a in self.activities.items() if owner == contact_id]
         mine.sort(key=lambda a: (sortable_timestamp(a.at), a.activity_id))
         return [_copy(a) for a in mine]
+
+    def list_client_touches(self, *, segment: int = 0, segments: int = 1) -> list[ClientTouch]:
+        self._maybe_fail()
+        latest: dict[str, str] = {}
+        for (owner, _), activity in self.activities.items():
+            if owner not in latest or sortable_timestamp(activity.at) > sortable_timestamp(latest[owner]):
+                latest[owner] = activity.at
+        return [
+            ClientTouch(contact=_copy(contact), last_activity_at=latest.get(contact_id))
+            for index, (contact_id, contact) in enumerate(sorted(self.contacts.items()))
+            if contact.status in CLIENT_STATUSES and index % segments == segment
+        ]
 
 
 class InMemoryEmail(_FailureInjection):

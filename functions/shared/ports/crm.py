@@ -135,6 +135,15 @@ class RelatedParty(BaseModel):
     ref: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")  # the record it comes from (a matter id)
 
 
+class ClientTouch(BaseModel):
+    """A client (status in ``CLIENT_STATUSES``) and when the CRM last saw it: what dormancy reads."""
+
+    model_config = _MODEL_CONFIG
+
+    contact: Contact
+    last_activity_at: str | None = None  # its latest activity's ``at``; None: no activity at all
+
+
 class StatusConflict(BusinessRuleError):
     """``set_status(expected=...)`` found the contact in another status (someone changed it first).
 
@@ -235,4 +244,14 @@ class CrmPort(Protocol):
 
     def list_activities(self, contact_id: str) -> list[Activity]:
         """The contact's activities, oldest first (ties by ``activity_id``)."""
+        ...
+
+    def list_client_touches(self, *, segment: int = 0, segments: int = 1) -> list[ClientTouch]:
+        """Every client (status "client" or "dormant") with the time of its latest activity,
+        ordered by ``contact_id``: part ``segment`` of ``segments`` disjoint parts of the CRM.
+
+        For sweeps over the whole client base (the re-engagement sweep), not for lookups: it reads
+        the whole CRM once (DynamoDB: one parallel-scan segment, profiles and activities together,
+        so there is no query per client), never a contact more than once.
+        """
         ...
