@@ -92,6 +92,20 @@ class ApprovalSla:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule that starts the workflow on its ``live`` alias (CDK deploys it).
+
+    ``context_key`` names the CDK context value that overrides ``expression`` (``cron(...)`` or
+    ``rate(...)``, in UTC); ``input_json`` is the execution input, in which Scheduler replaces
+    ``<aws.scheduler.scheduled-time>`` by the time the run was due.
+    """
+
+    context_key: str
+    expression: str
+    input_json: str
+
+
+@dataclass(frozen=True)
 class WorkflowSpec:
     name: str
     description: str
@@ -99,6 +113,7 @@ class WorkflowSpec:
     business_key: str  # field of the input that identifies the business object (lead id, ...)
     steps: tuple[StepSpec, ...] = field(default_factory=tuple)
     approval_sla: ApprovalSla = field(default_factory=ApprovalSla)
+    schedule: ScheduleSpec | None = None
 
     @property
     def asl_path(self) -> Path:
@@ -456,6 +471,12 @@ REENGAGEMENT_SWEEP = WorkflowSpec(
     " approval (approve / drop clients / reject) → send in batches, once per client and period",
     input_model="functions.reengagement_sweep.models.SweepRequest",
     business_key="period",
+    # Mondays 07:00 UTC; the period is the ISO week of the scheduled time (reengagement_sweep/models.py).
+    schedule=ScheduleSpec(
+        context_key="reengagementSweepSchedule",
+        expression="cron(0 7 ? * MON *)",
+        input_json='{"period": "<aws.scheduler.scheduled-time>"}',
+    ),
     steps=tuple(
         replace(step, timeout_seconds=_SWEEP_TIMEOUTS[step.name][0], memory_mb=_SWEEP_TIMEOUTS[step.name][1])
         if step.name in _SWEEP_TIMEOUTS

@@ -4,12 +4,14 @@ One Claude call per client (the referral flow's ``referral_reengagement_email`` 
 one prompt, one cached prefix), ``PARALLEL_CALLS`` at a time. The drafts go to
 ``<prefix>drafts/<n>.json``; the Map iteration returns three counts.
 
-Timeout arithmetic (registry ``timeout_seconds`` = 120): a batch is ``BATCH_SIZE`` = 25 clients,
-drafted ``PARALLEL_CALLS`` = 5 at a time, so 5 rounds. At ~3 s a call that is ~15 s; at a slow
-10 s a call, 50 s; the 120 s timeout leaves more than 2x margin over the slow case. The Map runs
-``MaxConcurrency`` = 4 batches at once, so at most 4 x 5 = 20 Claude calls are in flight: keep
-that under the account's Anthropic concurrency / rate limit (raise both together, not one).
-A sweep of 5,000 clients is 200 batches, 50 rounds of 4: ~50 x 15 s = 12.5 min of drafting.
+Timeout arithmetic (registry ``timeout_seconds`` = 120): a batch is ``BATCH_SIZE`` = 25 clients;
+the first is drafted alone (it writes the prompt cache the others read), the other 24
+``PARALLEL_CALLS`` = 5 at a time: 1 + 5 = 6 rounds. At ~3 s a call that is ~18 s; at a slow 10 s
+a call, 60 s: the 120 s timeout is twice the slow case (``tests/workflows/test_reengagement_sweep.py``
+checks it against the registry). The Map runs ``MaxConcurrency`` = 4 batches at once, so at most
+4 x 5 = 20 Claude calls are in flight: keep that under the account's Anthropic concurrency / rate
+limit (raise both together, not one). A sweep of 5,000 clients is 200 batches, 50 rounds of 4:
+~50 x 18 s = 15 min of drafting.
 
 Failures are per client. A refusal, an invalid answer after the client's re-prompts, or a request
 the API refuses is recorded in the drafts file with the error name, and the client is skipped (the
@@ -27,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from functions.reengagement_sweep.find_dormant_clients import batch_key
 from functions.reengagement_sweep.models import BatchDrafted, BatchRef, DraftedClient, SweepClient
+from functions.reengagement_sweep.prompts import PLAYBOOK
 from functions.referral.models import ReengagementDraft
-from functions.referral.prompts import PLAYBOOK
 from functions.shared.adapters import get_files
 from functions.shared.errors import (
     LLMFormatError,
@@ -103,8 +105,15 @@ def draft_batch(payload: BatchRef, *, files: FileStore, llm: LLMClient, ctx: Ste
                 done[drafted.client.contact_id] = drafted
     todo = [c for c in clients if c.contact_id not in done]
     busy: BaseException | None = None
+    # The first call alone: it writes the playbook to the prompt cache, which the parallel calls
+    # then read (started together, they would all miss it and each pay the cache write).
+    for client in todo[:1]:
+        try:
+            done[client.contact_id] = _draft_one(client, llm=llm, ctx=ctx, batch=payload.batch)
+        except API_BUSY as exc:
+            busy = exc
     with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-        futures = [(c, pool.submit(_draft_one, c, llm=llm, ctx=ctx, batch=payload.batch)) for c in todo]
+        futures = [(c, pool.submit(_draft_one, c, llm=llm, ctx=ctx, batch=payload.batch)) for c in todo[1:]]
         for client, future in futures:
             try:
                 done[client.contact_id] = future.result()

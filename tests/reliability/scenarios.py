@@ -130,6 +130,12 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("law_firm_ops", "rejected", decide=reject_all),
         Scenario("law_firm_ops", "failed", faults=(("setup_billing", PERMANENT),)),
     ],
+    # The demo CRM's dormant clients (one batch); tests/workflows/test_reengagement_sweep.py has the rest.
+    "reengagement_sweep": [
+        Scenario("reengagement_sweep", "main"),
+        Scenario("reengagement_sweep", "rejected", decide=reject_all),
+        Scenario("reengagement_sweep", "batch_not_sent", faults=(("send_batch", PERMANENT),)),
+    ],
 }
 
 

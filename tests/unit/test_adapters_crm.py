@@ -323,6 +323,31 @@ def test_a_party_without_a_name_to_match_on_is_refused(crm: CrmPort) -> None:
 # -- status ----------------------------------------------------------------------------------------
 
 
+def test_client_touches_list_every_client_once_with_its_latest_activity(crm: CrmPort) -> None:
+    # Given clients with and without activities, a dormant one, and contacts that are not clients
+    crm.put_contact(make_contact("c-1", "one@x.example", status="client"))
+    crm.put_contact(make_contact("c-2", "two@x.example", status="dormant"))
+    crm.put_contact(make_contact("c-3", "three@x.example", status="new"))
+    crm.put_contact(make_contact("c-4", "four@x.example", status="client"))
+    crm.put_contact(make_contact("c-5", "five@x.example", status="disqualified"))
+    crm.log_activity(make_activity("a-1", "2024-05-02T10:00:00Z", contact_id="c-1"))
+    crm.log_activity(make_activity("a-2", "2025-01-09T10:00:00+02:00", contact_id="c-1"))
+    crm.log_activity(make_activity("a-3", "2024-12-01T00:00:00Z", contact_id="c-1"))
+    crm.log_activity(make_activity("a-4", "2024-06-01T00:00:00Z", contact_id="c-3"))
+
+    # When the whole client base is listed, in one part and in three
+    whole = crm.list_client_touches()
+    parts = [t for segment in range(3) for t in crm.list_client_touches(segment=segment, segments=3)]
+
+    # Then each client appears once, by id, with its latest activity (None without any)
+    assert [(t.contact.contact_id, t.last_activity_at) for t in whole] == [
+        ("c-1", "2025-01-09T10:00:00+02:00"),
+        ("c-2", None),
+        ("c-4", None),
+    ]
+    assert sorted(t.contact.contact_id for t in parts) == ["c-1", "c-2", "c-4"]
+
+
 def test_set_status_returns_previous_status(crm: CrmPort) -> None:
     # Given a new contact
     crm.put_contact(make_contact())

@@ -11,7 +11,14 @@ from functions.shared.llm.playbook import Playbook
 from functions.shared.llm.settings import LLMSettings
 
 #: The workflows whose steps call the model (no_show_reply's ClassifyReply is in no_show's playbook).
-PLAYBOOK_MODULES = ("sales_outreach", "case_study", "law_firm_ops", "referral", "no_show")
+PLAYBOOK_MODULES = (
+    "sales_outreach",
+    "case_study",
+    "law_firm_ops",
+    "referral",
+    "no_show",
+    "reengagement_sweep",
+)
 #: The offline model counts ~4 characters a token; the API's tokenizer differs by some percent.
 MARGIN = 1.10
 
@@ -47,3 +54,8 @@ def test_the_reply_classifier_shares_the_no_show_playbook() -> None:
     from functions.no_show_reply.prompts import CLASSIFY_SYSTEM
 
     assert playbook("no_show").task("no_show_classify_reply").instructions == CLASSIFY_SYSTEM
+
+
+def test_the_reengagement_sweep_drafts_with_the_referral_playbook() -> None:
+    # One email task, one prompt to maintain, one cache entry both flows keep warm
+    assert playbook("reengagement_sweep") is playbook("referral")
