@@ -18,6 +18,7 @@ from infra import constants
 from infra.observability import WorkflowObservability
 from infra.packaging import DependencyLayers
 from infra.rollout import StateMachineRollout
+from infra.schedule import WorkflowSchedule
 from infra.storage import Storage
 from infra.workflow import Workflow
 
@@ -65,3 +66,13 @@ class WorkflowStack(NestedStack):
             alarms=self.observability.alarms,
             description=f"{spec.name} ({stage})",
         )
+        # A scheduled workflow (the re-engagement sweep): EventBridge Scheduler starts it on the alias.
+        self.schedule: WorkflowSchedule | None = None
+        if spec.schedule is not None:
+            self.schedule = WorkflowSchedule(
+                self,
+                "Schedule",
+                spec=spec.schedule,
+                alias_arn=self.rollout.alias_arn,
+                description=f"{spec.name} ({stage})",
+            )
