@@ -134,7 +134,7 @@ SCENARIOS: dict[str, list[Scenario]] = {
     "reengagement_sweep": [
         Scenario("reengagement_sweep", "main"),
         Scenario("reengagement_sweep", "rejected", decide=reject_all),
-        Scenario("reengagement_sweep", "batch_not_sent", faults=(("send_batch", PERMANENT),)),
+        Scenario("reengagement_sweep", "failed", faults=(("send_batch", PERMANENT),)),
     ],
 }
 
