@@ -478,6 +478,7 @@ def test_only_steps_that_ask_a_staff_approver_read_the_directory_and_only_their_
         "law_firm_ops.request_waiver",
         "law_firm_ops.request_letter_approval",
         "law_firm_ops.request_entries_approval",
+        "reengagement_sweep.request_digest_approval",
     }
 
 
