@@ -130,10 +130,10 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("law_firm_ops", "rejected", decide=reject_all),
         Scenario("law_firm_ops", "failed", faults=(("setup_billing", PERMANENT),)),
     ],
-    # The demo CRM's dormant clients (one batch); tests/workflows/test_reengagement_sweep.py has the rest.
+    # The demo CRM's dormant clients (one batch). No "rejected" scenario: a rejected sweep ends in a
+    # pure step (nothing irreversible to replay); tests/workflows/test_reengagement_sweep.py has it.
     "reengagement_sweep": [
         Scenario("reengagement_sweep", "main"),
-        Scenario("reengagement_sweep", "rejected", decide=reject_all),
         Scenario("reengagement_sweep", "failed", faults=(("send_batch", PERMANENT),)),
     ],
 }

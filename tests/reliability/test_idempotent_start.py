@@ -28,12 +28,16 @@ def runtime() -> Iterator[LocalRuntime]:
 
 
 def another_valid_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The same request with its longest free text extended (or, without free text, a number changed)."""
+    """The same request with its longest free text extended (or, without free text, a number changed:
+    a float halved, else a whole number plus one)."""
     longest = max((k for k, v in body.items() if isinstance(v, str)), key=lambda k: len(body[k]))
     if len(body[longest]) > 40:
         return {**body, longest: body[longest] + " (changed)"}
-    number = next(k for k, v in body.items() if isinstance(v, float))
-    return {**body, number: round(body[number] / 2, 3)}
+    number = next((k for k, v in body.items() if isinstance(v, float)), None)
+    if number is not None:
+        return {**body, number: round(body[number] / 2, 3)}
+    whole = next(k for k, v in body.items() if isinstance(v, int) and not isinstance(v, bool))
+    return {**body, whole: body[whole] + 1}
 
 
 @pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
