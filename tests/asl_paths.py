@@ -171,9 +171,32 @@ def _failure_error(event: Mapping[str, Any]) -> str:
 def path_taken(graph: FlowGraph, events: Sequence[Mapping[str, Any]]) -> PathTaken:
     """The states entered and edges taken by one execution, from its history events."""
     walk = _Walk(graph)
-    for event in sorted(events, key=lambda e: e["id"]):
+    for event in _one_iteration_at_a_time(events):
         walk.see(event)
     return walk.taken
+
+
+_ITERATION_START = "MapIterationStarted"
+_ITERATION_ENDS = {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
+
+
+def _one_iteration_at_a_time(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The events in id order, except that the iterations of a Map running several at once
+    (``MaxConcurrency`` > 1) are regrouped so each iteration's events are contiguous, as if they
+    had run one after the other: each event belongs to the iteration its ``previousEventId``
+    belongs to, and the event after an iteration's end returns to the enclosing one."""
+    ordered = sorted(events, key=lambda e: e["id"])
+    by_id = {e["id"]: e for e in ordered}
+    key: dict[int, tuple[int, ...]] = {}  # event id → its sort key (iteration starts, then its id)
+    thread: dict[int, tuple[int, ...]] = {}  # event id → the iteration path it runs in
+    for event in ordered:
+        previous = by_id.get(event.get("previousEventId", -1))
+        parent = thread[previous["id"]] if previous is not None else ()
+        if previous is not None and previous["type"] in _ITERATION_ENDS:
+            parent = parent[:-1]  # the iteration ended: back in the enclosing scope
+        thread[event["id"]] = (*parent, event["id"]) if event["type"] == _ITERATION_START else parent
+        key[event["id"]] = (*thread[event["id"]], event["id"])
+    return sorted(ordered, key=lambda e: key[e["id"]])
 
 
 @dataclass

@@ -145,6 +145,44 @@ def test_a_retried_then_successful_run_through_a_map_takes_next_retry_choice_and
     }
 
 
+def test_iterations_of_a_map_running_at_once_are_read_one_at_a_time() -> None:
+    # Given a Map with MaxConcurrency 2: the second iteration starts before the first ends (each
+    # event names the one before it in its own iteration, as Step Functions' previousEventId does)
+    history = (
+        History()
+        .state("Task", "Check", *OK)  # 1-5
+        .state("Choice", "Route")  # 6-7
+        .add("MapStateEntered", name="Each")  # 8
+        .add("MapStateStarted")  # 9
+        .add("MapIterationStarted", name="Each")  # 10: iteration 0
+        .add("MapIterationStarted", name="Each")  # 11: iteration 1
+        .add("TaskStateEntered", name="Send")  # 12 (0)
+        .add("TaskStateEntered", name="Send")  # 13 (1)
+        .add("TaskStateExited", name="Send")  # 14 (1)
+        .add("TaskStateEntered", name="Log")  # 15 (1)
+        .add("TaskStateExited", name="Send")  # 16 (0)
+        .add("TaskStateEntered", name="Log")  # 17 (0)
+        .add("TaskStateExited", name="Log")  # 18 (1)
+        .add("MapIterationSucceeded", name="Each")  # 19 (1)
+        .add("TaskStateExited", name="Log")  # 20 (0)
+        .add("MapIterationSucceeded", name="Each")  # 21 (0)
+        .add("MapStateSucceeded")  # 22
+        .add("MapStateExited", name="Each")  # 23
+        .add("ExecutionSucceeded")  # 24
+    )
+    previous = {11: 9, 12: 10, 13: 11, 14: 13, 15: 14, 16: 12, 17: 16, 18: 15, 19: 18, 20: 17, 21: 20, 22: 21}
+    for event in history.events:
+        event["previousEventId"] = previous.get(event["id"], event["id"] - 1)
+
+    # When the path is read
+    taken = path_taken(flow_graph(ASL), history.events)
+
+    # Then no move between the iterations is reported ("Send -> Send"), and each took Send -> Log
+    assert taken.unexplained == []
+    assert Edge("Send", "Log", "next") in taken.edges
+    assert taken.states == {"Check", "Route", "Each", "Send", "Log"}
+
+
 @pytest.mark.parametrize(
     ("error", "target", "label"),
     [("BusinessRuleError", "Blocked", "catch[0]"), ("PermanentIntegrationError", "Failed", "catch[1]")],
