@@ -7,6 +7,7 @@ the CRM table, a batch write per 25, so a 5,000-client sweep seeds in seconds.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,33 @@ def test_a_scheduled_start_with_a_timestamp_is_the_week_it_falls_in() -> None:
         SweepRequest(period="next tuesday")
     with pytest.raises(ValueError, match="ISO week"):
         SweepRequest(period="2026-W60")
+
+
+def test_a_run_started_by_the_schedule_sweeps_the_week_and_asks_the_directory_default(
+    runtime: LocalRuntime,
+) -> None:
+    # Given the schedule's input as EventBridge Scheduler sends it (no API in between: no
+    # validation, no approver filled in), for a run due on Monday 7 December 2026 at 07:00 UTC
+    seed_clients(2)
+    spec = WORKFLOWS[WORKFLOW].schedule
+    assert spec is not None
+    scheduled = spec.input_json.replace("<aws.scheduler.scheduled-time>", "2026-12-07T07:00:00Z")
+
+    # When Scheduler starts the state machine with it (no name: Step Functions makes one, a UUID;
+    # moto leaves $$.Execution.Name empty then, so the test gives one of that shape)
+    arn = runtime.sfn.start_execution(
+        stateMachineArn=runtime.state_machines[WORKFLOW], name=str(uuid.uuid4()), input=scheduled
+    )["executionArn"]
+    (record,) = runtime.approvals_to_decide(arn, timeout_s=120)
+    runtime.decide(record, Decision(decision="approve", comment="ok"))
+    runtime.wait(arn, timeout_s=120)
+    result = runtime.result(arn)
+
+    # Then the directory's default approved the week 2026-W50's sweep, and both clients were written to
+    assert record.approver == APPROVER
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert (result.output["period"], result.output["sent"]) == ("2026-W50", 2)
 
 
 def test_the_approver_drops_clients_by_deleting_their_lines(runtime: LocalRuntime) -> None:
