@@ -3,12 +3,14 @@ simulated per call, nothing sleeps."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 from functions.registry import ROOT
 from functions.shared.llm.offline import offline_model
+from local import cli
 from local.runtime import LocalRuntime
 
 
@@ -56,3 +58,10 @@ def test_no_show_scoring_fifty_notes_at_3_5_s_per_claude_call_times_out_as_on_aw
     calls = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
     assert 1 <= len(calls) <= 18
     assert result.error == "Sandbox.Timedout"
+
+    # And the CLI names the state, the error and Lambda's message
+    out = io.StringIO()
+    assert cli.report(result, out, timeline=False) == cli.EXIT_FAILED
+    last = out.getvalue().strip().splitlines()[-1]
+    assert last.startswith("run failed (ScoreAppointments): Sandbox.Timedout: RequestId: ")
+    assert last.endswith("Error: Task timed out after 60.00 seconds")
