@@ -84,6 +84,27 @@ FLOWS: dict[str, dict[str, Any]] = {
             "Caught": CAUGHT,
         },
     },
+    "distributed_map": {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "A",
+                    "States": {
+                        "A": {"Type": "Pass", "Next": "B"},
+                        "B": {"Type": "Pass", "Next": "C"},
+                        "C": {"Type": "Pass", "End": True},
+                    },
+                },
+                "ResultPath": None,
+                "End": True,
+            }
+        },
+    },
 }
 
 
@@ -250,3 +271,22 @@ def test_a_map_under_the_history_limit_is_not_cut(tiny: LocalRuntime) -> None:
 
     assert run_["status"] == "SUCCEEDED"
     assert len(run_["events"]) == 24_006  # 4 per item + 6
+
+
+def test_a_distributed_maps_children_do_not_count_in_the_parents_history(tiny: LocalRuntime) -> None:
+    # Given a Distributed Map whose 3,200 child executions write 8 events each (25,600 in all),
+    # one child at a time (each worker runs its items in a row, as the inline Map's did)
+    run_ = run(tiny, "distributed_map", {"items": [{"i": i} for i in range(3200)]}, timeout_s=240)
+
+    # Then the parent's history is its own few events, and the run succeeds
+    assert run_["status"] == "SUCCEEDED"
+    assert [e["type"] for e in run_["events"]] == [
+        "ExecutionStarted",
+        "MapStateEntered",
+        "MapStateStarted",
+        "MapRunStarted",
+        "MapRunSucceeded",
+        "MapStateSucceeded",
+        "MapStateExited",
+        "ExecutionSucceeded",
+    ]
