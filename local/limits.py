@@ -55,7 +55,7 @@ NOT_CAUGHT_BY_STATES_ALL = frozenset({DATA_LIMIT_ERROR, RUNTIME_ERROR})
 
 def payload_bytes(value: Any) -> int:
     """The size Step Functions measures: the UTF-8 bytes of the value as JSON (a string as is)."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return len(text.encode("utf-8"))
 
 
@@ -88,13 +88,15 @@ class InvocationClock:
     timeout_seconds: float
     request_id: str
     started: float = field(default_factory=time.monotonic)
-    _simulated: dict[int, float] = field(default_factory=dict)
+    #: This thread's simulated seconds (a new thread starts at 0, even if its id is reused).
+    _thread: threading.local = field(default_factory=threading.local)
+    _longest: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def simulated_seconds(self) -> float:
         with self._lock:
-            return max(self._simulated.values(), default=0.0)
+            return self._longest
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started + self.simulated_seconds
@@ -107,9 +109,10 @@ class InvocationClock:
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass for this invocation; raise :class:`InvocationTimedOut` past the deadline."""
-        thread = threading.get_ident()
+        total = getattr(self._thread, "seconds", 0.0) + max(0.0, seconds)
+        self._thread.seconds = total
         with self._lock:
-            self._simulated[thread] = self._simulated.get(thread, 0.0) + max(0.0, seconds)
+            self._longest = max(self._longest, total)
         if self.timed_out():
             raise InvocationTimedOut(self)
 
