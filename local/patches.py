@@ -662,7 +662,9 @@ class MotoPatches:
             original_program(self_, env)
 
         def add_event(self_: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
-            budget = self_.__dict__.setdefault("stepwise_budget", limits.HistoryBudget())
+            budget = self_.__dict__.get("stepwise_budget")
+            if budget is None:
+                budget = self_.__dict__.setdefault("stepwise_budget", limits.HistoryBudget())
             with budget.lock:
                 published = len(self_._history_event_list)
                 admitted = budget.admit(published, str(getattr(event_type, "value", event_type)))
