@@ -6,13 +6,14 @@ the no_show scenario at the end runs the real one.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from local import limits
+from local import cli, limits
 from local.runtime import LocalRuntime
 from tests.reliability import limit_flows
 from tests.reliability.limit_flows import flow, task
@@ -93,11 +94,10 @@ FLOWS: dict[str, dict[str, Any]] = {
                 "MaxConcurrency": 1,
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "A",
+                    "StartAt": "P0",
                     "States": {
-                        "A": {"Type": "Pass", "Next": "B"},
-                        "B": {"Type": "Pass", "Next": "C"},
-                        "C": {"Type": "Pass", "End": True},
+                        f"P{n}": {"Type": "Pass", **({"Next": f"P{n + 1}"} if n < 19 else {"End": True})}
+                        for n in range(20)
                     },
                 },
                 "ResultPath": None,
@@ -129,6 +129,13 @@ def run(
     return described
 
 
+def cli_line(runtime: LocalRuntime, run_: dict[str, Any]) -> str:
+    """The last line ``python -m local run`` prints for this run."""
+    out = io.StringIO()
+    assert cli.report(runtime.result(run_["executionArn"]), out, timeline=False) == cli.EXIT_FAILED
+    return out.getvalue().strip().splitlines()[-1]
+
+
 def failures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["lambdaFunctionFailedEventDetails"] for e in events if e["type"] == "LambdaFunctionFailed"]
 
@@ -155,6 +162,7 @@ def test_one_byte_more_fails_the_run_even_with_a_catch_all(tiny: LocalRuntime) -
     assert "returned a result with a size exceeding the maximum number of bytes" in run_["cause"]
     assert [f["error"] for f in failures(run_["events"])] == ["States.DataLimitExceeded"]
     assert not [e for e in run_["events"] if e["type"] == "PassStateEntered"]
+    assert cli_line(tiny, run_).startswith("run failed (Produce): States.DataLimitExceeded: The state/task")
 
 
 def test_naming_data_limit_exceeded_in_a_catch_catches_it(tiny: LocalRuntime) -> None:
@@ -259,6 +267,7 @@ def test_the_25000th_event_is_the_execution_failing(tiny: LocalRuntime) -> None:
     assert len(events) == limits.HISTORY_EVENT_LIMIT
     assert events[-1]["id"] == limits.HISTORY_EVENT_LIMIT
     assert events[-1]["type"] == "ExecutionFailed"
+    assert cli_line(tiny, run_) == f"run failed (Each): States.Runtime: {limits.HISTORY_LIMIT_CAUSE}"
     assert not [
         e
         for e in events
@@ -274,9 +283,9 @@ def test_a_map_under_the_history_limit_is_not_cut(tiny: LocalRuntime) -> None:
 
 
 def test_a_distributed_maps_children_do_not_count_in_the_parents_history(tiny: LocalRuntime) -> None:
-    # Given a Distributed Map whose 3,200 child executions write 8 events each (25,600 in all),
+    # Given a Distributed Map whose 620 child executions write 42 events each (26,040 in all),
     # one child at a time (each worker runs its items in a row, as the inline Map's did)
-    run_ = run(tiny, "distributed_map", {"items": [{"i": i} for i in range(3200)]}, timeout_s=240)
+    run_ = run(tiny, "distributed_map", {"items": [{"i": i} for i in range(620)]}, timeout_s=240)
 
     # Then the parent's history is its own few events, and the run succeeds
     assert run_["status"] == "SUCCEEDED"
