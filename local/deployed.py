@@ -18,6 +18,7 @@ Harness-provided variables, the only ones a function gets that the template does
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -294,10 +295,13 @@ class DeployedAccount:
         return cls(assembly, deployment, lambdas, undo)
 
     def attach(self, dispatcher: Dispatcher) -> None:
-        """Route the interpreter's invocations to the deployed functions, by their names."""
+        """Route the interpreter's invocations to the deployed functions, by their names (each with
+        the template's ``Timeout``: what the dispatcher's clock and the worker both enforce)."""
         steps = {s.handler: s for w in WORKFLOWS.values() for s in w.steps}
         dispatcher.steps = {
-            f.name: steps[f.handler] for f in self.assembly.functions.values() if f.handler in steps
+            f.name: dataclasses.replace(steps[f.handler], timeout_seconds=f.timeout_seconds)
+            for f in self.assembly.functions.values()
+            if f.handler in steps
         }
         dispatcher.remote = self.lambdas.invoke
 

@@ -5,6 +5,12 @@ handler, calls it with a Lambda-like context, and reports an exception the way L
 (``x-amz-function-error: Unhandled`` + ``{"errorType": <class name>, "errorMessage": ...}``),
 so ASL ``Retry``/``Catch`` match on the typed error names.
 
+Each invocation runs on its own clock (``local/limits.py``): past the step's timeout it fails
+with ``Sandbox.Timedout`` as on Lambda. ``simulate_latency`` charges a step (or ASL state)
+simulated seconds per invocation, after its handler ran (its side effects happened, the
+invocation still timed out: the harsher case); the offline Claude transport charges its own
+per-call latency (``LocalRuntime.simulate_llm_latency``). Nothing sleeps.
+
 Fault injection (``inject``) makes a step report an error for its next N invocations, either
 before the handler runs (``when="before"``: nothing happened) or after it ran (``"after"``: the
 side effect happened, the invocation still failed — the at-least-once case idempotency covers).
@@ -15,13 +21,13 @@ from __future__ import annotations
 import importlib
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from functions.registry import StepSpec, WorkflowSpec
+from local import limits
 from local.lambdas import FunctionError
 
 FUNCTION_PREFIX = "stepwise"
@@ -55,13 +61,16 @@ class LocalLambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
-    _deadline: float = field(default=0.0, repr=False)
+    #: The invocation's clock (real + simulated time); without one, real time from now.
+    clock: limits.InvocationClock | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
+        if self.clock is None:
+            self.clock = limits.InvocationClock(self.timeout_seconds, self.aws_request_id)
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        assert self.clock is not None
+        return self.clock.remaining_millis()
 
 
 @dataclass
@@ -88,9 +97,6 @@ class InjectedFault(Exception):
         self.name = name
 
 
-#: Step Functions' limit on a state's input or output (and so on a task's result).
-PAYLOAD_LIMIT_BYTES = 256 * 1024
-
 #: Runs a function outside this process (the as-deployed runtime): (function name, event) → result;
 #: an error the function reported is raised with its ``errorType`` as the exception's ``name``.
 RemoteCall = Callable[[str, dict[str, Any]], Any]
@@ -102,6 +108,8 @@ class Dispatcher:
     steps: dict[str, StepSpec]  # function name → step
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # step or state name → faults
     invocations: list[Invocation] = field(default_factory=list)
+    #: step or ASL state name → simulated seconds each invocation takes (``simulate_latency``).
+    latencies: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict)
     #: When set, steps run there (their own process, asset and environment), not in this process.
@@ -117,6 +125,15 @@ class Dispatcher:
         """Make step (or ASL state) ``target`` fail with ``error`` for its next ``times`` invocations."""
         with self._lock:
             self.faults.setdefault(target, []).append(Fault(error=error, times=times, when=when))
+
+    def simulate_latency(self, target: str, seconds: float) -> None:
+        """Every invocation of step (or ASL state) ``target`` takes ``seconds`` more (simulated)."""
+        with self._lock:
+            self.latencies[target] = seconds
+
+    def _latency(self, step: str, state: str) -> float:
+        with self._lock:
+            return self.latencies.get(state, self.latencies.get(step, 0.0))
 
     def _take_fault(self, step: str, state: str) -> Fault | None:
         with self._lock:
@@ -141,32 +158,38 @@ class Dispatcher:
         event = json.loads(body or "{}")
         state, attempt = str(event.get("state", step.name)), int(event.get("attempt", 0))
         fault = self._take_fault(step.name, state)
-        context = LocalLambdaContext(
-            function_name=name,
-            memory_limit_in_mb=step.memory_mb,
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{name}",
-            timeout_seconds=step.timeout_seconds,
-        )
-        try:
-            if fault is not None and fault.when == "before":
-                raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) before {state}")
-            if self.remote is not None:
-                result = self.remote(name, event)
-            else:
-                result = self._handler(step)(event, context)
-            encoded = json.dumps(result).encode()
-            if self.remote is not None and len(encoded) > PAYLOAD_LIMIT_BYTES:
-                raise InjectedFault(
-                    "States.DataLimitExceeded",
-                    f"{state} returned {len(encoded)} bytes; Step Functions' limit is {PAYLOAD_LIMIT_BYTES}",
-                )
-            if fault is not None:
-                raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) after {state} ran")
-        except Exception as exc:
-            error = exc.name if isinstance(exc, InjectedFault | FunctionError) else type(exc).__name__
-            self._record(step.name, state, attempt, error)
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return _error(error, str(exc))
+        request_id = str(uuid.uuid4())
+        with limits.invocation(step.timeout_seconds, request_id) as clock:
+            context = LocalLambdaContext(
+                function_name=name,
+                memory_limit_in_mb=step.memory_mb,
+                invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{name}",
+                timeout_seconds=step.timeout_seconds,
+                aws_request_id=request_id,
+                clock=clock,
+            )
+            try:
+                if fault is not None and fault.when == "before":
+                    raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) before {state}")
+                if self.remote is not None:
+                    result = self.remote(name, event)
+                else:
+                    result = self._handler(step)(event, context)
+                clock.advance(self._latency(step.name, state))
+                if clock.timed_out():  # real time alone (a slow handler, a loaded machine)
+                    raise limits.InvocationTimedOut(clock)
+                encoded = json.dumps(result).encode()
+                if fault is not None:
+                    raise InjectedFault(fault.error, f"{fault.message} ({fault.error}) after {state} ran")
+            except limits.InvocationTimedOut as exc:
+                self._record(step.name, state, attempt, limits.LAMBDA_TIMEOUT_ERROR)
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return _error(limits.LAMBDA_TIMEOUT_ERROR, str(exc))
+            except Exception as exc:
+                error = exc.name if isinstance(exc, InjectedFault | FunctionError) else type(exc).__name__
+                self._record(step.name, state, attempt, error)
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return _error(error, str(exc))
         self._record(step.name, state, attempt, None)
         return encoded
 

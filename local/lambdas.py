@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.limits import LAMBDA_TIMEOUT_ERROR, timeout_message
+
 WORKER = Path(__file__).with_name("lambda_worker.py")
 INIT_TIMEOUT_S = 10.0
 
@@ -131,13 +133,14 @@ class _Worker:
 
     def invoke(self, event: Any) -> Any:
         env = self.environment
+        request_id = str(uuid.uuid4())
         request = {
             "event": event,
             "context": {
                 "function_name": env.name,
                 "invoked_function_arn": env.arn,
                 "memory_limit_in_mb": env.memory_mb,
-                "aws_request_id": str(uuid.uuid4()),
+                "aws_request_id": request_id,
                 "timeout_seconds": env.timeout_seconds,
             },
         }
@@ -145,7 +148,7 @@ class _Worker:
         answer = self._read(float(env.timeout_seconds))
         if answer is None:
             self.kill()
-            raise FunctionError("Sandbox.Timedout", f"Task timed out after {env.timeout_seconds:.2f} seconds")
+            raise FunctionError(LAMBDA_TIMEOUT_ERROR, timeout_message(request_id, env.timeout_seconds))
         if "error" in answer:
             error = answer["error"]
             raise FunctionError(error["errorType"], error["errorMessage"], error.get("stackTrace"))

@@ -28,6 +28,7 @@ from decimal import Decimal
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from local import limits
 from local.signals import ExecutionSignals
 
 #: (module path, attribute) of every moto internal we touch.
@@ -81,6 +82,38 @@ JSON_REST_ERROR = ("moto.core.exceptions", "JsonRESTError")
 REST_ERROR = ("moto.core.exceptions", "_RESTError")
 PARSER_PACKAGE = "moto.stepfunctions.parser"
 _ASL = "moto.stepfunctions.parser.asl."
+_MAP_ITERATION = _ASL + "component.state.exec.state_map.iteration."
+#: What ``_enforce_limits`` touches (the limits themselves live in ``local/limits.py``).
+ERROR_EQUALS = (_ASL + "component.common.error_name.error_equals_decl", "ErrorEqualsDecl")
+STATES_ERROR_NAME = (_ASL + "component.common.error_name.states_error_name", "StatesErrorName")
+SIZE_QUOTA_STATE = (_ASL + "component.state.state", "is_within_size_quota")
+SIZE_QUOTA_SERVICE = (
+    _ASL + "component.state.exec.state_task.service.state_task_service",
+    "is_within_size_quota",
+)
+SIZE_QUOTA_LAMBDA = (_ASL + "component.state.exec.state_task.state_task_lambda", "is_within_size_quota")
+MAP_ITERATION_ERROR = (_MAP_ITERATION + "iteration_worker", "CustomErrorName")
+PARALLEL_BRANCH_ERROR = (_ASL + "component.state.exec.state_parallel.branches_decl", "CustomErrorName")
+ITERATION_WORKER = (_MAP_ITERATION + "iteration_worker", "IterationWorker")
+DISTRIBUTED_WORKER = (
+    _MAP_ITERATION + "itemprocessor.distributed_item_processor_worker",
+    "DistributedItemProcessorWorker",
+)
+EVENT_MANAGER = (_ASL + "eval.event.event_manager", "EventManager")
+PROGRAM = (_ASL + "component.program.program", "Program")
+LIMIT_INTERNALS = (
+    ERROR_EQUALS,
+    STATES_ERROR_NAME,
+    SIZE_QUOTA_STATE,
+    SIZE_QUOTA_SERVICE,
+    SIZE_QUOTA_LAMBDA,
+    MAP_ITERATION_ERROR,
+    PARALLEL_BRANCH_ERROR,
+    ITERATION_WORKER,
+    DISTRIBUTED_WORKER,
+    EVENT_MANAGER,
+    PROGRAM,
+)
 #: Interpreter modules whose ``copy.deepcopy`` copies a state's JSON values (input, result, stack).
 INTERPRETER_VALUE_COPIES = tuple(
     (_ASL + module, "copy")
@@ -133,6 +166,7 @@ INTERNALS = (
     CALLBACK_TASK,
     TIMEOUT,
     RESOURCE_CONDITION,
+    *LIMIT_INTERNALS,
 )
 
 InvokeFn = Callable[[str, bytes | str | None, dict[str, Any]], bytes]
@@ -363,6 +397,49 @@ def _bisect_bounds(  # noqa: PLR0911 - one return per comparison
     return None
 
 
+def _lambda_within_limit(value: Any) -> bool:
+    return limits.lambda_result_within_limit(value)
+
+
+def _iterative_eval_pool(*, delete: bool) -> Callable[[Any, Any, Any], None]:
+    """moto's ``IterationWorker._eval_pool`` (``delete``: the Distributed Map worker's), as a loop.
+
+    Same steps as moto's, which called itself once per item: the frame of the job is opened,
+    evaluated and closed, the worker stops at a failed job or a stop signal, else takes the next.
+    A worker that raises (moto's own bug, a RecursionError) fails its job instead of leaving the
+    Map waiting for a job nobody will close.
+    """
+
+    def eval_pool(self_: Any, job: Any, worker_frame: Any) -> None:
+        owner = self_._env
+        release = owner.delete_frame if delete else owner.close_frame
+        while job is not None:
+            try:
+                job_frame = worker_frame.open_inner_frame()
+                self_._eval_job(env=job_frame, job=job)
+                (worker_frame.delete_frame if delete else worker_frame.close_frame)(job_frame)
+            except Exception as exc:
+                job.job_output = exc
+            if isinstance(job.job_output, Exception) or self_.stopped():
+                release(worker_frame)
+                self_._job_pool.close_job(job)
+                return
+            next_job = self_._job_pool.next_job()
+            if next_job is None:
+                if not delete:  # non-faulty terminal iteration events source the following states
+                    worker_frame.event_history_context.source_event_id = (
+                        job_frame.event_history_context.last_published_event_id
+                    )
+                release(worker_frame)
+                self_._job_pool.close_job(job)
+                return
+            self_._job_pool.close_job(job)
+            job = next_job
+        release(worker_frame)
+
+    return eval_pool
+
+
 def _memoized(function: Callable[..., Any]) -> Callable[..., Any]:
     """One cache per original function for the process, so runtimes share what was computed."""
     with _LOCK:
@@ -433,6 +510,7 @@ class MotoPatches:
       other nine cannot match a one-key dict: no alias of theirs is a member name.
     - ``signals`` (when given) hears when an execution ends and when a callback state starts and
       stops waiting for its token, so ``LocalRuntime.wait`` sleeps instead of polling.
+    - AWS's limits (``local/limits.py``) hold in the interpreter: see ``_enforce_limits``.
     - moto's chatty Step Functions logger is quieted.
     """
 
@@ -478,6 +556,7 @@ class MotoPatches:
             self._undo.append(lambda: setattr(wait_cls, "_wait_interval", original_wait))
 
         self._scale_callback_timeouts()
+        self._enforce_limits()
         self._remember_valid_definitions()
         self._reuse_programs()
         self._share_botocore_loader()
@@ -518,6 +597,94 @@ class MotoPatches:
             # The interpreter logs every caught error as an exception; the timeline reports them.
             log.setLevel(logging.CRITICAL if not os.environ.get("STEPWISE_MOTO_DEBUG") else logging.DEBUG)
             self._undo.append(lambda lg=log, lv=level: lg.setLevel(lv))  # type: ignore[misc]
+
+    def _set(self, owner: Any, attribute: str, value: Any) -> None:
+        """``owner.attribute = value`` until ``undo`` (a class's own attribute, or a module's)."""
+        had_own = attribute in vars(owner)
+        original = vars(owner).get(attribute)
+        setattr(owner, attribute, value)
+        self._undo.append(
+            (lambda: setattr(owner, attribute, original)) if had_own else (lambda: delattr(owner, attribute))
+        )
+
+    def _enforce_limits(self) -> None:
+        """Thin hooks into moto's interpreter for the limits of ``local/limits.py``.
+
+        - Payload size: moto's three checks use ``limits`` (262,144 bytes of compact UTF-8 JSON; a
+          Lambda task's *result*, not moto's response wrapper around it).
+        - ``States.ALL`` no longer matches ``States.DataLimitExceeded`` or ``States.Runtime``.
+        - An error leaving a Map iteration or a Parallel branch keeps its name: moto rebuilt it as
+          a custom name, which refuses a ``States.`` prefix, so ``States.DataLimitExceeded`` (or
+          ``States.Timeout``) inside a Map became ``States.Runtime`` "Custom Error Names MUST NOT…".
+        - Map iterations run in a loop, not by recursion: a worker that ran ~985 items in a row
+          (``MaxConcurrency`` 1) died of ``RecursionError`` and left the execution RUNNING forever.
+          A worker that dies of anything else now fails its item (and so the Map) instead of hanging.
+        - History: the 25,000th event of an execution is its ``ExecutionFailed`` (``HistoryBudget``).
+        """
+        for target in (SIZE_QUOTA_STATE, SIZE_QUOTA_SERVICE):
+            self._set(importlib.import_module(target[0]), target[1], limits.within_payload_limit)
+        self._set(importlib.import_module(SIZE_QUOTA_LAMBDA[0]), SIZE_QUOTA_LAMBDA[1], _lambda_within_limit)
+
+        error_equals_cls, states_error_name = resolve(ERROR_EQUALS), resolve(STATES_ERROR_NAME)
+        original_error_equals = error_equals_cls._eval_body
+
+        def eval_error_equals(self_: Any, env: Any) -> None:
+            if error_equals_cls._STATE_ALL_ERROR not in self_.error_names:
+                original_error_equals(self_, env)
+                return
+            error_name = env.stack.pop()
+            env.stack.append(limits.states_all_matches(getattr(error_name, "error_name", None)))
+
+        self._set(error_equals_cls, "_eval_body", eval_error_equals)
+
+        custom_error_name = resolve(MAP_ITERATION_ERROR)
+
+        def propagated_error_name(error_name: str | None) -> Any:
+            if error_name is not None and error_name.startswith("States."):
+                with contextlib.suppress(ValueError):
+                    return states_error_name.from_name(error_name)
+            return custom_error_name(error_name=error_name)
+
+        for target in (MAP_ITERATION_ERROR, PARALLEL_BRANCH_ERROR):
+            self._set(importlib.import_module(target[0]), target[1], propagated_error_name)
+
+        self._set(resolve(ITERATION_WORKER), "_eval_pool", _iterative_eval_pool(delete=False))
+        self._set(resolve(DISTRIBUTED_WORKER), "_eval_pool", _iterative_eval_pool(delete=True))
+        self._limit_history()
+
+    def _limit_history(self) -> None:
+        manager_cls, program_cls = resolve(EVENT_MANAGER), resolve(PROGRAM)
+        original_add, original_program = manager_cls.add_event, program_cls._eval_body
+
+        def program_eval_body(self_: Any, env: Any) -> None:
+            if not env.is_frame():  # an execution's own environment (a child execution has its own)
+                env.event_manager.stepwise_root = env
+            original_program(self_, env)
+
+        def add_event(self_: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+            budget = self_.__dict__.get("stepwise_budget")
+            if budget is None:
+                budget = self_.__dict__.setdefault("stepwise_budget", limits.HistoryBudget())
+            with budget.lock:
+                published = len(self_._history_event_list)
+                admitted = budget.admit(published, str(getattr(event_type, "value", event_type)))
+                if admitted and budget.exhausted:  # the ExecutionFailed: always the limit's error
+                    args, kwargs = (
+                        (),
+                        {"event_details": {"executionFailedEventDetails": limits.history_limit_details()}},
+                    )
+                if admitted:
+                    return int(original_add(self_, context, event_type, *args, **kwargs))
+            root = getattr(self_, "stepwise_root", None)
+            if root is not None and not getattr(root, "stepwise_history_exhausted", False):
+                root.stepwise_history_exhausted = True
+                root.set_error(limits.history_limit_details())
+                fixed_error = root.set_error
+                root.set_error = lambda *_args, **_kwargs: fixed_error(limits.history_limit_details())
+            return published
+
+        self._set(manager_cls, "add_event", add_event)
+        self._set(program_cls, "_eval_body", program_eval_body)
 
     def _remember_valid_definitions(self) -> None:
         backend_cls = resolve(VALIDATE_DEFINITION)

@@ -35,6 +35,7 @@ from functions.shared.approvals import ApprovalRecord, ApprovalService, Decision
 from functions.shared.config import settings
 from functions.shared.timeline import StepRun, build_timeline
 from functions.shared.workflow_input import InputRejected, validate_input
+from local import limits
 from local.deployed import DeployedAccount
 from local.dispatch import ACCOUNT, Dispatcher, function_arn, load_handler
 from local.heap import freeze_long_lived_objects
@@ -194,6 +195,22 @@ class LocalRuntime:
     def time_out(self, state: str, after_s: float = 1.0) -> None:
         """Make callback state ``state`` fail with ``States.Timeout`` ``after_s`` seconds after it starts."""
         self.callback_timeouts[state] = after_s
+
+    def simulate_latency(self, *, step: str, seconds: float) -> None:
+        """Every invocation of ``step`` (a registry step or an ASL state name) takes ``seconds`` more.
+
+        Simulated, not slept: it counts against the function's timeout (``Sandbox.Timedout`` past
+        it, see ``local/limits.py``) and ``get_remaining_time_in_millis``. Charged after the
+        handler ran, so its side effects happened even when the invocation times out.
+        """
+        self.dispatcher.simulate_latency(step, seconds)
+
+    def simulate_llm_latency(self, *, seconds: float) -> None:
+        """Every Claude call (the offline model) takes ``seconds``, simulated, inside the invocation
+        that makes it: the call that crosses the function's timeout ends the invocation there."""
+        from functions.shared.llm.offline import offline_model
+
+        offline_model().simulate_latency(seconds, limits.simulate_latency)
 
     def _callback_timeout(self, state: str, declared_s: float) -> float:
         return self.callback_timeouts.get(state, declared_s * self.callback_timeout_scale)

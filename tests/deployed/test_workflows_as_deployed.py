@@ -9,9 +9,11 @@ a variable the template forgot, or a grant a role lacks shows up here as a diffe
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from functions.registry import WORKFLOWS
+from functions.registry import ROOT, WORKFLOWS
 from local.runtime import LocalRuntime, RunResult
 from tests.reliability.scenarios import SCENARIOS, Scenario, drive
 
@@ -62,3 +64,25 @@ def test_every_workflow_has_a_happy_and_a_compensation_path_as_deployed() -> Non
     assert {(s.workflow, s.name) for s in AS_DEPLOYED} == {
         (workflow, name) for workflow in WORKFLOWS for name in ("main", "failed")
     }
+
+
+def test_a_step_slower_than_its_template_timeout_times_out_as_deployed(deployed: LocalRuntime) -> None:
+    # Given no_show's CollectSignals taking one second more than its template's Timeout (simulated)
+    timeout_s = next(
+        f.timeout_seconds
+        for f in deployed.deployment.assembly.functions.values()
+        if f.handler.endswith(".collect_signals.handler")
+    )
+    deployed.simulate_latency(step="collect_signals", seconds=timeout_s + 1)
+    try:
+        arn = deployed.start("no_show", json.loads((ROOT / "examples" / "no_show.json").read_text()))
+        deployed.wait(arn)
+        result = deployed.result(arn)
+    finally:
+        deployed.simulate_latency(step="collect_signals", seconds=0)
+
+    # Then it fails as Lambda does under Step Functions, with the template's timeout in the message
+    (row,) = [r for r in result.timeline if r.state == "CollectSignals"]
+    assert row.error == "Sandbox.Timedout"
+    assert result.status == "FAILED"
+    assert f"Task timed out after {timeout_s:.2f} seconds" in (result.cause or "")

@@ -238,6 +238,9 @@ class OfflineModel:
         self._requests: list[dict[str, Any]] = []
         self._billed: list[BilledCall] = []
         self._counter = 0
+        #: Simulated seconds each answered call takes, and what lets them pass (``simulate_latency``).
+        self._latency_s = 0.0
+        self._advance: Callable[[float], None] | None = None
 
     # -- scripting ---------------------------------------------------------------------------------
 
@@ -254,9 +257,19 @@ class OfflineModel:
         with self._lock:
             return len(self._scripts.get(tool_name, ()))
 
-    def reset(self) -> None:
-        """Forget scripts, the prompt-cache memory, counters, recorded requests and loaded fixtures."""
+    def simulate_latency(self, seconds_per_call: float, advance: Callable[[float], None]) -> None:
+        """Each call takes ``seconds_per_call``, let pass by ``advance`` (the local runtime's
+        invocation clock: no sleeping; ``local.limits.simulate_latency``). ``reset`` undoes it."""
         with self._lock:
+            self._latency_s = seconds_per_call
+            self._advance = advance
+
+    def reset(self) -> None:
+        """Forget scripts, the prompt-cache memory, counters, recorded requests, loaded fixtures and
+        simulated latency."""
+        with self._lock:
+            self._latency_s = 0.0
+            self._advance = None
             self._scripts.clear()
             self._fixtures.clear()
             self._cached_prefixes.clear()
@@ -280,6 +293,13 @@ class OfflineModel:
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
         """The ``httpx2.MockTransport`` handler."""
+        with self._lock:
+            latency, advance = self._latency_s, self._advance
+        if advance is not None and latency > 0:
+            advance(latency)  # may end the invocation here (its timeout), as a slow call would
+        return self._handle(request)
+
+    def _handle(self, request: httpx2.Request) -> httpx2.Response:
         with self._lock:
             self._counter += 1
             n = self._counter
