@@ -126,7 +126,12 @@ class Workflow(Construct):
         )
         # from_string rather than from_file: the definition stays inline in the template (no S3
         # asset), so the synthesized template can be compared with the ASL file.
-        definition = sfn.DefinitionBody.from_string(self.spec.asl_path.read_text(encoding="utf-8"))
+        text = self.spec.asl_path.read_text(encoding="utf-8")
+        definition = sfn.DefinitionBody.from_string(text)
+        # The files bucket's name, where the ASL names it (a Distributed Map's ItemReader/ResultWriter).
+        resources = (
+            {"FilesBucketName": self._storage.files_bucket.bucket_name} if "${FilesBucketName}" in text else {}
+        )
         return sfn.StateMachine(
             self,
             constants.STATE_MACHINE_ID,
@@ -134,7 +139,8 @@ class Workflow(Construct):
             definition_body=definition,
             definition_substitutions={
                 step.placeholder: self.functions[step.name].function_arn for step in self.spec.steps
-            },
+            }
+            | resources,
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
