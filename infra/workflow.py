@@ -130,7 +130,9 @@ class Workflow(Construct):
         definition = sfn.DefinitionBody.from_string(text)
         # The files bucket's name, where the ASL names it (a Distributed Map's ItemReader/ResultWriter).
         resources = (
-            {"FilesBucketName": self._storage.files_bucket.bucket_name} if "${FilesBucketName}" in text else {}
+            {"FilesBucketName": self._storage.files_bucket.bucket_name}
+            if "${FilesBucketName}" in text
+            else {}
         )
         return sfn.StateMachine(
             self,

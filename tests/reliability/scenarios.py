@@ -98,7 +98,7 @@ SCENARIOS: dict[str, list[Scenario]] = {
     "no_show": [
         Scenario("no_show", "main"),
         Scenario("no_show", "rejected", decide=reject_all),
-        Scenario("no_show", "failed", faults=(("apply_approved_action", PERMANENT),)),
+        Scenario("no_show", "failed", faults=(("settle_digest", PERMANENT),)),
         Scenario("no_show", "approval_failed", faults=(("request_approval", PERMANENT),)),
     ],
     "no_show_reply": [

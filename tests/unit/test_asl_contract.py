@@ -26,7 +26,9 @@ def _tasks(workflow: WorkflowSpec) -> list[tuple[str, dict[str, Any]]]:
 def test_every_placeholder_is_a_registered_step_and_every_step_is_used(workflow: WorkflowSpec) -> None:
     used = asl.placeholders(workflow.asl_path.read_text(encoding="utf-8"))
     registered = {step.placeholder for step in workflow.steps}
-    assert used - registered - set(RESOURCE_PLACEHOLDERS) == set(), "ASL names Lambdas that are not registered"
+    assert used - registered - set(RESOURCE_PLACEHOLDERS) == set(), (
+        "ASL names Lambdas that are not registered"
+    )
     assert registered - used == set(), "registered steps that the ASL never invokes"
 
 

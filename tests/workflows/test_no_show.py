@@ -453,3 +453,20 @@ def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unch
     assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
     assert activities("NS-400")[0].details["action"] == "overbook"
     assert (counts(result)["escalated"], counts(result)["actions_applied"]) == (2, 2)
+
+
+@pytest.mark.slow
+def test_a_batch_that_fails_after_its_retries_fails_the_day_and_is_not_summarized_away(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the approved actions' batch step fails permanently (on AWS the Map fails, as no child
+    # failure is tolerated; moto swallows a failed child, so the missing outcome file must show it)
+    runtime.dispatcher.inject("apply_approved_actions", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the day FAILED naming the missing outcomes, instead of counting them as nothing
+    assert result.status == "FAILED"
+    assert result.error == "PermanentIntegrationError"
+    assert "no outcome file" in (result.cause or "")
+    assert states(result)[-2:] == ["SummarizeDay", "NoShowCheckFailed"]
