@@ -215,7 +215,7 @@ class ApplyInput(BaseModel):
 class SettledDigest(BaseModel):
     """``$.settled``: what became of the digest (counts) and where the approved actions are."""
 
-    decision: Literal["approved", "rejected", "expired", "failed"]
+    decision: Literal["approved", "rejected", "expired"]
     approved: int = Field(ge=0)
     dropped: int = Field(ge=0)
     approver: EmailAddress

@@ -152,7 +152,10 @@ def send_confirmations(
             return exc
 
     with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
-        results = list(pool.map(lambda line: contextvars.copy_context().run(one, line), lines))
+        # copy_context() here, in the handler's thread: each task runs in a copy of ITS context (the
+        # Lambda context run_once registers, the step the ledger charges), one copy per task.
+        futures = [pool.submit(contextvars.copy_context().run, one, line) for line in lines]
+        results = [future.result() for future in futures]
     transient = next((r for r in results if isinstance(r, Transient)), None)
     if transient is not None:
         raise TransientIntegrationError(

@@ -1,14 +1,15 @@
 """SettleDigest (irreversible, idempotent): what the manager decided on the digest, made concrete.
 
-Every way the digest approval ends comes here (one state for all of them):
+One Lambda for two states: SettleApprovedDigest (the approval's Next) and RecordDigestNotApproved
+(the approval's rejection and expiry catches; a failed approval step fails the run instead):
 - approved: the approved text says which appointments stay (edits may only leave some out: a
   deleted line, or a ``drop <event id>`` line; actions always come from the digest, never from the
   edited text). The approved items go to apply batch files + a manifest (``<prefix>/apply.json``,
   the ApplyApprovedActions Map's ItemReader), the left-out ones are ``action_dropped``, and the
   manager gets the approved task list once (``run_once`` on day + owner).
-- rejected or expired (``$.approvalError``), or the approval step failed (``$.error``): nothing is
-  applied; every digest item's outcome says why (who rejected, with their comment) and the run
-  logs the decision. The manifest is empty, so the Map that follows applies nothing.
+- rejected or expired (``$.approvalError``): nothing is applied; every digest item's outcome says
+  why (who rejected, with their comment) and the run logs the decision (the apply manifest it
+  writes is empty, and the run goes straight to the summary).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from functions.shared.adapters import get_email, get_files
 from functions.shared.approvals import ApprovalStore
 from functions.shared.business_keys import business_action
 from functions.shared.config import settings
-from functions.shared.errors import PermanentIntegrationError
+from functions.shared.errors import InvalidInputError, PermanentIntegrationError
 from functions.shared.idempotency import run_once
 from functions.shared.models import CaughtError
 from functions.shared.observability import logger
@@ -53,7 +54,6 @@ ACTION_TEXT = {
 class SettleInput(DigestInput):
     approval: ApprovalDecision | None = None
     approvalError: CaughtError | None = None
-    error: CaughtError | None = None
 
 
 def kept_ids(approved_text: str, items: list[DigestItem]) -> set[str]:
@@ -119,9 +119,7 @@ def settle_digest(
             )
     else:
         decision, detail, decided_by = why_not(payload, approvals, ctx)
-        status = {"rejected": "escalation_rejected", "expired": "escalation_expired", "failed": "failed"}[
-            decision
-        ]
+        status = "escalation_expired" if decision == "expired" else "escalation_rejected"
         outcomes = [outcome(item, status, detail, decided_by) for item in items]
     manifest: list[BatchRef] = []
     for start in range(0, len(approved), APPLY_BATCH_SIZE):
@@ -148,10 +146,11 @@ def settle_digest(
 
 
 def why_not(payload: SettleInput, approvals: ApprovalStore, ctx: StepContext) -> tuple[str, str, str | None]:
-    if payload.error is not None:
-        return "failed", f"the digest approval failed: {payload.error.summary()}", None
     error = payload.approvalError
-    assert error is not None, "SettleDigest needs $.approval, $.approvalError or $.error"
+    if error is None:
+        raise InvalidInputError(
+            "SettleDigest needs $.approval (approved) or $.approvalError (rejected, expired)"
+        )
     if error.Error in EXPIRY_ERRORS:
         return "expired", "nobody decided on the digest before the deadline; default decision: reject", None
     key = digest_approval_key(payload.signals.day)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from functions.no_show import score_batch, scoring
 from functions.no_show.models import AppointmentSignals, NotesReading
 from functions.registry import ROOT
-from functions.shared.adapters import get_calendar, get_files
+from functions.shared.adapters import get_calendar, get_crm, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
@@ -136,7 +136,7 @@ def test_mixed_day_confirms_low_risk_once_and_applies_the_approved_digest(
         "PrepareDigest",
         "AnyEscalations",
         "RequestDigestApproval",
-        "SettleDigest",
+        "SettleApprovedDigest",
         "ApplyApprovedActions",
         "SummarizeDay",
     ]
@@ -197,6 +197,7 @@ def test_manager_rejects_the_digest_and_nothing_is_applied(
     assert by_id["APT-NS-201"]["decided_by"] == MANAGER
     assert "too pushy" in by_id["APT-NS-201"]["detail"]
     assert row(result, "RequestDigestApproval").status == "CAUGHT"
+    assert states(result)[-2:] == ["RecordDigestNotApproved", "SummarizeDay"]
     # nothing was applied: no task, the calendar is unchanged; the confirmations still went out
     assert manager_tasks(runtime) == []
     assert calendar_status("APT-NS-401") == "scheduled"
@@ -470,3 +471,54 @@ def test_a_batch_that_fails_after_its_retries_fails_the_day_and_is_not_summarize
     assert result.error == "PermanentIntegrationError"
     assert "no outcome file" in (result.cause or "")
     assert states(result)[-2:] == ["SummarizeDay", "NoShowCheckFailed"]
+
+
+@pytest.mark.slow
+def test_a_client_who_may_not_be_contacted_is_recorded_as_failed_and_the_day_goes_on(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given Carol (APT-NS-301, low risk) asked not to be contacted
+    crm = get_crm()
+    carol = crm.get_contact("NS-300")
+    assert carol is not None
+    crm.put_contact(carol.model_copy(update={"do_not_contact": True}))
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the day SUCCEEDED; her outcome and CRM timeline say why, and only Eve was asked
+    assert result.status == "SUCCEEDED"
+    failed = outcomes(result)["APT-NS-301"]
+    assert (failed["status"], failed["error"]) == ("failed", "BusinessRuleError")
+    assert (counts(result)["failed"], counts(result)["confirmation_requested"]) == (1, 1)
+    assert confirmation_requests(runtime) == [EVE]
+    assert [a.kind for a in activities("NS-300")] == ["no_show_check_failed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("step", "error", "when"),
+    [
+        ("send_confirmations", "TransientIntegrationError", "before"),
+        ("send_confirmations", "Lambda.Unknown", "after"),  # sent, then the Lambda died
+        ("apply_approved_actions", "Lambda.Unknown", "after"),
+        ("score_batch", "LLMOverloadedError", "before"),
+    ],
+)
+def test_a_batch_retried_after_a_fault_repeats_no_effect(
+    runtime: LocalRuntime, no_show_input: dict[str, Any], step: str, error: str, when: str
+) -> None:
+    # Given one batch step fails once (before it ran, or after its effects landed)
+    runtime.dispatcher.inject(step, error, times=1, when=when)  # type: ignore[arg-type]
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the child's Retry ran it again and the day is as if nothing happened: one request per
+    # client, one task list, one CRM activity per action, the reschedule applied once
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    attempts = [i for i in runtime.dispatcher.invocations if i.step == step]
+    assert [i.error for i in attempts] == [error, None]
+    assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
+    assert len(manager_tasks(runtime)) == 1
+    assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
+    assert calendar_status("APT-NS-401") == "rescheduled"
+    assert counts(result)["failed"] == 0

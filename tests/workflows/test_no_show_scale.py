@@ -26,7 +26,7 @@ from tests.workflows.conftest import approve
 
 DAY, OWNER = "2027-03-09", "dr.scale@stepwise.example"
 MANAGER = "frontdesk-manager@acme-demo.com"
-N, CONTACTS = int(os.environ.get("STEPWISE_NO_SHOW_SCALE_N", "2000")), 1_000
+N, CONTACTS = int(os.environ.get("STEPWISE_NO_SHOW_SCALE_N", "10000")), 1_000
 #: Step Functions' hard limits are 25,000 events and 256 KiB; the design keeps far below both.
 MAX_PARENT_EVENTS, MAX_PAYLOAD_BYTES = 200, 64 * 1024
 #: How long the test waits for each phase of the run (it is slow locally: see the README).
