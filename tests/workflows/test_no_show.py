@@ -522,3 +522,20 @@ def test_a_batch_retried_after_a_fault_repeats_no_effect(
     assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
     assert calendar_status("APT-NS-401") == "rescheduled"
     assert counts(result)["failed"] == 0
+
+
+@pytest.mark.slow
+def test_a_rejection_that_cannot_be_recorded_fails_the_day_with_its_error(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the manager rejects, and recording the rejection fails permanently
+    runtime.dispatcher.inject("RecordDigestNotApproved", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, "no_show", no_show_input, reject)
+
+    # Then the run FAILED with that error (nothing was applied either way)
+    assert result.status == "FAILED"
+    assert result.error == "PermanentIntegrationError"
+    assert states(result)[-2:] == ["RecordDigestNotApproved", "NoShowCheckFailed"]
+    assert manager_tasks(runtime) == []
+    assert calendar_status("APT-NS-401") == "scheduled"
