@@ -11,11 +11,29 @@ import os
 import sys
 from pathlib import Path
 
-from bench import artifacts, cold_start, crm_scaling, harness, llm_cost, transitions, warm_overhead
+from bench import (
+    artifacts,
+    cold_start,
+    crm_scaling,
+    harness,
+    llm_cost,
+    no_show_scale,
+    transitions,
+    warm_overhead,
+)
 from bench.happy_paths import run_all
 from bench.report import Measurement, render_text, summary, write_doc
 
-SECTIONS = ("artifacts", "cold_start", "transitions", "llm_cost", "harness", "warm_overhead", "crm_scaling")
+SECTIONS = (
+    "artifacts",
+    "cold_start",
+    "transitions",
+    "llm_cost",
+    "harness",
+    "warm_overhead",
+    "crm_scaling",
+    "no_show_scale",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -77,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             f"CRM scaling: referral on the seed CRM and with {crm_scaling.EXTRA_CONTACTS:,} more contacts"
         )
         rows += crm_scaling.measure()
+    if "no_show_scale" in only:
+        _progress(f"no_show scale: a day of N appointments, N in {no_show_scale.sizes()} (a minute or more)")
+        rows += no_show_scale.measure()
     print(render_text(rows))
     print(summary(rows))
     if args.write is not None:

@@ -51,6 +51,12 @@ class Resource(StrEnum):
     APPROVER_DIRECTORY = "approver_directory"
 
 
+#: ASL placeholders that name a resource instead of a step's function (``${FilesBucketName}``: the
+#: files bucket, which a Distributed Map's ItemReader and ResultWriter name in the definition).
+#: CDK substitutes the deployed name, the local runtime its own.
+RESOURCE_PLACEHOLDERS: dict[str, Resource] = {"FilesBucketName": Resource.FILES_BUCKET}
+
+
 @dataclass(frozen=True)
 class StepSpec:
     """One step = one Lambda function."""
@@ -241,59 +247,45 @@ CASE_STUDY = WorkflowSpec(
     ),
 )
 
-_NS_APPROVAL = _ASKS_STAFF | {_R.CALENDAR_TABLE, _R.CRM_TABLE}
-
 NO_SHOW = WorkflowSpec(
     name="no_show",
-    description="calendar signals → score (points + LLM notes) → confirm low risk, escalate high risk",
+    description="calendar signals → score (points + LLM notes) → confirm low risk, one digest approval"
+    " for high risk",
     input_model="functions.no_show.models.NoShowRequest",
     business_key="owner",
+    # Batch steps: every appointment-sized list lives in the files bucket, and the Distributed Maps'
+    # children are one step each (ScoreBatch, SendConfirmations, ApplyApprovedActions).
     steps=_steps(
         "no_show",
-        ("collect_signals", _K.PURE, frozenset({_R.CALENDAR_TABLE}), None),
+        ("collect_signals", _K.PURE, frozenset({_R.CALENDAR_TABLE, _R.FILES_BUCKET}), None),
         (
-            "score_appointments",
+            "score_batch",
             _K.PURE,
             frozenset({_R.CALENDAR_TABLE, _R.FILES_BUCKET, _R.AUDIT_BUCKET, _R.LLM, _R.RUN_LEDGER_TABLE}),
             None,
         ),
         (
-            "send_confirmation_request",
+            "send_confirmations",
             _K.IRREVERSIBLE,
-            frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.EMAIL, _R.IDEMPOTENCY_TABLE}),
+            frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.EMAIL, _R.IDEMPOTENCY_TABLE, _R.FILES_BUCKET}),
             None,
         ),
-        (
-            "log_confirmation_requested",
-            _K.IRREVERSIBLE,
-            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}),
-            None,
-        ),
-        ("request_approval", _K.REVERSIBLE, _NS_APPROVAL, "cancel_approval"),
-        # irreversible once it succeeded (the approved task was sent, once, last); if it fails before
-        # sending, the ASL's Catch runs revert_event_status on its calendar write (reschedule only)
-        (
-            "apply_approved_action",
-            _K.IRREVERSIBLE,
-            frozenset({_R.CALENDAR_TABLE, _R.EMAIL, _R.FILES_BUCKET, _R.IDEMPOTENCY_TABLE}),
-            None,
-        ),
-        ("log_action_taken", _K.IRREVERSIBLE, frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}), None),
+        ("prepare_digest", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
+        ("request_approval", _K.REVERSIBLE, _ASKS_STAFF, "cancel_approval"),
         ("cancel_approval", _K.COMPENSATION, frozenset({_R.APPROVALS_TABLE}), None),
-        ("revert_event_status", _K.COMPENSATION, frozenset({_R.CALENDAR_TABLE}), None),
         (
-            "log_rejection",
+            "settle_digest",
             _K.IRREVERSIBLE,
-            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
+            frozenset({_R.FILES_BUCKET, _R.EMAIL, _R.IDEMPOTENCY_TABLE, _R.APPROVALS_TABLE}),
             None,
         ),
         (
-            "record_appointment_failure",
+            "apply_approved_actions",
             _K.IRREVERSIBLE,
-            frozenset({_R.CRM_TABLE, _R.IDEMPOTENCY_TABLE}),
+            frozenset({_R.CALENDAR_TABLE, _R.CRM_TABLE, _R.IDEMPOTENCY_TABLE, _R.FILES_BUCKET}),
             None,
         ),
-        ("summarize_batch", _K.PURE, frozenset(), None),
+        ("summarize_day", _K.PURE, frozenset({_R.FILES_BUCKET}), None),
     ),
 )
 

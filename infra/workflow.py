@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -28,6 +28,27 @@ from infra import constants
 from infra.nag import acknowledge, arn_ref
 from infra.packaging import ARCHITECTURE, RUNTIME, DependencyLayers, code_asset
 from infra.storage import Storage
+
+#: Where a Distributed Map's ResultWriter writes, under the workflow's prefix of the files bucket
+#: (the ASL's ``ResultWriter.Parameters.Prefix``).
+MAP_RESULTS = "map-results/"
+
+
+def distributed_maps(spec: WorkflowSpec) -> list[str]:
+    """The workflow's Distributed Map states (they need the grants of ``_grant_distributed_maps``)."""
+    from functions.shared import asl
+
+    return [
+        name
+        for name, state in asl.iter_states(asl.definition(spec)["States"])
+        if (state.get("ItemProcessor") or {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
+
+
+def _cfn(construct: Construct) -> CfnElement:
+    child = construct.node.default_child
+    assert isinstance(child, CfnElement), construct.node.path
+    return child
 
 
 class Workflow(Construct):
@@ -68,6 +89,59 @@ class Workflow(Construct):
             self.state_machine,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray tracing and CloudWatch Logs delivery actions have no resource-level permissions.",
+        )
+        if distributed_maps(self.spec):
+            self._grant_distributed_maps()
+
+    def _grant_distributed_maps(self) -> None:
+        """What a Distributed Map needs, and nothing more: start, describe and stop its child runs
+        (executions of this very state machine), read its manifests (``ItemReader``: the workflow's
+        prefix of the files bucket) and write its results (``ResultWriter``: ``map-results/``).
+
+        A separate policy, not the role's default one: the state machine depends on its role's
+        default policy, so naming the state machine's own ARN there would be a circular dependency.
+        """
+        machine, bucket, prefix = self.state_machine, self._storage.files_bucket, f"{self.spec.name}/"
+        stack = Stack.of(self)
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{machine.state_machine_name}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        policy = iam.Policy(
+            self,
+            "DistributedMapPolicy",
+            statements=[
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn]),
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                    resources=[bucket.arn_for_objects(f"{prefix}{MAP_RESULTS}*")],
+                ),
+            ],
+        )
+        policy.attach_to_role(machine.role)
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, policy)}/{prefix}*]",
+            "ItemReader reads the run's manifest; its key is data (<workflow>/<owner>/<day>/<run>/...).",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{arn_ref(bucket, policy)}/{prefix}{MAP_RESULTS}*]",
+            "ResultWriter writes <prefix>/<map run id>/manifest.json and result files: that prefix only.",
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"<{Stack.of(machine).get_logical_id(_cfn(machine))}.Name>/*]",
+            "A Distributed Map's child runs are executions of this state machine, named by the service.",
         )
 
     def _build_function(self, step: StepSpec, code: lambda_.Code) -> lambda_.Function:
@@ -126,7 +200,14 @@ class Workflow(Construct):
         )
         # from_string rather than from_file: the definition stays inline in the template (no S3
         # asset), so the synthesized template can be compared with the ASL file.
-        definition = sfn.DefinitionBody.from_string(self.spec.asl_path.read_text(encoding="utf-8"))
+        text = self.spec.asl_path.read_text(encoding="utf-8")
+        definition = sfn.DefinitionBody.from_string(text)
+        # The files bucket's name, where the ASL names it (a Distributed Map's ItemReader/ResultWriter).
+        resources = (
+            {"FilesBucketName": self._storage.files_bucket.bucket_name}
+            if "${FilesBucketName}" in text
+            else {}
+        )
         return sfn.StateMachine(
             self,
             constants.STATE_MACHINE_ID,
@@ -134,7 +215,8 @@ class Workflow(Construct):
             definition_body=definition,
             definition_substitutions={
                 step.placeholder: self.functions[step.name].function_arn for step in self.spec.steps
-            },
+            }
+            | resources,
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),

@@ -35,6 +35,7 @@ from functions.shared.aws import client
 from local.assembly import ACCOUNT, Assembly, FunctionSpec
 from local.dispatch import Dispatcher
 from local.lambdas import Environment, LambdaService
+from local.moto_asl import for_moto
 
 LAMBDA_PYTHON = "python3.14"
 
@@ -170,7 +171,7 @@ def _create_state_machines(assembly: Assembly) -> None:
         # no PublishStateMachineVersion action; creating with publish is the same version 1).
         created = sfn.create_state_machine(
             name=machine.name,
-            definition=machine.definition,
+            definition=for_moto(machine.definition),
             roleArn=machine.role_arn,
             type="STANDARD",
             publish=machine.alias_name is not None,

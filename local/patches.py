@@ -186,7 +186,10 @@ _callback_timeout: list[Callable[[str, float], float]] = []
 _LOADERS: dict[str | None, Any] = {}
 #: (region, service) → the client moto's interpreter calls integrations with, kept across runtimes.
 _INTERPRETER_CLIENTS: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
+# Re-entrant: creating an interpreter client (cached_client_for, under the lock) builds a botocore
+# session, whose loader comes from shared_loader (under the lock too). A plain Lock deadlocked the
+# first Distributed Map's ItemReader S3 client once an earlier runtime had run in the process.
+_LOCK = threading.RLock()
 
 
 def resolve(target: tuple[str, str]) -> Any:

@@ -39,6 +39,7 @@ from local import limits
 from local.deployed import DeployedAccount
 from local.dispatch import ACCOUNT, Dispatcher, function_arn, load_handler
 from local.heap import freeze_long_lived_objects
+from local.moto_asl import for_moto
 from local.patches import MotoPatches
 from local.resources import create_resources, seed
 from local.signals import ExecutionSignals
@@ -225,11 +226,11 @@ class LocalRuntime:
         for workflow in self.workflows:
             substitutions = {
                 step.placeholder: function_arn(self.region, workflow, step) for step in workflow.steps
-            }
+            } | {"FilesBucketName": settings().files_bucket}
             definition = asl.render(workflow.asl_path.read_text(encoding="utf-8"), substitutions)
             arn = sfn.create_state_machine(
                 name=f"stepwise-{workflow.name}",
-                definition=definition,
+                definition=for_moto(definition),
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/stepwise-{workflow.name}",
                 type="STANDARD",
             )["stateMachineArn"]

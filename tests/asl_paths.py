@@ -220,6 +220,10 @@ class _Walk:
             for name in [n for n in self.open_states if self.graph.scopes[n] == scope]:
                 self._exit(name)
                 self.exited.pop(scope, None)
+        elif kind == "MapRunSucceeded":
+            owner = self._owner(container=True)
+            if owner is not None:
+                self.taken.states |= distributed_children(self.graph, owner)
         elif kind in FAILURE_EVENTS:
             owner = self._owner(container=kind in {"MapStateFailed", "ParallelStateFailed", "MapRunFailed"})
             if owner is not None:
@@ -273,6 +277,22 @@ class _Walk:
             self.taken.unexplained.append(f"{state} ran again after {error} without a Retry for it")
         else:
             self.taken.edges.add(retry)
+
+
+def distributed_children(graph: FlowGraph, name: str) -> set[str]:
+    """The one state of a Distributed Map's child flow, which a ``MapRunSucceeded`` proves ran.
+
+    A Distributed Map's children are executions of their own: their events are never in the
+    parent's history (on AWS, and in moto, which keeps them out too). A child flow of exactly one
+    state has no edge to observe, and its Map run succeeding means that state ran for every item;
+    a child flow with more states gets no such credit (its paths would need the children's
+    histories), so the gate keeps reporting them as not covered.
+    """
+    processor = graph.definitions[name].get("ItemProcessor") or {}
+    if processor.get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED":
+        return set()
+    inner = {n for n, scope in graph.scopes.items() if scope == f"{name}#0"}
+    return inner if len(inner) == 1 else set()
 
 
 def _iteration_details(kind: str) -> str:

@@ -1,22 +1,24 @@
-"""CancelApproval (compensation of RequestApproval): this appointment's approval link stops working.
+"""CancelApproval (compensation of RequestDigestApproval): the digest's approval link stops working.
 
 After the deadline (the Catch put ``$.approvalError`` in the state) the record becomes EXPIRED;
-after a failure, CANCELLED. Only this appointment's PENDING records move: the other iterations of
-the run keep theirs. Idempotent.
+after a failure, CANCELLED. Only the run's PENDING digest record moves. Idempotent.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from functions.no_show.models import IterationInput, approval_key
+from functions.no_show.models import RunFiles, digest_approval_key
 from functions.shared.approvals import ApprovalService, ApprovalStatus
 from functions.shared.config import settings
 from functions.shared.models import CaughtError
 from functions.shared.step_handler import StepContext, step_handler
 
 
-class CancelInput(IterationInput):
+class CancelInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    signals: RunFiles
     approvalError: CaughtError | None = None
 
 
@@ -27,7 +29,7 @@ class ApprovalsClosed(BaseModel):
 
 def cancel_approval(payload: CancelInput, *, approvals: ApprovalService, ctx: StepContext) -> ApprovalsClosed:
     status: ApprovalStatus = "EXPIRED" if payload.approvalError is not None else "CANCELLED"
-    key = approval_key(payload.appointment.event_id)
+    key = digest_approval_key(payload.signals.day)
     closed = [
         record.approval_id
         for record in approvals.store.for_execution(ctx.execution)

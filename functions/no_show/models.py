@@ -1,16 +1,16 @@
-"""Models of the no-show flow: the execution input and what each step adds to the state.
+"""Models of the no-show flow: the execution input, the files a run writes and what the state holds.
 
-The top-level state holds the day's signals and the routed lists; each ``Map`` state iterates over
-small items (event id, contact id, score, route, recommended action) so a day with many
-appointments stays far below the 256 KiB payload limit. Free text (the calendar notes, the LLM's
-reasons, the manager's task text) lives in the calendar or in file storage, referenced by key +
-sha256.
+The state holds references and counts only, never a list that grows with the day: the
+appointments, the scores, the digest and every outcome live in files under the run's prefix in the
+files bucket (``RunFiles``), and the Distributed Maps iterate over manifests of batch files. Free
+text (the calendar notes, the LLM's reasons, the manager's digest) lives in the calendar or in
+file storage, referenced by key + sha256.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -60,15 +60,6 @@ class AppointmentSignals(BaseModel):
         return self.status == "confirmed"
 
 
-class Signals(BaseModel):
-    """``$.signals``: every open appointment of the day, in start order."""
-
-    day: str
-    owner: str
-    appointments: list[AppointmentSignals]
-    skipped: int = Field(ge=0, description="appointments of the day that are cancelled or already moved")
-
-
 class NotesReading(BaseModel):
     """What the LLM answers for ``no_show_read_notes`` (forced tool use, validated here).
 
@@ -91,46 +82,62 @@ class NotesReading(BaseModel):
     )
 
 
-class MapItem(BaseModel):
-    """One appointment of a routed list in ``$.scored``: what a Map iteration receives (kept small)."""
+class BatchRef(BaseModel):
+    """One line of a manifest (``batches.json``, ``apply.json``): a Distributed Map item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=1)
+    key: str
+
+
+class RunFiles(BaseModel):
+    """``$.signals``: where this run's files are and how many of each there are (never the lists).
+
+    Every file of a run lives under ``prefix`` in the files bucket (``bucket``, also what the
+    Distributed Maps' ItemReader and ResultWriter read and write): the day's appointments in
+    batch files, the manifest the Maps iterate over, and each batch's outcome file.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: str
+    owner: str
+    bucket: str
+    prefix: str
+    manifest_key: str
+    batches: int = Field(ge=0)
+    appointments: int = Field(ge=0)
+    skipped: int = Field(ge=0, description="appointments of the day that are cancelled or already moved")
+    risk_threshold: float = Field(ge=0.0, le=1.0, description="scores at or above it escalate")
+
+    def key(self, kind: str, index: int | None = None) -> str:
+        """``<prefix>/<kind>/0001.json`` for a batch file, ``<prefix>/<kind>.json`` for a run file."""
+        return f"{self.prefix}/{kind}/{index:04d}.json" if index is not None else f"{self.prefix}/{kind}.json"
+
+
+class SignalsBatch(BaseModel):
+    """A batch file of CollectSignals: at most ``BATCH_SIZE`` appointments, in start order."""
+
+    index: int
+    appointments: list[AppointmentSignals]
+
+
+class BatchInput(BaseModel):
+    """What a Distributed Map child's step reads (its ``ItemSelector`` builds it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    batch: BatchRef
+    run: RunFiles
+
+
+class ScoreLine(BaseModel):
+    """One appointment of a scored batch file (``<prefix>/scored/0001.json``)."""
 
     event_id: str
     contact_id: str
     status: OpenStatus
-    score: float = Field(ge=0.0, le=1.0)
-    route: Route
-    recommended_action: RecommendedAction
-
-
-class ReportRef(BaseModel):
-    """The full scoring report (signals, points, LLM reasons) in file storage."""
-
-    key: str
-    sha256: Sha256Hex
-
-
-class Scored(BaseModel):
-    """``$.scored``: the appointments routed by code, one list per path, and the report reference.
-
-    Routing here, once per run, instead of a ``Choice`` at the start of every Map iteration saves a
-    billed state transition per appointment: each list is the input of its own Map
-    (``to_confirm`` → RequestConfirmations, ``to_escalate`` → HandleEscalations), and the
-    already-confirmed appointments, which need nothing, enter no Map at all (SummarizeBatch reports
-    them). Each list keeps the start order.
-    """
-
-    to_confirm: list[MapItem]
-    to_escalate: list[MapItem]
-    already_confirmed: list[MapItem]
-    report: ReportRef
-    llm: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class ScoreLine(BaseModel):
-    """One appointment of the scoring report (file storage, read by the approval step)."""
-
-    event_id: str
-    contact_id: str
     base_probability: float
     points: dict[str, float]
     adjustment: float
@@ -138,25 +145,84 @@ class ScoreLine(BaseModel):
     route: Route
     recommended_action: RecommendedAction
     reason: str
+    #: Why the notes reading is missing and the points-only score was used ("LLMRefusalError: ...").
+    fallback: str | None = None
+    #: The notes reading came from the score cache (no model call paid this time).
+    cached: bool = False
 
 
-class ScoringReport(BaseModel):
-    day: str
-    owner: str
+class ScoredBatch(BaseModel):
+    index: int
     risk_threshold: float
+    model_calls: int = Field(default=0, ge=0, description="notes readings paid for (not from the cache)")
     lines: list[ScoreLine]
 
 
-class IterationInput(BaseModel):
-    """What every step inside the Map iteration reads (the ``ItemSelector`` builds it)."""
+class BatchCounts(BaseModel):
+    """What a batch step returns to its Distributed Map (small; the outcome file has the rest)."""
+
+    index: int
+    key: str
+    appointments: int = 0
+    model_calls: int = 0
+    cached: int = 0
+    fallbacks: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+class DigestItem(BaseModel):
+    """One high-risk appointment of the day's digest (``<prefix>/digest.json``)."""
+
+    event_id: str
+    contact_id: str
+    status: OpenStatus
+    score: float = Field(ge=0.0, le=1.0)
+    recommended_action: RecommendedAction
+    reason: str
+
+
+class DigestRef(BaseModel):
+    """``$.digest``: the day's high-risk appointments (a list in file storage) and the approval text."""
+
+    items: int = Field(ge=0)
+    key: str
+    sha256: Sha256Hex
+    body_key: str
+    body_sha256: Sha256Hex
+
+
+class DigestInput(BaseModel):
+    """What the digest steps read: the run's files, the manager and the digest."""
 
     model_config = ConfigDict(extra="ignore")
 
-    appointment: MapItem
-    day: str
-    owner: EmailAddress
+    signals: RunFiles
     manager_email: EmailAddress
-    report: ReportRef
+    digest: DigestRef
+
+
+class ApplyInput(BaseModel):
+    """What an ApplyApprovedActions child reads: its batch of approved digest items."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    batch: BatchRef
+    run: RunFiles
+    approver: EmailAddress
+
+
+class SettledDigest(BaseModel):
+    """``$.settled``: what became of the digest (counts) and where the approved actions are."""
+
+    decision: Literal["approved", "rejected", "expired"]
+    approved: int = Field(ge=0)
+    dropped: int = Field(ge=0)
+    approver: EmailAddress
+    manifest_key: str
+    batches: int = Field(ge=0)
+    outcomes_key: str
+    task_message_id: str | None = None
 
 
 class DraftRef(BaseModel):
@@ -188,29 +254,13 @@ class SentEmailRef(BaseModel):
     body_sha256: Sha256Hex | None = None
 
 
-class EventStatusChange(BaseModel):
-    """A calendar status this iteration set (``$.applied.calendar_status``) or restored
-    (``$.calendar_status``, the compensation's result), and the one it had before."""
-
-    event_id: str
-    previous_status: OpenStatus
-    status: Literal["rescheduled", "scheduled", "confirmed"]
-    changed: bool
-
-
-class AppliedAction(BaseModel):
-    """``$.applied``: what ApplyApprovedAction did: the calendar change (``reschedule`` only) and the task."""
-
-    calendar_status: EventStatusChange | None = None
-    task: SentEmailRef
-
-
 OutcomeStatus = Literal[
     "confirmation_requested",
     "already_confirmed",
     "action_applied",
     "escalation_rejected",
     "escalation_expired",
+    "action_dropped",
     "failed",
 ]
 
@@ -230,8 +280,8 @@ class AppointmentOutcome(BaseModel):
     error: str | None = None
 
 
-class BatchSummary(BaseModel):
-    """The run's output: counts per outcome and every appointment's outcome."""
+class DaySummary(BaseModel):
+    """The run's output: counts per outcome and where every appointment's outcome is (file storage)."""
 
     status: Literal["completed"] = "completed"
     day: str
@@ -241,13 +291,18 @@ class BatchSummary(BaseModel):
     already_confirmed: int
     escalated: int
     actions_applied: int
+    dropped: int
     rejected: int
     expired: int
     failed: int
     skipped: int
-    outcomes: list[AppointmentOutcome]
+    model_calls: int
+    cached_scores: int
+    points_only: int
+    outcomes_key: str
+    outcomes_sha256: Sha256Hex
 
 
-def approval_key(event_id: str) -> str:
-    """The approval record's ``state``: one pending approval per appointment of a run."""
-    return f"RequestManagerApproval/{event_id}"
+def digest_approval_key(day: str) -> str:
+    """The approval record's ``state``: one pending digest approval per run and day."""
+    return f"RequestDigestApproval/{day}"

@@ -103,7 +103,7 @@ before calling the tool.
 )
 
 #: The one cached prefix of the no-show family's LLM steps (``functions/shared/llm/playbook.py``):
-#: ScoreAppointments here and ClassifyReply in the no_show_reply flow, which reads the replies to
+#: ScoreBatch here and ClassifyReply in the no_show_reply flow, which reads the replies to
 #: the confirmation requests this flow sends. One prefix for both: a batch's replies arrive minutes
 #: after its requests went out, while the entry the scoring wrote is still warm.
 PLAYBOOK = Playbook(

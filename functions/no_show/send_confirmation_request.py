@@ -1,4 +1,4 @@
-"""SendConfirmationRequest (irreversible, idempotent): ask a low-risk client to confirm.
+"""The confirmation request to one low-risk client (irreversible, idempotent; SendConfirmations).
 
 Everything in the email comes from systems of record: the appointment (time, title, owner) from
 the calendar, the recipient from the CRM; the text is a fixed template (no LLM). The calendar
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from functions.no_show.models import IterationInput, SentEmailRef
-from functions.shared.adapters import get_calendar, get_crm, get_email
+from functions.no_show.models import ScoreLine, SentEmailRef
 from functions.shared.business_keys import business_action
 from functions.shared.errors import BusinessRuleError, InvalidInputError
 from functions.shared.idempotency import run_once
@@ -20,7 +19,11 @@ from functions.shared.ports.calendar import CalendarPort
 from functions.shared.ports.crm import CrmPort, parse_timestamp
 from functions.shared.ports.email import EmailPort, OutgoingEmail
 from functions.shared.ports.files import sha256_text
-from functions.shared.step_handler import StepContext, step_handler
+from functions.shared.step_handler import StepContext
+
+#: The idempotency records' step name: the per-appointment Lambda's, which this batch step replaced,
+#: so a request sent before the change is not sent again after it.
+SEND_STEP = "send_confirmation_request"
 
 
 def _when(starts_at: str) -> str:
@@ -29,9 +32,15 @@ def _when(starts_at: str) -> str:
 
 
 def send_confirmation_request(
-    payload: IterationInput, *, calendar: CalendarPort, crm: CrmPort, email: EmailPort, ctx: StepContext
+    item: ScoreLine,
+    *,
+    day: str,
+    owner: str,
+    calendar: CalendarPort,
+    crm: CrmPort,
+    email: EmailPort,
+    ctx: StepContext,
 ) -> SentEmailRef:
-    item = payload.appointment
     event = calendar.get_event(item.event_id)
     if event is None:
         raise InvalidInputError(f"appointment {item.event_id} is no longer in the calendar")
@@ -71,20 +80,11 @@ def send_confirmation_request(
 
     return run_once(
         workflow=ctx.workflow,
-        step=ctx.step,
+        step=SEND_STEP,
         # The same appointment's confirmation for the same day and owner, in any run (a moved time is a
         # new confirmation: starts_at is part of it).
-        key=business_action(
-            "confirmation_request", payload.day, payload.owner, item.event_id, event.starts_at
-        ),
+        key=business_action("confirmation_request", day, owner, item.event_id, event.starts_at),
         pinned={"to": contact.email, "starts_at": event.starts_at},
         result_model=SentEmailRef,
         effect=send,
-    )
-
-
-@step_handler(IterationInput)
-def handler(payload: IterationInput, ctx: StepContext) -> SentEmailRef:
-    return send_confirmation_request(
-        payload, calendar=get_calendar(), crm=get_crm(), email=get_email(), ctx=ctx
     )

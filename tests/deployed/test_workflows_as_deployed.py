@@ -53,8 +53,7 @@ def test_scenario_ends_the_same_as_deployed_as_from_the_repository(
     if scenario.name == "main":
         assert as_deployed.status == "SUCCEEDED", as_deployed.cause
     else:
-        # The injected failure was caught where the ASL says (no_show's Map catches it per
-        # appointment and the run succeeds; the other flows compensate and fail).
+        # The injected failure was caught where the ASL says (the flows compensate and fail).
         caught = [row for row in as_deployed.timeline if row.status in ("CAUGHT", "FAILED") and row.error]
         assert caught, as_deployed.timeline
         assert {error for _, error in scenario.faults} <= {row.error for row in caught}

@@ -14,10 +14,11 @@ from typing import Any, cast
 
 import pytest
 
-from functions.registry import WORKFLOWS, Resource, StepSpec, WorkflowSpec, all_steps
+from functions.registry import RESOURCE_PLACEHOLDERS, WORKFLOWS, Resource, StepSpec, WorkflowSpec, all_steps
 from functions.shared.tables import TABLES, TableName
 from infra.packaging import RUNTIME
 from infra.stack import StepwiseStack
+from infra.workflow import MAP_RESULTS, distributed_maps
 from tests.infra.conftest import offline_app
 from tests.infra.templates import merge, qualified_id
 
@@ -109,6 +110,8 @@ def _render(value: Any, placeholder_of: Mapping[str, str]) -> str:
         return str(separator).join(_render(part, placeholder_of) for part in parts)
     if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "Arn":
         return "${" + placeholder_of[value["Fn::GetAtt"][0]] + "}"
+    if "Ref" in value and value["Ref"] in placeholder_of:
+        return "${" + placeholder_of[value["Ref"]] + "}"
     raise AssertionError(f"unexpected token in a state machine definition: {value!r}")
 
 
@@ -186,8 +189,13 @@ def test_state_machine_definition_is_the_asl_file_with_each_placeholder_bound_to
     asl = json.loads(Path(workflow.asl_path).read_text(encoding="utf-8"))
     placeholder_of = {synthesized.function_id(workflow, step): step.placeholder for step in workflow.steps}
 
-    # When the synthesized definition is rendered back, function ARNs replaced by placeholders
+    # When the synthesized definition is rendered back, function ARNs replaced by placeholders (and
+    # the files bucket's name, where a Distributed Map names it, by its own)
     props = _state_machine(synthesized, workflow)["Properties"]
+    bucket = props.get("DefinitionSubstitutions", {}).get("FilesBucketName")
+    if bucket is not None:
+        assert "FilesBucket" in bucket["Ref"], bucket
+        placeholder_of = {**placeholder_of, bucket["Ref"]: "FilesBucketName"}
     definition = _render(props["DefinitionString"], placeholder_of)
     substitutions = {
         name: _render(value, placeholder_of)
@@ -197,7 +205,10 @@ def test_state_machine_definition_is_the_asl_file_with_each_placeholder_bound_to
         definition = definition.replace("${" + name + "}", rendered)
 
     # Then every placeholder is bound to the function of the step it names
-    assert substitutions == {step.placeholder: "${" + step.placeholder + "}" for step in workflow.steps}
+    named = [name for name in RESOURCE_PLACEHOLDERS if "${" + name + "}" in json.dumps(asl)]
+    assert substitutions == {
+        name: "${" + name + "}" for name in [*(step.placeholder for step in workflow.steps), *named]
+    }
     # and the definition is exactly the ASL file
     assert json.loads(definition) == asl
 
@@ -390,3 +401,31 @@ def test_send_email_step_cannot_touch_the_crm_table(synthesized: Synthesized) ->
 
     # Then none of them names the CRM table
     assert all(crm_id not in _referenced_ids(_resources(statement)) for statement in statements)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOW_SPECS, ids=lambda wf: wf.name)
+def test_only_a_distributed_map_workflow_may_start_its_own_children_and_use_its_files_prefixes(
+    synthesized: Synthesized, workflow: WorkflowSpec
+) -> None:
+    # Given the state machine and its role's statements
+    machine_id = synthesized.logical_id(synthesized.stack.workflows[workflow.name].state_machine)
+    role_id = _state_machine(synthesized, workflow)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = synthesized.statements_of_role(role_id)
+    by_action = {action: statement for statement in statements for action in _actions(statement)}
+
+    if not distributed_maps(workflow):
+        # Then a workflow without a Distributed Map starts nothing and reads no files
+        assert not any(a.startswith(("states:", "s3:")) for a in by_action)
+        return
+    # Then it may start executions of itself only (a Distributed Map's children), describe/stop
+    # only executions of its own name, read its own prefix and write its map results only
+    assert _resources(by_action["states:StartExecution"]) == [{"Ref": machine_id}]
+    executions = json.dumps(_resources(by_action["states:DescribeExecution"]))
+    assert f'"{machine_id}", "Name"' in executions
+    assert ":execution:" in executions
+    assert by_action["states:StopExecution"] is by_action["states:DescribeExecution"]
+    read = json.dumps(_resources(by_action["s3:GetObject"]))
+    write = json.dumps(_resources(by_action["s3:PutObject"]))
+    assert f'"/{workflow.name}/*"' in read
+    assert f'"/{workflow.name}/{MAP_RESULTS}*"' in write
+    assert "s3:DeleteObject" not in by_action

@@ -38,7 +38,35 @@ pytestmark = pytest.mark.slow
 
 SIDE_EFFECTS = (StepKind.REVERSIBLE, StepKind.IRREVERSIBLE)
 UNTYPED_CRASH = "RuntimeError"  # what an unexpected exception in a handler is reported as
-STEPS = [(wf.name, step.name) for wf in WORKFLOWS.values() for step in wf.steps if step.kind in SIDE_EFFECTS]
+
+
+def distributed_only(workflow: WorkflowSpec) -> set[str]:
+    """Steps that run only as a Distributed Map's child. Their runs are child executions, never rows
+    of the parent's timeline, and they handle each item's failure in code (recorded in the batch's
+    outcome file), so this matrix cannot drive them: the workflow's own scenarios do
+    (``tests/workflows/test_no_show.py``: a failing item, a transient fault, a crash after the send,
+    a batch that fails after its retries)."""
+    graph = graph_of(workflow.asl_path)
+    children = {
+        name
+        for name, scope in graph.scopes.items()
+        if scope
+        and (graph.definitions[scope.split("#", 1)[0]].get("ItemProcessor") or {})
+        .get("ProcessorConfig", {})
+        .get("Mode")
+        == "DISTRIBUTED"
+    }
+    by_state = asl.state_steps(workflow)
+    steps = {by_state[name].name for name in children if name in by_state}
+    return steps - {by_state[name].name for name in by_state if name not in children}
+
+
+STEPS = [
+    (wf.name, step.name)
+    for wf in WORKFLOWS.values()
+    for step in wf.steps
+    if step.kind in SIDE_EFFECTS and step.name not in distributed_only(wf)
+]
 ALL_SCENARIOS = [s for scenarios in SCENARIOS.values() for s in scenarios]
 
 

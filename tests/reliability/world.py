@@ -40,11 +40,14 @@ EXECUTION_NAME = re.compile(r"[a-z]+(?:-[a-z]+)*-[0-9a-f]{12}")
 
 #: Working files (drafts, approved texts) carry the attempt that wrote them or a random id.
 ATTEMPT_SUFFIX = re.compile(r"-\d+(\.\w+)$")
+#: A Distributed Map's ResultWriter writes under its map run's id (a UUID per run of the Map).
+MAP_RUN = re.compile(r"/map-results/([A-Za-z]+)/[0-9a-f-]{36}/")
 APPROVED_TEXT = re.compile(r"/approved-[A-Za-z0-9_-]+(\.\w+)$")
 
 
 def file_signature(key: str) -> str:
     """Working files are named by execution, attempt or approval id; published ones by business key."""
+    key = MAP_RUN.sub(r"/map-results/\1/<map run>/", key)
     key = EXECUTION_NAME.sub("<run>", key)
     key = APPROVED_TEXT.sub(r"/approved-<approval>\1", key)
     return ATTEMPT_SUFFIX.sub(r"-<attempt>\1", key) if "<run>" in key else key

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.registry import WORKFLOWS, StepKind, WorkflowSpec
+from functions.registry import RESOURCE_PLACEHOLDERS, WORKFLOWS, StepKind, WorkflowSpec
 from functions.shared import asl
 from functions.shared.config import StepwiseSettings
 from functions.shared.errors import ERROR_NAMES, POWERTOOLS_ERROR_NAMES
@@ -26,7 +26,9 @@ def _tasks(workflow: WorkflowSpec) -> list[tuple[str, dict[str, Any]]]:
 def test_every_placeholder_is_a_registered_step_and_every_step_is_used(workflow: WorkflowSpec) -> None:
     used = asl.placeholders(workflow.asl_path.read_text(encoding="utf-8"))
     registered = {step.placeholder for step in workflow.steps}
-    assert used - registered == set(), "ASL names Lambdas that are not registered"
+    assert used - registered - set(RESOURCE_PLACEHOLDERS) == set(), (
+        "ASL names Lambdas that are not registered"
+    )
     assert registered - used == set(), "registered steps that the ASL never invokes"
 
 
@@ -35,7 +37,7 @@ def test_rendering_leaves_no_placeholder_and_refuses_a_missing_one(workflow: Wor
     text = workflow.asl_path.read_text(encoding="utf-8")
     substitutions = {
         step.placeholder: f"arn:aws:lambda:us-east-1:1:function:{step.name}" for step in workflow.steps
-    }
+    } | {name: "stepwise-files" for name in RESOURCE_PLACEHOLDERS if f"${{{name}}}" in text}
     assert asl.placeholders(asl.render(text, substitutions)) == set()
     substitutions.popitem()
     with pytest.raises(KeyError, match="no substitution"):

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from functions.no_show import scoring
+from functions.no_show import score_batch, scoring
 from functions.no_show.models import AppointmentSignals, NotesReading
 from functions.registry import ROOT
-from functions.shared.adapters import get_calendar, get_files
+from functions.shared.adapters import get_calendar, get_crm, get_files
 from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.aws import client
 from functions.shared.config import settings
-from functions.shared.llm.offline import Malformed, Overloaded, Reply, offline_model
+from functions.shared.llm.offline import BadRequest, Refusal, Reply, offline_model
 from local import cli
 from local.runtime import InputRejected, LocalRuntime, RunResult
-from tests.workflows.conftest import activities, approve, drive, reject, states
+from tests.workflows.conftest import activities, approve, drive, reject, row, states
 
 EXAMPLE = ROOT / "examples" / "no_show.json"
 MANAGER = "frontdesk-manager@acme-demo.com"
@@ -35,8 +35,15 @@ def no_show_input() -> dict[str, Any]:
 
 
 def outcomes(result: RunResult) -> dict[str, dict[str, Any]]:
+    """Every appointment's outcome, from the file the summary wrote (the output holds its key)."""
     assert result.output is not None
-    return {o["event_id"]: o for o in result.output["outcomes"]}
+    stored = get_files().get_json(result.output["outcomes_key"])
+    return {o["event_id"]: o for o in stored}
+
+
+def counts(result: RunResult) -> dict[str, Any]:
+    assert result.output is not None
+    return {k: v for k, v in result.output.items() if k not in {"outcomes_key", "outcomes_sha256"}}
 
 
 def confirmation_requests(runtime: LocalRuntime) -> list[str]:
@@ -47,8 +54,8 @@ def manager_tasks(runtime: LocalRuntime) -> list[dict[str, Any]]:
     return [e for e in runtime.outbox() if e["subject"].startswith("Task:")]
 
 
-def rows(result: RunResult, state: str) -> list[Any]:
-    return [r for r in result.timeline if r.state == state]
+def digest_requests(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    return [e for e in runtime.outbox() if e["subject"].startswith("Approval needed")]
 
 
 def calendar_status(event_id: str) -> str:
@@ -57,22 +64,27 @@ def calendar_status(event_id: str) -> str:
     return event.status
 
 
+def edit(body: str) -> Callable[[ApprovalRecord], Decision]:
+    def decide(record: ApprovalRecord) -> Decision:
+        return Decision(decision="approve", comment="with edits", edited_body=body)
+
+    return decide
+
+
 # --- scenarios -----------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_mixed_batch_confirms_low_risk_once_and_applies_the_approved_actions(
+def test_mixed_day_confirms_low_risk_once_and_applies_the_approved_digest(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
     # Given five open appointments tomorrow: two low risk, one already confirmed, two high risk
-    # When the manager approves both recommended actions
+    # When the manager approves the day's digest
     result = drive(runtime, "no_show", no_show_input, approve)
 
-    # Then the batch succeeded with a summary
-    assert result.status == "SUCCEEDED"
-    assert result.output is not None
-    summary = {k: v for k, v in result.output.items() if k != "outcomes"}
-    assert summary == {
+    # Then the day succeeded with its counts; the outcomes are in a file, not in the output
+    assert result.status == "SUCCEEDED", (result.error, result.cause, states(result))
+    assert counts(result) == {
         "status": "completed",
         "day": "2026-12-03",
         "owner": "dr.kim@stepwise.example",
@@ -81,26 +93,32 @@ def test_mixed_batch_confirms_low_risk_once_and_applies_the_approved_actions(
         "already_confirmed": 1,
         "escalated": 2,
         "actions_applied": 2,
+        "dropped": 0,
         "rejected": 0,
         "expired": 0,
         "failed": 0,
         "skipped": 1,  # the cancelled appointment
+        "model_calls": 4,  # four bookings with notes
+        "cached_scores": 0,
+        "points_only": 0,
     }
-    # and automatic actions ran first, so no confirmation waited for the manager
     by_id = outcomes(result)
-    assert list(by_id) == ["APT-NS-301", "APT-NS-501", "APT-NS-101", "APT-NS-201", "APT-NS-401"]
+    assert list(by_id) == ["APT-NS-101", "APT-NS-301", "APT-NS-501", "APT-NS-201", "APT-NS-401"]
+    assert by_id["APT-NS-101"]["status"] == "already_confirmed"
     assert by_id["APT-NS-201"]["action"] == "call"
     assert by_id["APT-NS-401"]["action"] == "reschedule"
     assert by_id["APT-NS-201"]["score"] == 0.85  # 0.7503 from the points model + 0.1 from the notes
     # and each low-risk client got exactly one confirmation request, at the CRM address
     assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
-    # and the manager got one approval request and one task per high-risk appointment
-    approvals = [e for e in runtime.outbox() if e["subject"].startswith("Approval needed")]
-    assert [e["to"] for e in approvals] == [MANAGER, MANAGER]
-    tasks = manager_tasks(runtime)
-    assert [t["to"] for t in tasks] == [MANAGER, MANAGER]
-    assert "Call Bob Lindqvist" in tasks[0]["body"]
-    assert "school pickup" in tasks[1]["body"]
+    # and the manager got ONE approval request listing both high-risk appointments, then one task list
+    (digest,) = digest_requests(runtime)
+    assert digest["to"] == MANAGER
+    assert "[APT-NS-201] call" in digest["body"]
+    assert "[APT-NS-401] reschedule" in digest["body"]
+    (tasks,) = manager_tasks(runtime)
+    assert tasks["to"] == MANAGER
+    assert "[APT-NS-201] call" in tasks["body"]
+    assert "[APT-NS-401] reschedule" in tasks["body"]
     # and only the approved reschedule changed the calendar; confirmations wait for the reply
     assert calendar_status("APT-NS-401") == "rescheduled"
     assert calendar_status("APT-NS-201") == "scheduled"
@@ -110,250 +128,168 @@ def test_mixed_batch_confirms_low_risk_once_and_applies_the_approved_actions(
     assert [a.kind for a in activities("NS-200")] == ["no_show_action_approved"]
     assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
     assert activities("NS-100") == []
-    # and each routed list had its own Map: one iteration per appointment that needs work, each
-    # step once, and the already-confirmed appointment entered no Map at all
+    # and the parent history holds the top-level states only: the batch steps ran as Map children
     assert states(result) == [
         "CollectSignals",
-        "ScoreAppointments",
+        "ScoreBatches",
         "RequestConfirmations",
-        *["SendConfirmationRequest", "LogConfirmationRequested"] * 2,
-        "HandleEscalations",
-        *["RequestManagerApproval", "ApplyApprovedAction", "LogActionTaken"] * 2,
-        "SummarizeBatch",
+        "PrepareDigest",
+        "AnyEscalations",
+        "RequestDigestApproval",
+        "SettleApprovedDigest",
+        "ApplyApprovedActions",
+        "SummarizeDay",
     ]
-    assert all(r.attempts <= 1 for r in result.timeline)
-
-
-@pytest.mark.slow
-def test_happy_path_bills_its_steps_plus_the_two_maps_and_no_routing_state(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    # Given the example batch (two to confirm, one already confirmed, a call and a reschedule)
-    result = drive(runtime, "no_show", no_show_input, approve)
-
-    # When the execution history's entered states are counted (Standard workflows bill each one)
-    entered = Counter(
-        event["type"].removesuffix("StateEntered")
-        for event in runtime.history(result.execution_arn)
-        if event["type"].endswith("StateEntered")
-    )
-
-    # Then the only states beyond the Lambda steps are the two Maps: no Choice or Pass per item
-    assert result.status == "SUCCEEDED"
-    assert entered == Counter({"Task": 13, "Map": 2})
 
 
 @pytest.mark.slow
 def test_every_notes_reading_keeps_its_own_audit_record(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
-    # Given a batch where ScoreAppointments asks Claude once per appointment with notes
+    # Given a day where ScoreBatch asks Claude once per appointment with notes
     result = drive(runtime, "no_show", no_show_input, approve)
     calls = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
-    assert len(calls) > 1
+    assert len(calls) == 4
 
     # When the run's audit objects for that step are listed
     name = result.execution_arn.rsplit(":", 1)[-1]
-    listed = client("s3").list_objects_v2(
-        Bucket=settings().audit_bucket, Prefix=f"audit/{name}/score_appointments/"
-    )
+    listed = client("s3").list_objects_v2(Bucket=settings().audit_bucket, Prefix=f"audit/{name}/score_batch/")
     keys = [item["Key"] for item in listed.get("Contents", [])]
 
-    # Then there is one record per call (none overwritten), each keyed by its appointment
+    # Then there is one record per call (none overwritten, although they ran in parallel)
     assert len(keys) == len(calls)
     assert all(key.split("/")[-1].startswith("0-APT-") for key in keys), keys
 
 
-def test_manager_rejects_and_only_the_decision_is_logged(
+@pytest.mark.slow
+def test_rerun_of_the_same_day_pays_no_model_call_and_sends_nothing_twice(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given a day that ran to the end
+    first = drive(runtime, "no_show", no_show_input, approve)
+    assert counts(first)["model_calls"] == 4
+    sent = runtime.outbox()
+
+    # When the same day runs again (a fresh execution) and the manager approves again
+    second = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then every notes reading came from the score cache (the rescheduled appointment is no longer
+    # open, so three of the four), and only the new digest request went out
+    assert second.status == "SUCCEEDED"
+    assert (counts(second)["appointments"], counts(second)["model_calls"]) == (4, 0)
+    assert counts(second)["cached_scores"] == 3
+    new = runtime.outbox()[len(sent) :]
+    assert [e["subject"].split(":")[0] for e in new] == ["Approval needed"]
+    assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
+    assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
+
+
+@pytest.mark.slow
+def test_manager_rejects_the_digest_and_nothing_is_applied(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
     result = drive(runtime, "no_show", no_show_input, reject)
 
     assert result.status == "SUCCEEDED"
-    assert result.output is not None
-    assert (result.output["rejected"], result.output["actions_applied"]) == (2, 0)
+    assert (counts(result)["rejected"], counts(result)["actions_applied"]) == (2, 0)
     by_id = outcomes(result)
     assert by_id["APT-NS-201"]["status"] == "escalation_rejected"
     assert by_id["APT-NS-201"]["decided_by"] == MANAGER
     assert "too pushy" in by_id["APT-NS-201"]["detail"]
-    assert [r.status for r in rows(result, "RequestManagerApproval")] == ["CAUGHT", "CAUGHT"]
+    assert row(result, "RequestDigestApproval").status == "CAUGHT"
+    assert states(result)[-2:] == ["RecordDigestNotApproved", "SummarizeDay"]
     # nothing was applied: no task, the calendar is unchanged; the confirmations still went out
     assert manager_tasks(runtime) == []
     assert calendar_status("APT-NS-401") == "scheduled"
-    assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
-    assert [a.kind for a in activities("NS-400")] == ["no_show_escalation_rejected"]
-
-
-@pytest.mark.slow
-def test_one_appointment_failing_permanently_does_not_fail_the_batch(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    # Given the mail provider refuses the first confirmation request (Carol's, the first item)
-    runtime.dispatcher.inject("send_confirmation_request", "PermanentIntegrationError", times=1)
-
-    result = drive(runtime, "no_show", no_show_input, approve)
-
-    # Then the run still SUCCEEDED, with the failure recorded for that appointment only
-    assert result.status == "SUCCEEDED"
-    assert result.output is not None
-    assert (result.output["failed"], result.output["confirmation_requested"]) == (1, 1)
-    assert result.output["actions_applied"] == 2
-    failed = outcomes(result)["APT-NS-301"]
-    assert failed["status"] == "failed"
-    assert failed["error"] == "PermanentIntegrationError"
-    assert [r.status for r in rows(result, "SendConfirmationRequest")] == ["CAUGHT", "SUCCEEDED"]
-    assert rows(result, "SendConfirmationRequest")[0].attempts == 1  # a permanent error is not retried
-    assert confirmation_requests(runtime) == [EVE]
-    (activity,) = activities("NS-300")
-    assert activity.kind == "no_show_check_failed"
-    assert "PermanentIntegrationError" in activity.summary
-
-
-@pytest.mark.slow
-def test_a_failure_that_cannot_be_recorded_still_counts_as_failed(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    # Given Carol's confirmation request fails, and so does writing that failure to the CRM
-    runtime.dispatcher.inject("send_confirmation_request", "PermanentIntegrationError", times=1)
-    runtime.dispatcher.inject("RecordConfirmationFailure", "PermanentIntegrationError", times=1)
-
-    result = drive(runtime, "no_show", no_show_input, approve)
-
-    # Then the batch still succeeded, and her outcome says failed with the original error
-    assert result.status == "SUCCEEDED"
-    carol = outcomes(result)["APT-NS-301"]
-    assert (carol["status"], carol["error"]) == ("failed", "PermanentIntegrationError")
-    assert carol["detail"] == "the failure could not be recorded in the CRM"
-    assert activities("NS-300") == []
-    assert result.output is not None
-    assert (result.output["failed"], result.output["confirmation_requested"]) == (1, 1)
-
-
-@pytest.mark.slow
-def test_transient_failure_is_retried_and_each_client_gets_one_request(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    runtime.dispatcher.inject("send_confirmation_request", "TransientIntegrationError", times=2)
-
-    result = drive(runtime, "no_show", no_show_input, approve)
-
-    assert result.status == "SUCCEEDED"
-    first, second = rows(result, "SendConfirmationRequest")
-    assert (first.attempts, first.status, first.error) == (3, "SUCCEEDED", "TransientIntegrationError")
-    assert second.attempts == 1
-    assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
-    assert result.output is not None
-    assert result.output["failed"] == 0
-
-
-@pytest.mark.slow
-def test_crash_after_the_send_is_retried_without_a_second_email(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    # Given the send Lambda sends, then dies before reporting (Lambda.Unknown: timeout/OOM)
-    runtime.dispatcher.inject("send_confirmation_request", "Lambda.Unknown", times=1, when="after")
-
-    result = drive(runtime, "no_show", no_show_input, approve)
-
-    # Then run_once returns the stored result on the retry: still one request per client
-    assert result.status == "SUCCEEDED"
-    assert rows(result, "SendConfirmationRequest")[0].attempts == 2
+    assert activities("NS-400") == []
     assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
 
 
 @pytest.mark.slow
-def test_failed_task_after_reschedule_restores_the_calendar_and_records_the_failure(
+def test_manager_drops_one_appointment_by_deleting_its_line(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
-    # Given the approved task text for Dan's appointment (the reschedule) changes in file storage
-    # after the manager approved it, so ApplyApprovedAction marks the calendar, then refuses to send
+    # Given the manager approves the digest with the reschedule's line deleted
     def decide(record: ApprovalRecord) -> Decision:
-        if record.state.endswith("APT-NS-401"):
-            files = get_files()
-            files.put_text(record.draft.body_key, files.get_text(record.draft.body_key) + "\nP.S. tampered")
-        return approve(record)
+        body = get_files().get_text(record.draft.body_key)
+        kept = "\n".join(line for line in body.splitlines() if "[APT-NS-401]" not in line)
+        return edit(kept)(record)
 
     result = drive(runtime, "no_show", no_show_input, decide)
 
-    # Then the compensation put the appointment back, and only that appointment failed
+    # Then only the call was applied; the reschedule is recorded as dropped, the calendar untouched
     assert result.status == "SUCCEEDED"
+    assert (counts(result)["actions_applied"], counts(result)["dropped"]) == (1, 1)
+    by_id = outcomes(result)
+    assert (by_id["APT-NS-401"]["status"], by_id["APT-NS-401"]["decided_by"]) == ("action_dropped", MANAGER)
+    assert by_id["APT-NS-201"]["status"] == "action_applied"
     assert calendar_status("APT-NS-401") == "scheduled"
-    dan = outcomes(result)["APT-NS-401"]
-    assert (dan["status"], dan["error"], dan["action"]) == (
-        "failed",
-        "PermanentIntegrationError",
-        "reschedule",
-    )
-    assert "changed after it was approved" in dan["detail"]
-    assert outcomes(result)["APT-NS-201"]["status"] == "action_applied"
-    assert states(result)[-4:] == [
-        "ApplyApprovedAction",
-        "RevertStatusAfterFailure",
-        "RecordAppointmentFailure",
-        "SummarizeBatch",
-    ]
-    assert [t["to"] for t in manager_tasks(runtime)] == [MANAGER]  # Bob's call task only
-    assert result.output is not None
-    assert (result.output["escalated"], result.output["failed"]) == (2, 1)
-    assert [a.kind for a in activities("NS-400")] == ["no_show_check_failed"]
+    (tasks,) = manager_tasks(runtime)
+    assert "APT-NS-401" not in tasks["body"]
 
 
 @pytest.mark.slow
-def test_a_crash_after_the_approved_action_is_retried_without_a_second_task(
+def test_a_drop_line_leaves_an_appointment_out_and_edits_never_add_actions(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
-    # Given ApplyApprovedAction marks Dan's appointment and sends the task, then dies before
-    # reporting (Lambda.Unknown), the first time it runs for the reschedule
-    def decide(record: ApprovalRecord) -> Decision:
-        if record.state.endswith("APT-NS-401"):
-            runtime.dispatcher.inject("ApplyApprovedAction", "Lambda.Unknown", times=1, when="after")
-        return approve(record)
+    # Given the manager replaces the text with a drop line and an invented line
+    decide = edit("drop APT-NS-201\n[APT-NS-301] reschedule (risk 99%): invented by the editor")
 
     result = drive(runtime, "no_show", no_show_input, decide)
 
-    # Then the retry found the status already "rescheduled" and the send already done: one task
-    # each, the calendar moved once, and the action applied
+    # Then only the reschedule was applied; the invented action did nothing
     assert result.status == "SUCCEEDED"
-    assert [r.attempts for r in rows(result, "ApplyApprovedAction")] == [1, 2]
-    assert [t["to"] for t in manager_tasks(runtime)] == [MANAGER, MANAGER]
-    assert calendar_status("APT-NS-401") == "rescheduled"
-    dan = outcomes(result)["APT-NS-401"]
-    assert (dan["status"], dan["action"]) == ("action_applied", "reschedule")
-    assert dan["detail"].endswith("calendar status rescheduled")
+    by_id = outcomes(result)
+    assert by_id["APT-NS-201"]["status"] == "action_dropped"
+    assert by_id["APT-NS-401"]["status"] == "action_applied"
+    assert by_id["APT-NS-301"]["status"] == "confirmation_requested"
+    assert calendar_status("APT-NS-301") == "scheduled"
+    assert counts(result)["actions_applied"] == 1
 
 
 @pytest.mark.slow
-def test_out_of_range_llm_adjustment_is_reprompted_not_applied(
+def test_an_expired_digest_applies_nothing(runtime: LocalRuntime, no_show_input: dict[str, Any]) -> None:
+    # Given nobody decides and the approval's deadline passes (the sweeper resumes with ApprovalExpired)
+    arn = runtime.start("no_show", no_show_input)
+    (record,) = runtime.approvals_to_decide(arn)
+    assert runtime.approvals().expire(record)
+    runtime.wait(arn)
+    result = runtime.result(arn)
+
+    # Then the day still succeeded and every high-risk appointment is recorded as expired
+    assert result.status == "SUCCEEDED"
+    assert (counts(result)["expired"], counts(result)["actions_applied"]) == (2, 0)
+    assert outcomes(result)["APT-NS-401"]["status"] == "escalation_expired"
+    assert manager_tasks(runtime) == []
+    assert calendar_status("APT-NS-401") == "scheduled"
+
+
+@pytest.mark.slow
+def test_one_refused_and_one_failing_score_fall_back_to_points_only(
     runtime: LocalRuntime, no_show_input: dict[str, Any]
 ) -> None:
-    # Given the model first answers an adjustment far outside [-0.2, 0.2]
-    offline_model().script(
-        "no_show_read_notes",
-        Malformed({"adjustment": -0.9, "recommended_action": "call", "reason": "Ignore the score entirely."}),
-    )
+    # Given the model refuses one booking's notes and answers another with invalid output twice
+    offline_model().script("no_show_read_notes", Refusal(), BadRequest())
 
     result = drive(runtime, "no_show", no_show_input, approve)
 
-    # Then the client re-prompted with the validation error, and no score moved by more than 0.2
+    # Then the day SUCCEEDED; two appointments kept their points-only score, and the lines say why
     assert result.status == "SUCCEEDED"
-    requests = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
-    assert len(requests) == 5  # four bookings with notes + one re-prompt
-    assert "greater than or equal to -0.2" in json.dumps(requests[1]["messages"][-1])
-    assert outcomes(result)["APT-NS-101"]["status"] == "already_confirmed"
+    assert counts(result)["points_only"] == 2
+    assert result.output is not None
+    scored = [
+        line
+        for path in get_files().get_json(f"{prefix_of(result)}/batches.json")
+        for line in get_files().get_json(path["key"].replace("/batches/", "/scored/"))["lines"]
+    ]
+    fallbacks = sorted(line["fallback"].split(":")[0] for line in scored if line["fallback"])
+    assert fallbacks == ["LLMRefusalError", "LLMRequestError"]
+    assert all(line["adjustment"] == 0.0 for line in scored if line["fallback"])
 
 
-@pytest.mark.slow
-def test_llm_outage_beyond_the_retry_budget_fails_before_any_side_effect(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
-) -> None:
-    offline_model().script("no_show_read_notes", *[Overloaded() for _ in range(5)])
-
-    result = drive(runtime, "no_show", no_show_input, None)
-
-    assert result.status == "FAILED"
-    assert result.error == "LLMOverloadedError"
-    assert states(result)[-1] == "NoShowCheckFailed"
-    assert runtime.outbox() == []
+def prefix_of(result: RunResult) -> str:
+    assert result.output is not None
+    return str(result.output["outcomes_key"]).removesuffix("/outcomes.json")
 
 
 @pytest.mark.slow
@@ -363,9 +299,10 @@ def test_a_day_without_appointments_succeeds_with_zero_counts(
     result = drive(runtime, "no_show", {**no_show_input, "day": "2026-12-04"}, None)
 
     assert result.status == "SUCCEEDED"
-    assert result.output is not None
-    assert (result.output["appointments"], result.output["outcomes"]) == (0, [])
+    assert counts(result)["appointments"] == 0
+    assert outcomes(result) == {}
     assert runtime.outbox() == []
+    assert "RequestDigestApproval" not in states(result)
 
 
 @pytest.mark.slow
@@ -483,10 +420,12 @@ def test_scoring_module_does_not_import_the_llm_client() -> None:
 
 @pytest.mark.slow
 def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unchanged(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
+    runtime: LocalRuntime, no_show_input: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the notes of Dan's high-risk appointment (APT-NS-401) now recommend overbooking the slot
-    # (the model reads the four bookings with notes in start order: 101, 201, 401, 501)
+    # (one scoring thread, so the model reads the four bookings with notes in start order: 101, 201,
+    # 401, 501)
+    monkeypatch.setattr(score_batch, "LLM_THREADS", 1)
     offline_model().script(
         "no_show_read_notes",
         Reply({"adjustment": 0.0, "recommended_action": "call", "reason": "Administrative notes only."}),
@@ -500,21 +439,103 @@ def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unch
         ),
     )
 
-    # When the manager approves both recommended actions
+    # When the manager approves the digest
     result = drive(runtime, "no_show", no_show_input, approve)
 
-    # Then the overbook went down the call/overbook path: a task to the manager, no calendar change
+    # Then the overbook is on the manager's task list, and the calendar is unchanged
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     reads = [r for r in offline_model().requests if r["tool_choice"]["name"] == "no_show_read_notes"]
     assert "APT-NS-401" in json.dumps(reads[2]["messages"])
     dan = outcomes(result)["APT-NS-401"]
     assert (dan["status"], dan["action"]) == ("action_applied", "overbook")
-    assert states(result).count("ApplyApprovedAction") == 2
     assert calendar_status("APT-NS-401") == "scheduled"
-    tasks = manager_tasks(runtime)
-    assert [t["to"] for t in tasks] == [MANAGER, MANAGER]
-    assert "book a standby client in the same slot" in tasks[1]["body"]
+    (tasks,) = manager_tasks(runtime)
+    assert "[APT-NS-401] overbook: keep the appointment and book a standby client" in tasks["body"]
     assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
     assert activities("NS-400")[0].details["action"] == "overbook"
-    assert result.output is not None
-    assert (result.output["escalated"], result.output["actions_applied"]) == (2, 2)
+    assert (counts(result)["escalated"], counts(result)["actions_applied"]) == (2, 2)
+
+
+@pytest.mark.slow
+def test_a_batch_that_fails_after_its_retries_fails_the_day_and_is_not_summarized_away(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the approved actions' batch step fails permanently (on AWS the Map fails, as no child
+    # failure is tolerated; moto swallows a failed child, so the missing outcome file must show it)
+    runtime.dispatcher.inject("apply_approved_actions", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the day FAILED naming the missing outcomes, instead of counting them as nothing
+    assert result.status == "FAILED"
+    assert result.error == "PermanentIntegrationError"
+    assert "no outcome file" in (result.cause or "")
+    assert states(result)[-2:] == ["SummarizeDay", "NoShowCheckFailed"]
+
+
+@pytest.mark.slow
+def test_a_client_who_may_not_be_contacted_is_recorded_as_failed_and_the_day_goes_on(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given Carol (APT-NS-301, low risk) asked not to be contacted
+    crm = get_crm()
+    carol = crm.get_contact("NS-300")
+    assert carol is not None
+    crm.put_contact(carol.model_copy(update={"do_not_contact": True}))
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the day SUCCEEDED; her outcome and CRM timeline say why, and only Eve was asked
+    assert result.status == "SUCCEEDED"
+    failed = outcomes(result)["APT-NS-301"]
+    assert (failed["status"], failed["error"]) == ("failed", "BusinessRuleError")
+    assert (counts(result)["failed"], counts(result)["confirmation_requested"]) == (1, 1)
+    assert confirmation_requests(runtime) == [EVE]
+    assert [a.kind for a in activities("NS-300")] == ["no_show_check_failed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("step", "error", "when"),
+    [
+        ("send_confirmations", "TransientIntegrationError", "before"),
+        ("send_confirmations", "Lambda.Unknown", "after"),  # sent, then the Lambda died
+        ("apply_approved_actions", "Lambda.Unknown", "after"),
+        ("score_batch", "LLMOverloadedError", "before"),
+    ],
+)
+def test_a_batch_retried_after_a_fault_repeats_no_effect(
+    runtime: LocalRuntime, no_show_input: dict[str, Any], step: str, error: str, when: str
+) -> None:
+    # Given one batch step fails once (before it ran, or after its effects landed)
+    runtime.dispatcher.inject(step, error, times=1, when=when)  # type: ignore[arg-type]
+
+    result = drive(runtime, "no_show", no_show_input, approve)
+
+    # Then the child's Retry ran it again and the day is as if nothing happened: one request per
+    # client, one task list, one CRM activity per action, the reschedule applied once
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    attempts = [i for i in runtime.dispatcher.invocations if i.step == step]
+    assert [i.error for i in attempts] == [error, None]
+    assert sorted(confirmation_requests(runtime)) == [CAROL, EVE]
+    assert len(manager_tasks(runtime)) == 1
+    assert [a.kind for a in activities("NS-400")] == ["no_show_action_approved"]
+    assert calendar_status("APT-NS-401") == "rescheduled"
+    assert counts(result)["failed"] == 0
+
+
+@pytest.mark.slow
+def test_a_rejection_that_cannot_be_recorded_fails_the_day_with_its_error(
+    runtime: LocalRuntime, no_show_input: dict[str, Any]
+) -> None:
+    # Given the manager rejects, and recording the rejection fails permanently
+    runtime.dispatcher.inject("RecordDigestNotApproved", "PermanentIntegrationError", times=1)
+
+    result = drive(runtime, "no_show", no_show_input, reject)
+
+    # Then the run FAILED with that error (nothing was applied either way)
+    assert result.status == "FAILED"
+    assert result.error == "PermanentIntegrationError"
+    assert states(result)[-2:] == ["RecordDigestNotApproved", "NoShowCheckFailed"]
+    assert manager_tasks(runtime) == []
+    assert calendar_status("APT-NS-401") == "scheduled"

@@ -65,6 +65,24 @@ def _ordered(events: list[CalendarEvent]) -> list[CalendarEvent]:
     return sorted(events, key=event_order_key)
 
 
+def event_item(event: CalendarEvent) -> Item:
+    """The table item of ``event``, with its index keys (also what a bulk load writes)."""
+    order = event_order_key(event)
+    return serialize(
+        {
+            "pk": event_pk(event.event_id),
+            "sk": EVENT_SK,
+            "gsi1pk": owner_gsi_pk(event.owner),
+            "gsi1sk": order,
+            "gsi2pk": month_gsi_pk(order),
+            "gsi2sk": order,
+            "gsi3pk": f"CONTACT#{event.contact_id}" if event.contact_id else None,
+            "gsi3sk": order if event.contact_id else None,
+            **event.model_dump(),
+        }
+    )
+
+
 class DynamoDbCalendar:
     """``CalendarPort`` on DynamoDB (client from ``functions.shared.aws.client`` on every call)."""
 
@@ -76,20 +94,7 @@ class DynamoDbCalendar:
         return client("dynamodb")
 
     def put_event(self, event: CalendarEvent) -> None:
-        order = event_order_key(event)
-        item = serialize(
-            {
-                "pk": event_pk(event.event_id),
-                "sk": EVENT_SK,
-                "gsi1pk": owner_gsi_pk(event.owner),
-                "gsi1sk": order,
-                "gsi2pk": month_gsi_pk(order),
-                "gsi2sk": order,
-                "gsi3pk": f"CONTACT#{event.contact_id}" if event.contact_id else None,
-                "gsi3sk": order if event.contact_id else None,
-                **event.model_dump(),
-            }
-        )
+        item = event_item(event)
         with aws_errors("calendar.put_event"):
             self._ddb.put_item(TableName=self.table_name, Item=item)
 
