@@ -12,7 +12,7 @@ from __future__ import annotations
 from functions.no_show.models import AppointmentOutcome
 from functions.shared import activity as shared
 from functions.shared.activity import Detail
-from functions.shared.business_keys import run_fact
+from functions.shared.business_keys import ActionKey, run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
@@ -27,13 +27,14 @@ def record_outcome(
     summary: str,
     outcome: AppointmentOutcome,
     details: dict[str, Detail] | None = None,
+    key: ActionKey | None = None,
 ) -> AppointmentOutcome:
     """One activity per appointment (the Map runs this state once per item)."""
     return shared.record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=outcome.contact_id,
-        key=run_fact(ctx.execution, ctx.state, outcome.event_id),
+        key=key or run_fact(ctx.execution, ctx.state, outcome.event_id),
         kind=kind,
         summary=summary,
         outcome=outcome,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functions.no_show.activity import record_outcome
 from functions.no_show.models import AppliedAction, AppointmentOutcome, ApprovalDecision, IterationInput
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import logged_send
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -24,6 +25,7 @@ def log_action_taken(payload: ActionInput, *, crm: CrmPort, ctx: StepContext) ->
         ctx=ctx,
         crm=crm,
         kind="no_show_action_approved",
+        key=logged_send(task.message_id),
         summary=f"No-show risk {item.score:.2f}: {detail}",
         details={
             "action": item.recommended_action,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functions.no_show.activity import record_outcome
 from functions.no_show.models import AppointmentOutcome, IterationInput, SentEmailRef
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import logged_send
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -21,6 +22,7 @@ def log_confirmation_requested(
         ctx=ctx,
         crm=crm,
         kind="confirmation_requested",
+        key=logged_send(sent.message_id),
         summary=f"Appointment confirmation requested (no-show risk {item.score:.2f}): {sent.subject}",
         details={"message_id": sent.message_id},
         outcome=AppointmentOutcome(

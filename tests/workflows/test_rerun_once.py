@@ -58,9 +58,12 @@ def test_a_fresh_run_of_the_same_outreach_sends_no_second_email(runtime: LocalRu
     # When the same lead and campaign are run again
     drive(runtime, "sales_outreach", lead, approve)
 
-    # Then the lead still has exactly one email
+    # Then the lead still has exactly one email, and its timeline says so once
     again = [e for e in runtime.outbox() if not e["subject"].startswith("Approval needed")]
     assert again == emails
+    contact = get_crm().find_contact_by_email(emails[0]["to"])
+    assert contact is not None
+    assert [a.kind for a in get_crm().list_activities(contact.contact_id)].count("email_sent") == 1
 
 
 @pytest.mark.slow
