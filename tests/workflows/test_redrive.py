@@ -63,6 +63,9 @@ def test_a_redriven_referral_thanks_and_credits_once_and_logs_once(runtime: Loca
     assert result.output["status"] == "rewarded"
     after = entered(runtime, failed.execution_arn)
     assert after - before == Counter({"LogRewarded": 1})
+    # and its timeline shows the failed attempt of the state, then the redriven one
+    attempts = [(row.status, row.error) for row in result.timeline if row.state == "LogRewarded"]
+    assert attempts == [("FAILED", "Lambda.Unknown"), ("SUCCEEDED", None)]
     described = runtime.sfn.describe_execution(executionArn=failed.execution_arn)
     assert described["redriveCount"] == 1
     assert described["redriveDate"] == redriven_at
