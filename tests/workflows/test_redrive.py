@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from functions.law_firm_ops.models import derived_client_id, matter_id_for, retainer_invoice_id_for
 from functions.registry import ROOT
-from functions.shared.adapters import get_billing
+from functions.shared.adapters import get_billing, get_crm
 from local.runtime import LocalRuntime
-from tests.workflows.conftest import activities, drive
+from tests.workflows.conftest import activities, approve, drive
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +111,41 @@ def test_a_running_run_is_not_redrivable_and_an_unknown_one_does_not_exist(runti
     with pytest.raises(ClientError) as raised:
         runtime.sfn.redrive_execution(executionArn=arn.rsplit(":", 1)[0] + ":never-started")
     assert raised.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
+def test_a_compensation_cut_short_by_an_outage_is_finished_by_a_redrive_and_bills_nothing_twice(
+    runtime: LocalRuntime,
+) -> None:
+    # Given an onboarding that failed after its letter and retainer, whose compensation then hit an
+    # outage voiding the retainer (no Catch on a compensation step: the run FAILED right there)
+    intake = example("law_firm_ops")
+    runtime.dispatcher.inject("gather_unbilled", "PermanentIntegrationError", times=1)
+    runtime.dispatcher.inject("VoidRetainerAfterFailure", "Lambda.Unknown", times=3)
+    failed = drive(runtime, "law_firm_ops", intake, approve)
+    assert (failed.status, failed.error) == ("FAILED", "Lambda.Unknown")
+    letters = [e for e in runtime.outbox() if e["to"] == intake["client_email"]]
+    assert len(letters) == 1
+    client_id = derived_client_id(intake["client_email"])
+    matter_id = matter_id_for(client_id, intake["matter_description"])
+    retainer = get_billing().get_invoice(retainer_invoice_id_for(matter_id))
+    assert retainer is not None
+    assert retainer.status == "open"
+
+    # When it is redriven
+    runtime.sfn.redrive_execution(executionArn=failed.execution_arn)
+    runtime.wait(failed.execution_arn)
+
+    # Then the compensation finishes where it stopped: this run's retainer is voided (found by the
+    # matter, and voided because the same execution issued it), the matter archived, and the run
+    # ends at its designed failure with the original error
+    result = runtime.result(failed.execution_arn)
+    assert (result.status, result.error) == ("FAILED", "PermanentIntegrationError")
+    assert entered(runtime, failed.execution_arn)["SetupBilling"] == 1
+    voided = get_billing().get_invoice(retainer_invoice_id_for(matter_id))
+    assert voided is not None
+    assert voided.status == "void"
+    assert get_billing().get_invoice(retainer_invoice_id_for(matter_id, 1)) is None
+    (deal,) = [d for d in get_crm().list_deals(client_id) if d.deal_id == matter_id]
+    assert deal.stage == "archived"
+    # and the letter went out once
+    assert [e for e in runtime.outbox() if e["to"] == intake["client_email"]] == letters
