@@ -110,6 +110,9 @@ class ExecutionDetail(_Strict):
     output: Any = Field(description="The run's result once it succeeded (a JSON value).")
     error: str | None
     cause: str | None
+    redriveCount: int = Field(
+        default=0, description="How many times the run was redriven (its timeline shows every attempt)."
+    )
     timeline: list[StepRun] = Field(description="One row per state entered, oldest first.")
     approvals: list[ApprovalView]
     cost: RunCost | None = Field(description="LLM tokens and USD so far; null if the ledger is unreadable.")

@@ -188,6 +188,7 @@ class ExecutionService:
             "output": json.loads(described["output"]) if described.get("output") else None,
             "error": described.get("error"),
             "cause": described.get("cause"),
+            "redriveCount": int(described.get("redriveCount") or 0),
             "timeline": [row.model_dump(mode="json") for row in timeline],
             "approvals": [
                 _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)

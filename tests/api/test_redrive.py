@@ -48,6 +48,7 @@ def test_an_operator_redrives_a_failed_run_and_it_succeeds_without_repeating_a_s
     assert reply.headers["Location"] == f"/executions/{execution_id}"
     run = api.wait_for_end(execution_id)
     assert run["status"] == "SUCCEEDED"
+    assert run["redriveCount"] == 1
     assert body["executionArn"] == run["executionArn"]
     # and nothing irreversible happened twice
     assert api.request("GET", "/local/outbox").json() == outbox
