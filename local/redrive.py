@@ -139,6 +139,8 @@ def install() -> list[Callable[[], None]]:
 
     response_cls = resolve(RESPONSE_CLASS)
     original_describe = response_cls.describe_execution
+    # A runtime inside another one installs again: each undo puts back what it found.
+    previous_redrive = response_cls.__dict__.get("redrive_execution")
 
     def redrive_execution(self_: Any) -> ActionResult:
         date = redrive(self_.stepfunction_backend, self_._get_param("executionArn"))
@@ -151,10 +153,13 @@ def install() -> list[Callable[[], None]]:
 
     response_cls.redrive_execution = redrive_execution
     response_cls.describe_execution = describe_execution
-    return [
-        lambda: delattr(response_cls, "redrive_execution"),
-        lambda: setattr(response_cls, "describe_execution", original_describe),
-    ]
+    def undo_redrive() -> None:
+        if previous_redrive is None:
+            delattr(response_cls, "redrive_execution")
+        else:
+            response_cls.redrive_execution = previous_redrive
+
+    return [undo_redrive, lambda: setattr(response_cls, "describe_execution", original_describe)]
 
 
 def redrive_fields(execution: Any) -> dict[str, Any]:
