@@ -153,6 +153,7 @@ def install() -> list[Callable[[], None]]:
 
     response_cls.redrive_execution = redrive_execution
     response_cls.describe_execution = describe_execution
+
     def undo_redrive() -> None:
         if previous_redrive is None:
             delattr(response_cls, "redrive_execution")
