@@ -4,13 +4,14 @@
   behind explicit resources and methods (no ``{proxy+}``), so every route shows in the console.
 - ``GET /openapi.json`` serves the API's OpenAPI 3.1 contract (``functions/api/openapi.py``) to
   anyone: the same document as locally and in ``docs/openapi.json``; it holds no data.
-- Machine routes (start, get, search executions) need an access token of one of the stage's API
-  clients (``infra/auth.py``: Cognito user pool, client credentials) with the route's scope
-  (start → ``stepwise/start``, read and search → ``stepwise/read``), checked by a Cognito
-  authorizer, *and* that client's API key: the key is the quota handle (one key per client on the
-  throttled usage plan), the token is the identity. Approval routes (the links in the approval
-  emails) need neither: the approver has no account, and the handler authorizes them by the HMAC
-  link signature (design.md, "Human approval via task tokens").
+- Machine routes (start, get, search, redrive executions) need an access token of one of the
+  stage's API clients (``infra/auth.py``: Cognito user pool, client credentials) with the route's
+  scope (start → ``stepwise/start``, read and search → ``stepwise/read``, redrive →
+  ``stepwise/redrive``), checked by a Cognito authorizer, *and* that client's API key: the key is
+  the quota handle (one key per client on the throttled usage plan), the token is the identity.
+  Approval routes (the links in the approval emails) need neither: the approver has no account,
+  and the handler authorizes them by the HMAC link signature (design.md, "Human approval via task
+  tokens").
 - Access logs in JSON without the query string (the approval GET link carries ``?sig=``), execution
   logging at ERROR without data tracing (it would log bodies: drafts, edits, signatures).
 - The sweeper (``functions.api.sweeper.handler``) runs every 15 minutes (EventBridge schedule).
@@ -326,7 +327,9 @@ class StepwiseApi(Construct):
             )
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=execution_arns
+                # RedriveExecution: POST /executions/{id}/redrive, on the workflows' own executions.
+                actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"],
+                resources=execution_arns,
             )
         )
 
@@ -447,9 +450,11 @@ class StepwiseApi(Construct):
                 "method.request.querystring.businessKey": False,
             },
         )
+        execution = executions.add_resource("{executionId}")
+        method(execution, "GET", machine=True, parameters={"method.request.path.executionId": True})
         method(
-            executions.add_resource("{executionId}"),
-            "GET",
+            execution.add_resource("redrive"),
+            "POST",
             machine=True,
             parameters={"method.request.path.executionId": True},
         )

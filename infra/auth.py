@@ -3,9 +3,10 @@
 Why Cognito client credentials and not IAM (SigV4): the callers are other companies' systems and
 SaaS integrations (a CRM sync, a rewards portal), not AWS principals in our account; a client id +
 secret traded for a one-hour JWT works from any HTTP stack, each client has its own identity and
-scopes (``stepwise/start``, ``stepwise/read``), a secret is rotated by replacing one app client, and
-API Gateway's Cognito authorizer checks signature, issuer, expiry and scope before our Lambda runs.
-IAM would need an IAM user (long-lived keys) or a role to assume per outside caller.
+scopes (``stepwise/start``, ``stepwise/read``, ``stepwise/redrive``), a secret is rotated by
+replacing one app client, and API Gateway's Cognito authorizer checks signature, issuer, expiry
+and scope before our Lambda runs. IAM would need an IAM user (long-lived keys) or a role to assume
+per outside caller.
 
 - One app client per entry of the CDK context ``apiClients`` (``name → {owner, scopes}``), with a
   generated secret and only the client-credentials flow; the token endpoint is the pool's domain.
@@ -23,11 +24,21 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from functions.shared.api_clients import READ_SCOPE, RESOURCE_SERVER, START_SCOPE, ClientDirectory
+from functions.shared.api_clients import (
+    READ_SCOPE,
+    REDRIVE_SCOPE,
+    RESOURCE_SERVER,
+    START_SCOPE,
+    ClientDirectory,
+)
 from infra.nag import acknowledge
 
 ACCESS_TOKEN_VALIDITY = Duration.hours(1)
-_SCOPE_DESCRIPTIONS = {START_SCOPE: "Start workflow executions", READ_SCOPE: "Read and search executions"}
+_SCOPE_DESCRIPTIONS = {
+    START_SCOPE: "Start workflow executions",
+    READ_SCOPE: "Read and search executions",
+    REDRIVE_SCOPE: "Redrive failed executions",
+}
 
 
 def _construct_name(name: str) -> str:

@@ -2,14 +2,17 @@
 
 Exit codes: 0 the run ended as designed (SUCCEEDED: sent, disqualified, rejected, ...);
 1 the run FAILED (the failing step and cause are printed); 2 invalid input or usage (one line,
-no traceback); 3 the run is waiting for an approval and no ``--decision`` was given; 4 (``history``)
-the API server cannot be reached.
+no traceback), or (``redrive``) the run is not redrivable; 3 the run is waiting for an approval and
+no ``--decision`` was given; 4 (``history``, ``redrive``) the API server cannot be reached.
 
 Runs started by ``run`` live in that process only, so their history is printed by
 ``run --history``; ``history <execution>`` reads a run from a running ``make serve`` (or any
 deployment of the API) over HTTP with ``STEPWISE_API_TOKEN`` (on loopback, without it, a read
-token minted by the local issuer). ``token --client <name>`` mints an access token from the local
-issuer that ``serve`` checks (``local/auth.py``), as Cognito's token endpoint would for that client.
+token minted by the local issuer). ``redrive <execution>`` asks the same server to redrive a failed
+run (``POST /executions/{id}/redrive``, scope ``stepwise/redrive``; on loopback the operator's
+``console`` client) and prints the run when it ends or waits for a person, as ``history`` does.
+``token --client <name>`` mints an access token from the local issuer that ``serve`` checks
+(``local/auth.py``), as Cognito's token endpoint would for that client.
 """
 
 from __future__ import annotations
@@ -84,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"API base URL (default: $STEPWISE_API_URL or {DEFAULT_API_URL}); the token is"
         " $STEPWISE_API_TOKEN (on loopback, minted locally when unset)",
     )
+    redrive = commands.add_parser(
+        "redrive", help="redrive a failed run of a running `make serve` from its failed step, and follow it"
+    )
+    redrive.add_argument("execution", help="execution id (name) or execution ARN")
+    redrive.add_argument(
+        "--url",
+        default=os.environ.get("STEPWISE_API_URL", DEFAULT_API_URL),
+        help=f"API base URL (default: $STEPWISE_API_URL or {DEFAULT_API_URL}); the token is"
+        " $STEPWISE_API_TOKEN (on loopback, minted locally when unset)",
+    )
+    redrive.add_argument("--timeout", type=float, default=60.0, help="seconds to follow the run (default 60)")
     token = commands.add_parser(
         "token", help="mint an access token for an API client from the local issuer `serve` checks"
     )
@@ -92,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         default=[],
-        help="stepwise/start or stepwise/read (default: all it may have)",
+        help="stepwise/start, stepwise/read or stepwise/redrive (default: all it may have)",
     )
     token.add_argument("--ttl", type=int, default=3600, help="seconds (default: 3600, as Cognito)")
     commands.add_parser("demo", help="the README demo: approved + sent, rejected, disqualified")
@@ -328,27 +342,30 @@ def _in_process_history(name: str) -> str:
 
 
 class _ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the HTTP status, when the server answered
 
 
-def _get_json(base_url: str, path: str, token: str) -> Any:
+def _get_json(base_url: str, path: str, token: str, *, method: str = "GET") -> Any:
     url = base_url.rstrip("/") + path
     if not url.startswith(("http://", "https://")):
         raise _ApiError(EXIT_INVALID, f"--url must be http(s)://..., got {base_url!r}")
     headers = {"Authorization": f"Bearer {token}", "accept": "application/json"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
+    request = urllib.request.Request(url, headers=headers, method=method)  # noqa: S310 - scheme checked above
     try:
         with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - scheme checked above
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", errors="replace")
         if exc.code in (401, 403):
-            raise _ApiError(EXIT_INVALID, f"{base_url} refused the token: set STEPWISE_API_TOKEN") from exc
+            raise _ApiError(
+                EXIT_INVALID, f"{base_url} refused the token: set STEPWISE_API_TOKEN", exc.code
+            ) from exc
         if exc.code == 404:
-            raise _ApiError(EXIT_INVALID, f"not found: {path} ({detail})") from exc
-        raise _ApiError(EXIT_UNREACHABLE, f"{base_url} answered {exc.code}: {detail}") from exc
+            raise _ApiError(EXIT_INVALID, f"not found: {path} ({detail})", exc.code) from exc
+        raise _ApiError(EXIT_UNREACHABLE, f"{base_url} answered {exc.code}: {detail}", exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise _ApiError(
@@ -370,8 +387,14 @@ def _pending_links(base_url: str, name: str, token: str) -> dict[str, list[str]]
 HISTORY_CLIENT = "reporting"
 
 
-def _history_token(url: str) -> str | None:
-    """``STEPWISE_API_TOKEN``, else (a server on this machine) a read token from the local issuer."""
+#: The client ``redrive`` acts as when it mints its own token: the operator's (examples/api_clients.json).
+REDRIVE_CLIENT = "console"
+
+
+def _history_token(
+    url: str, client: str = HISTORY_CLIENT, scopes: tuple[str, ...] = ("stepwise/read",)
+) -> str | None:
+    """``STEPWISE_API_TOKEN``, else (a server on this machine) a token of ``client`` from the local issuer."""
     from urllib.parse import urlsplit
 
     from local.console.assets import is_loopback
@@ -384,7 +407,7 @@ def _history_token(url: str) -> str | None:
     from local.auth import LocalIssuer
 
     issuer = LocalIssuer.persisted()
-    return issuer.mint(HISTORY_CLIENT, ["stepwise/read"]) if HISTORY_CLIENT in issuer.clients else None
+    return issuer.mint(client, list(scopes)) if client in issuer.clients else None
 
 
 def command_token(args: argparse.Namespace, out: TextIO) -> int:
@@ -422,6 +445,61 @@ def command_history(args: argparse.Namespace, out: TextIO) -> int:
         return exc.code
     print(format_history(view, cost, links), file=out)
     return EXIT_OK
+
+
+def _execution_name(execution: str) -> str | None:
+    """An execution ARN ends in ``:<execution name>``; the API is keyed on the name."""
+    name = execution.rsplit(":", 1)[-1]
+    return name if name and "/" not in name else None
+
+
+def command_redrive(args: argparse.Namespace, out: TextIO) -> int:
+    token = _history_token(args.url, REDRIVE_CLIENT, ("stepwise/redrive", "stepwise/read"))
+    if not token:
+        print("error: set STEPWISE_API_TOKEN to an access token with stepwise/redrive", file=sys.stderr)
+        return EXIT_INVALID
+    name = _execution_name(args.execution)
+    if name is None:
+        print(f"error: {args.execution!r} is not an execution id or ARN", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        redriven = _get_json(args.url, f"/executions/{name}/redrive", token, method="POST")
+        print(f"{name}: redriven at {redriven['redriveDate']}", file=out)
+        view = _follow(args.url, name, token, args.timeout)
+        links = _pending_links(args.url, name, token)
+    except _ApiError as exc:
+        if exc.status == 409:
+            print(f"error: {name} cannot be redriven: {_api_message(exc)}", file=sys.stderr)
+            return EXIT_INVALID
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    print(format_history(view, view.get("cost"), links), file=out)
+    if view["status"] == "RUNNING":
+        print("waiting for an approval: open the link above (or the console) to decide", file=out)
+    return {"SUCCEEDED": EXIT_OK, "RUNNING": EXIT_WAITING}.get(view["status"], EXIT_FAILED)
+
+
+def _api_message(exc: _ApiError) -> str:
+    """The API's ``{"message": ...}`` out of an error's text, else the text."""
+    text = str(exc)
+    start = text.find("{")
+    try:
+        return str(json.loads(text[start:])["message"]) if start >= 0 else text
+    except (ValueError, KeyError, TypeError):
+        return text
+
+
+def _follow(base_url: str, name: str, token: str, timeout_s: float) -> dict[str, Any]:
+    """The run once it ended or waits for a person (or as it is after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view: dict[str, Any] = _get_json(base_url, f"/executions/{name}", token)
+        waiting = any(row["status"] == "WAITING" for row in view["timeline"]) and any(
+            a["status"] == "PENDING" for a in view.get("approvals") or []
+        )
+        if view["status"] != "RUNNING" or waiting or time.monotonic() >= deadline:
+            return view
+        time.sleep(0.1)
 
 
 def command_demo(out: TextIO) -> int:
@@ -500,8 +578,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         return command_serve(args, out)
     if args.command == "history":
         return command_history(args, out)
-    if args.command == "token":
-        return command_token(args, out)
+    if args.command in ("token", "redrive"):
+        return {"token": command_token, "redrive": command_redrive}[args.command](args, out)
     if args.command == "preflight":
         from local.preflight import command_preflight  # imports the CDK constants: only when asked
 

@@ -514,6 +514,8 @@ class MotoPatches:
     - ``signals`` (when given) hears when an execution ends and when a callback state starts and
       stops waiting for its token, so ``LocalRuntime.wait`` sleeps instead of polling.
     - AWS's limits (``local/limits.py``) hold in the interpreter: see ``_enforce_limits``.
+    - ``RedriveExecution`` (which moto lacks) is emulated by ``local/redrive.py``, and
+      ``DescribeExecution`` reports the redrive fields.
     - moto's chatty Step Functions logger is quieted.
     """
 
@@ -575,6 +577,9 @@ class MotoPatches:
         self._serialize_attribute_values_directly()
         self._memoize_lookups()
         self._copy_interpreter_values_as_json()
+        from local import redrive  # its moto imports are the interpreter's, loaded with it
+
+        self._undo.extend(redrive.install())
         if self.signals is not None:
             self._announce(self.signals)
 

@@ -209,7 +209,13 @@ class _Walk:
 
     def see(self, event: Mapping[str, Any]) -> None:
         kind = str(event["type"])
-        if kind.endswith("StateEntered"):
+        if kind == "ExecutionRedriven":
+            # A redrive re-enters the state the run failed in: no ASL edge leads from the failed
+            # attempt to it, so the walk starts afresh (the failed attempt's states stay covered).
+            self.open_states.clear()
+            self.exited.clear()
+            self.failed.clear()
+        elif kind.endswith("StateEntered"):
             self._enter(event["stateEnteredEventDetails"]["name"])
         elif kind.endswith("StateExited"):
             self._exit(event["stateExitedEventDetails"]["name"])

@@ -23,10 +23,18 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from functions.api.approval_page import render
 from functions.api.contract import ROUTES
-from functions.api.executions import MAX_SEARCH, STATUSES, ExecutionService, IdempotencyConflict, NotFound
+from functions.api.executions import (
+    MAX_SEARCH,
+    STATUSES,
+    ExecutionService,
+    IdempotencyConflict,
+    NotFound,
+    NotRedrivable,
+)
 from functions.shared.adapters import get_files
 from functions.shared.api_clients import (
     READ_SCOPE,
+    REDRIVE_SCOPE,
     START_SCOPE,
     StartedBy,
     UnknownClient,
@@ -227,6 +235,14 @@ def get_execution(execution_id: str) -> Response[str]:
     return _json(200, _executions().get(execution_id))
 
 
+@app.post("/executions/<execution_id>/redrive", **ROUTES["redrive_execution"])
+def redrive_execution(execution_id: str) -> Response[str]:
+    caller = _caller(REDRIVE_SCOPE)
+    redriven = _executions().redrive(execution_id)
+    logger.info("execution redriven", execution=execution_id, client=caller.client, owner=caller.owner)
+    return _json(202, redriven.model_dump(), {"Location": redriven.statusUrl})
+
+
 @app.get("/executions", **ROUTES["search_executions"])
 def search_executions() -> Response[str]:
     _caller(READ_SCOPE)
@@ -322,6 +338,7 @@ _MESSAGE_STATUS: dict[type[Exception], int] = {
     CrossSite: 403,
     NotFound: 404,
     IdempotencyConflict: 409,
+    NotRedrivable: 409,
 }
 
 

@@ -23,6 +23,7 @@ from functions.shared.timeline import StepRun
 # --- who may call: the one place to change when the credential changes -------------------------
 START_SCOPE: Final = "stepwise/start"
 READ_SCOPE: Final = "stepwise/read"
+REDRIVE_SCOPE: Final = "stepwise/redrive"
 
 SECURITY_SCHEMES: Final[dict[str, SecurityScheme]] = {
     "bearer": HTTPBearer(
@@ -68,6 +69,13 @@ class StartedExecution(_Strict):
     statusUrl: str = Field(description="Where to follow the run (also in the `Location` header).")
 
 
+class RedrivenExecution(_Strict):
+    executionId: str
+    executionArn: str = Field(description="The same execution: a redrive keeps its ARN and name.")
+    redriveDate: str = Field(description="When Step Functions accepted the redrive (ISO 8601).")
+    statusUrl: str = Field(description="Where to follow the run (also in the `Location` header).")
+
+
 class ApprovalView(_Strict):
     """An approval of a run as machine clients see it: people and status, never a link or a token."""
 
@@ -102,6 +110,9 @@ class ExecutionDetail(_Strict):
     output: Any = Field(description="The run's result once it succeeded (a JSON value).")
     error: str | None
     cause: str | None
+    redriveCount: int = Field(
+        default=0, description="How many times the run was redriven (its timeline shows every attempt)."
+    )
     timeline: list[StepRun] = Field(description="One row per state entered, oldest first.")
     approvals: list[ApprovalView]
     cost: RunCost | None = Field(description="LLM tokens and USD so far; null if the ledger is unreadable.")
@@ -176,6 +187,27 @@ ROUTES: Final[dict[str, dict[str, Any]]] = {
             200: _json(ExecutionDetail, "The run."),
             **_MACHINE_DENIED,
             404: _json(ErrorMessage, "No such run."),
+            429: _THROTTLED,
+        },
+    },
+    "redrive_execution": {
+        "operation_id": "redrive_execution",
+        "summary": "Redrive a failed, timed-out or aborted run from its unsuccessful step",
+        "description": "Step Functions' `RedriveExecution`: the same execution goes on from the state "
+        "that did not succeed, with that state's original input; the steps that succeeded are not run "
+        "again, and irreversible steps are idempotent on business keys, so nothing is sent twice. "
+        "Only runs that stopped less than 14 days ago can be redriven.",
+        "tags": ["executions"],
+        "security": machine(REDRIVE_SCOPE),
+        "responses": {
+            202: _json(RedrivenExecution, "Redriven: the run is RUNNING again."),
+            **_MACHINE_DENIED,
+            404: _json(ErrorMessage, "No such run."),
+            409: _json(
+                ErrorMessage,
+                "Not redrivable (Step Functions' reason): it succeeded, is still running, or stopped "
+                "more than 14 days ago.",
+            ),
             429: _THROTTLED,
         },
     },

@@ -47,6 +47,17 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used with a different body."""
 
 
+class NotRedrivable(Exception):
+    """Step Functions' ``ExecutionNotRedrivable``: the run succeeded, still runs, or is too old."""
+
+
+class Redriven(BaseModel):
+    executionId: str
+    executionArn: str
+    redriveDate: str
+    statusUrl: str
+
+
 class Started(BaseModel):
     executionId: str
     executionArn: str
@@ -130,6 +141,26 @@ class ExecutionService:
             created = False
         return Started(executionId=name, executionArn=arn, statusUrl=f"/executions/{name}", created=created)
 
+    def redrive(self, execution_id: str) -> Redriven:
+        """``RedriveExecution``: the same run goes on from its unsuccessful state (AWS semantics)."""
+        workflow = workflow_of(execution_id)
+        arn = execution_arn(self._machine(workflow.name), execution_id)
+        try:
+            answer = self._sfn.redrive_execution(executionArn=arn)
+        except ClientError as exc:
+            code = exc.response["Error"].get("Code")
+            if code in {"ExecutionDoesNotExist", "InvalidArn"}:
+                raise NotFound(f"execution {execution_id} not found") from exc
+            if code == "ExecutionNotRedrivable":
+                raise NotRedrivable(exc.response["Error"].get("Message") or "not redrivable") from exc
+            raise
+        return Redriven(
+            executionId=execution_id,
+            executionArn=arn,
+            redriveDate=answer["redriveDate"].isoformat(),
+            statusUrl=f"/executions/{execution_id}",
+        )
+
     def get(self, execution_id: str) -> dict[str, Any]:
         workflow = workflow_of(execution_id)
         arn = execution_arn(self._machine(workflow.name), execution_id)
@@ -157,6 +188,7 @@ class ExecutionService:
             "output": json.loads(described["output"]) if described.get("output") else None,
             "error": described.get("error"),
             "cause": described.get("cause"),
+            "redriveCount": int(described.get("redriveCount") or 0),
             "timeline": [row.model_dump(mode="json") for row in timeline],
             "approvals": [
                 _approval_view(r.public_view()) for r in self._approvals.for_execution(execution_id)

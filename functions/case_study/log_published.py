@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.case_study.activity import record_outcome
 from functions.case_study.models import ApprovalDecision, Facts, Outcome, Published
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import business_action
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -30,6 +31,7 @@ def log_published(payload: LogPublishedInput, *, crm: CrmPort, ctx: StepContext)
         contact_id=payload.facts.contact_id,
         deal_id=payload.deal_id,
         kind="case_study_published",
+        key=business_action("logged_publication", payload.deal_id),
         summary=f"Case study published: {marketing.draft.subject} ({published.uri})",
         details={
             "s3_uri": published.uri,

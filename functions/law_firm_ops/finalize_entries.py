@@ -40,7 +40,7 @@ def finalize_entries(payload: FinalizeInput, *, files: FileStore, ctx: StepConte
         raise InvalidInputError(f"approved time-entry table is invalid: {exc}"[:1000]) from exc
     entries = [
         ApprovedEntry(
-            entry_id=time_entry_id_for(ctx.execution, row.source_id),
+            entry_id=time_entry_id_for(row.source_id),
             source_id=row.source_id,
             date=row.date,
             minutes=row.minutes,

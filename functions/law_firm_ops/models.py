@@ -2,10 +2,14 @@
 
 The state is the run's checkpoint. ``$.identity`` (written first) holds the client id and the CRM
 status the client had before the run, so every compensation can work from it alone, even when the
-step it undoes failed after its write landed. Ids the run creates (matter, retainer invoice, time
-entries) are derived from the execution name, so a retried step writes the same record again and a
-compensation finds it without reading the failed step's output. Large text (letters, the proposed
-time-entry table) lives in file storage; the state carries key + sha256.
+step it undoes failed after its write landed. Ids the run creates are business identities, never
+the execution name (``functions/shared/business_keys.py``): the matter is the client + the matter
+description, its retainer invoice belongs to the matter, a time entry to the attorney time it bills.
+So a retried step, a redrive and a fresh run of the same intake all write the same records, and a
+compensation finds them without reading the failed step's output. A compensation undoes only what
+its own execution created (the deal's ``opened_by``, the invoice's ``issued_by``): a rerun that fails
+never archives or voids what an earlier, successful run of the same matter set up. Large text
+(letters, the proposed time-entry table) lives in file storage; the state carries key + sha256.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from functions.shared.business_keys import text_identity
 from functions.shared.models import (
     BusinessId,
     EmailAddress,
@@ -32,6 +37,10 @@ PartyRole = Literal["client", "opposing_party", "co_party", "witness", "other"]
 ADVERSE_ROLES: frozenset[str] = frozenset({"opposing_party"})
 #: The CRM relation of a client to the other side of its matter (``CrmPort.relate_party``).
 ADVERSE = "adverse"
+#: The stage of a matter whose onboarding did not complete.
+ARCHIVED = "archived"
+#: The matter deal's metric naming the execution that opened it (only its compensation archives it).
+OPENED_BY = "opened_by"
 
 MAX_PARTIES = 8
 MAX_PROPOSED_ENTRIES = 8
@@ -53,16 +62,23 @@ def derived_client_id(email: str) -> str:
     return f"LF-C-{_stable_suffix(email.strip().lower())}"
 
 
-def matter_id_for(execution: str) -> str:
-    return f"LF-M-{_stable_suffix('matter', execution)}"
+def matter_id_for(client_id: str, matter_description: str) -> str:
+    """The matter: this client's engagement for this description (the engagement letter's key too)."""
+    return f"LF-M-{_stable_suffix('matter', client_id, text_identity(matter_description))}"
 
 
-def retainer_invoice_id_for(execution: str) -> str:
-    return f"LF-INV-{_stable_suffix('retainer', execution)}"
+#: Voided retainers a matter may go through (each failed onboarding voids one) before a person looks.
+MAX_RETAINER_ISSUES = 20
 
 
-def time_entry_id_for(execution: str, source_id: str) -> str:
-    return f"LF-TE-{_stable_suffix('time', execution, source_id)}"
+def retainer_invoice_id_for(matter_id: str, issue: int = 0) -> str:
+    """The matter's retainer invoice; ``issue`` > 0 replaces the voided one of ``issue - 1``."""
+    return f"LF-INV-{_stable_suffix('retainer', matter_id, *([str(issue)] if issue else []))}"
+
+
+def time_entry_id_for(source_id: str) -> str:
+    """The entry billing one piece of attorney time (its source): billed once, whichever run posts it."""
+    return f"LF-TE-{_stable_suffix('time', source_id)}"
 
 
 class IntakeRequest(BaseModel):

@@ -1,10 +1,13 @@
 """OpenMatter (reversible): a CRM deal represents the matter; ArchiveMatter undoes it.
 
-The matter id is derived from the execution, so a retry writes the same deal again (``put_deal``
-replaces) and the compensation finds it without this step's output. Each party on the other side
-is recorded as ``adverse`` to the client (``relate_party``, ref = the matter id): the conflict check
-of a later intake finds the firm acting against that party when the party itself asks to be
-represented. ArchiveMatter removes both.
+The matter id is the business identity of the matter (client + description, ``models``), so a
+retry or a redrive writes the same deal again (``put_deal`` replaces) and the compensation finds it
+without this step's output. A fresh run of a matter that is already open (an earlier run onboarded
+it) leaves that deal as it is: ``metrics.opened_by`` keeps naming the run that opened it, so this
+run's compensation will not archive it. An archived matter (an earlier run failed) is reopened.
+Each party on the other side is recorded as ``adverse`` to the client (``relate_party``, ref =
+the matter id): the conflict check of a later intake finds the firm acting against that party when
+the party itself asks to be represented. ArchiveMatter removes both.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from functions.law_firm_ops.models import (
     ADVERSE,
     ADVERSE_ROLES,
+    ARCHIVED,
+    OPENED_BY,
     ClientIdentity,
     Matter,
     MatterRecord,
@@ -33,6 +38,7 @@ class OpenMatterInput(BaseModel):
     attorney_email: str
     partner_email: str
     retainer_cents: int
+    matter_description: str
 
 
 def matter_title(matter: Matter) -> str:
@@ -40,7 +46,17 @@ def matter_title(matter: Matter) -> str:
 
 
 def open_matter(payload: OpenMatterInput, *, crm: CrmPort, ctx: StepContext) -> MatterRecord:
-    matter_id = matter_id_for(ctx.execution)
+    client_id = payload.identity.client_id
+    matter_id = matter_id_for(client_id, payload.matter_description)
+    existing = next((d for d in crm.list_deals(client_id) if d.deal_id == matter_id), None)
+    if (
+        existing is not None
+        and existing.stage != ARCHIVED
+        and existing.metrics.get(OPENED_BY) != ctx.execution
+    ):
+        return MatterRecord(
+            matter_id=matter_id, client_id=client_id, stage=existing.stage, title=existing.title
+        )
     title = matter_title(payload.matter)
     crm.put_deal(
         Deal(
@@ -53,7 +69,7 @@ def open_matter(payload: OpenMatterInput, *, crm: CrmPort, ctx: StepContext) -> 
                 "matter_type": payload.matter.matter_type,
                 "attorney": payload.attorney_email,
                 "partner": payload.partner_email,
-                "execution": ctx.execution,
+                OPENED_BY: ctx.execution,
             },
         )
     )

@@ -23,6 +23,7 @@ class FailureInput(BaseModel):
     identity: ClientIdentity
     error: CaughtError
     letter_sent: SentLetterRef | None = None
+    matter_description: str
 
 
 def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> Outcome:
@@ -42,7 +43,7 @@ def record_failure(payload: FailureInput, *, crm: CrmPort, ctx: StepContext) -> 
             status="failed",
             client_email=payload.identity.email,
             client_id=payload.identity.client_id,
-            matter_id=matter_id_for(ctx.execution),
+            matter_id=matter_id_for(payload.identity.client_id, payload.matter_description),
             detail=detail,
         ),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functions.referral.models import Outcome
 from functions.shared import activity as shared
-from functions.shared.business_keys import run_fact
+from functions.shared.business_keys import ActionKey, run_fact
 from functions.shared.ports.crm import Activity, CrmPort, utc_now_iso
 from functions.shared.step_handler import StepContext
 
@@ -52,12 +52,13 @@ def record_outcome(
     summary: str,
     outcome: Outcome,
     details: dict[str, Detail] | None = None,
+    key: ActionKey | None = None,
 ) -> Outcome:
     return shared.record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=contact_id,
-        key=run_fact(ctx.execution, ctx.state, business_key),
+        key=key or run_fact(ctx.execution, ctx.state, business_key),
         kind=kind,
         summary=summary,
         outcome=outcome,

@@ -15,6 +15,7 @@ from functions.referral.models import (
     SentEmailRef,
 )
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import logged_send
 from functions.shared.errors import InvalidInputError
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
@@ -42,6 +43,7 @@ def log_reengagement(payload: LogSentInput, *, crm: CrmPort, ctx: StepContext) -
         contact_id=client.contact_id,
         business_key=client.contact_id,
         kind="reengagement_sent",
+        key=logged_send(sent.message_id),
         summary=f"Re-engagement email sent: {sent.subject}",
         details={
             "message_id": sent.message_id,

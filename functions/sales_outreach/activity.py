@@ -10,7 +10,7 @@ from __future__ import annotations
 from functions.sales_outreach.models import Outcome
 from functions.shared import activity as shared
 from functions.shared.activity import Detail
-from functions.shared.business_keys import run_fact
+from functions.shared.business_keys import ActionKey, run_fact
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext
 
@@ -27,12 +27,13 @@ def record_outcome(
     summary: str,
     outcome: Outcome,
     details: dict[str, Detail] | None = None,
+    key: ActionKey | None = None,
 ) -> Outcome:
     return shared.record_outcome(
         ctx=ctx,
         crm=crm,
         contact_id=contact_id,
-        key=run_fact(ctx.execution, ctx.state, lead_id),
+        key=key or run_fact(ctx.execution, ctx.state, lead_id),
         kind=kind,
         summary=summary,
         outcome=outcome,

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.sales_outreach.activity import record_outcome
 from functions.sales_outreach.models import ApprovalDecision, Lead, Outcome, SentEmailRef
 from functions.shared.adapters import get_crm
+from functions.shared.business_keys import logged_send
 from functions.shared.ports.crm import CrmPort
 from functions.shared.step_handler import StepContext, step_handler
 
@@ -28,6 +29,7 @@ def log_activity(payload: LogSentInput, *, crm: CrmPort, ctx: StepContext) -> Ou
         contact_id=payload.lead.contact_id,
         lead_id=payload.lead_id,
         kind="email_sent",
+        key=logged_send(sent.message_id),
         summary=f"Outreach email sent: {sent.subject}",
         details={
             "message_id": sent.message_id,

@@ -30,7 +30,11 @@ from functions.shared.models import EmailAddress
 RESOURCE_SERVER: Final = "stepwise"
 START_SCOPE: Final = f"{RESOURCE_SERVER}/start"
 READ_SCOPE: Final = f"{RESOURCE_SERVER}/read"
-SCOPES: Final = (START_SCOPE, READ_SCOPE)
+#: Resuming a failed run is an operator's act, not a client's: it may run the irreversible steps the
+#: failed attempt never reached, on input another client sent. A client that starts runs (or only
+#: reads them) cannot redrive unless it is given this scope too.
+REDRIVE_SCOPE: Final = f"{RESOURCE_SERVER}/redrive"
+SCOPES: Final = (START_SCOPE, READ_SCOPE, REDRIVE_SCOPE)
 
 #: The machine routes and the one scope each needs (API Gateway resource path, as CDK declares it).
 #: The approval routes are absent on purpose: their link signature authorizes them.
@@ -38,6 +42,7 @@ ROUTE_SCOPES: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/workflows/{workflow}/executions"): START_SCOPE,
     ("GET", "/executions/{executionId}"): READ_SCOPE,
     ("GET", "/executions"): READ_SCOPE,
+    ("POST", "/executions/{executionId}/redrive"): REDRIVE_SCOPE,
 }
 
 CONTEXT_KEY: Final = "apiClients"

@@ -27,6 +27,8 @@ TASK_FAILURE_EVENTS = {
     "TaskSubmitFailed": "taskSubmitFailedEventDetails",
 }
 _SUCCEEDED = {"LambdaFunctionSucceeded", "TaskSucceeded"}
+#: The events that end an attempt of the run; a redriven run's history goes on after one of them.
+_RUN_ENDED = {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
 
 class StepRun(BaseModel):
@@ -83,6 +85,9 @@ def build_timeline(
                 row, entered, last_failed = open_rows.pop(name)
                 row.duration_ms = _ms(entered, when)
                 row.status = "CAUGHT" if last_failed else "SUCCEEDED"
+        elif kind in _RUN_ENDED:
+            # The run stopped here (a redrive goes on in the same history): its open states failed.
+            _close_as_failed(open_rows)
         elif current in open_rows:
             row, entered, last_failed = open_rows[current]
             if kind in _SCHEDULED:
@@ -97,6 +102,11 @@ def build_timeline(
                 row.status = "WAITING"  # a callback task: the Lambda ran, the token is out
     if execution_status != "RUNNING":
         # A state still open when the run ended is where it failed (uncaught error or timeout).
-        for row, _, _ in open_rows.values():
-            row.status = "FAILED"
+        _close_as_failed(open_rows)
     return rows
+
+
+def _close_as_failed(open_rows: dict[str, tuple[StepRun, datetime, bool]]) -> None:
+    for row, _, _ in open_rows.values():
+        row.status = "FAILED"
+    open_rows.clear()

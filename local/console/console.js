@@ -212,6 +212,8 @@ async function renderExecution(executionId, current, previous) {
     page.querySelector(".error-cause").textContent = shortCause(data.cause);
   }
 
+  if (REDRIVABLE.has(data.status)) renderRedrive(page, data.executionId);
+
   renderCost(page, data.cost, auditCost.ok ? auditCost.body : null);
   renderApprovals(page, data.approvals || [], pending.ok ? pending.body.approvals : []);
   const llmSteps = new Set((auditCost.ok ? auditCost.body.steps : []).map((step) => step.step));
@@ -225,6 +227,27 @@ async function renderExecution(executionId, current, previous) {
 }
 
 let currentExecution = null;
+
+// Step Functions redrives failed, timed-out and aborted runs (it answers 409 with its reason otherwise).
+const REDRIVABLE = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
+
+function renderRedrive(page, executionId) {
+  const panel = page.querySelector(".redrive");
+  const button = panel.querySelector(".redrive-button");
+  const result = panel.querySelector(".redrive-result");
+  panel.hidden = false;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const answer = await api(`/executions/${encodeURIComponent(executionId)}/redrive`, {method: "POST"});
+    if (answer.status === 202) {
+      render();
+      return;
+    }
+    result.textContent = `The API answered ${answer.status}: ${(answer.body && answer.body.message) || ""}`;
+    result.hidden = false;
+    button.disabled = false;
+  });
+}
 
 function renderCost(page, ledger, audit) {
   const cost = ledger || audit;

@@ -87,10 +87,17 @@ def test_machine_routes_need_the_credential_and_approval_routes_none(doc: dict[s
     machine = {op_id for op_id in operations if op_id.startswith("start_")} | {
         "get_execution",
         "search_executions",
+        "redrive_execution",
     }
     for op_id, operation in operations.items():
         if op_id in machine:
-            scope = contract.START_SCOPE if op_id.startswith("start_") else contract.READ_SCOPE
+            scope = (
+                contract.START_SCOPE
+                if op_id.startswith("start_")
+                else contract.REDRIVE_SCOPE
+                if op_id == "redrive_execution"
+                else contract.READ_SCOPE
+            )
             assert operation["security"] == contract.machine(scope), op_id
             assert "403" in operation["responses"], op_id
         else:

@@ -296,3 +296,47 @@ def test_the_browser_enforces_the_pages_policy_so_api_text_can_never_become_mark
     assert refused == {"innerHTML": "TypeError", "scriptSrc": "TypeError"}
     # And such refusals are what the other scenarios check never happens while they use the console
     assert len(_csp_violations(console)) == 2
+
+
+def test_an_operator_redrives_a_failed_run_from_its_page_and_it_succeeds(
+    page: Page, console: Console
+) -> None:
+    # Given a referral that failed at its last step (after its email and credit went out)
+    referral = json.loads((ROOT / "examples" / "referral.json").read_text(encoding="utf-8"))
+    console.runtime.dispatcher.inject("LogRewarded", "Lambda.Unknown", times=3)
+    status, _, body = console.request(
+        "POST",
+        "/workflows/referral/executions",
+        {**referral, "referrer_contact_id": "RF-300", "reward_cents": 5000},
+    )
+    assert status == 202
+    execution, arn = json.loads(body)["executionId"], json.loads(body)["executionArn"]
+    assert console.runtime.wait(arn)["status"] == "FAILED"
+    emails = console.runtime.outbox()
+
+    # When the operator opens it and presses Redrive
+    page.goto(f"{console.url}/#/executions/{execution}")
+    expect(page.locator(".summary .status")).to_have_text("FAILED")
+    page.locator(".redrive-button").click()
+
+    # Then the page follows the same run to SUCCEEDED, the button is gone, and nothing was sent twice
+    expect(page.locator(".summary .status")).to_have_text("SUCCEEDED")
+    expect(page.locator(".redrive")).to_be_hidden()
+    expect(page.locator('#timeline tbody tr[data-state="LogRewarded"]')).to_have_count(2)
+    assert console.runtime.outbox() == emails
+    screenshot(page, "07-redriven-run")
+    assert _csp_violations(console) == []
+
+
+def test_a_run_that_succeeded_offers_no_redrive(page: Page, console: Console) -> None:
+    # Given a run that ended as designed (a poor-fit lead, disqualified)
+    status, _, body = console.request(
+        "POST", "/workflows/sales_outreach/executions", {**EXAMPLE, "lead_id": "L-300"}
+    )
+    assert status == 202
+    assert console.runtime.wait(json.loads(body)["executionArn"])["status"] == "SUCCEEDED"
+
+    # When the operator opens it, Then there is no Redrive button
+    page.goto(f"{console.url}/#/executions/{json.loads(body)['executionId']}")
+    expect(page.locator(".summary .status")).to_have_text("SUCCEEDED")
+    expect(page.locator(".redrive")).to_be_hidden()

@@ -221,3 +221,22 @@ def test_a_search_lists_the_runs_started_through_the_live_alias_as_deployed(api:
     # Then the run is listed (the role may list the machine; listing the alias was AccessDenied → 502)
     assert found.status == 200, found.text
     assert started.json()["executionId"] in [run["executionId"] for run in found.json()["executions"]]
+
+
+def test_a_failed_run_is_redriven_through_the_deployed_api_with_its_own_role(api: Api) -> None:
+    # Given a referral that failed at its last step, after its email and its credit
+    referral = {**example("referral"), "referrer_contact_id": "RF-300", "reward_cents": 5000}
+    api.runtime.dispatcher.inject("LogRewarded", "Lambda.Unknown", times=3)
+    started = api.request("POST", "/workflows/referral/executions", referral)
+    assert started.status == 202, started.text
+    execution_id = started.json()["executionId"]
+    assert api.wait_for_end(execution_id, timeout_s=60)["status"] == "FAILED"
+    emails = api.runtime.outbox()
+
+    # When the operator's client redrives it (the API function's role calls states:RedriveExecution)
+    reply = api.request("POST", f"/executions/{execution_id}/redrive", client="console")
+
+    # Then the deployed role may, the run succeeds, and nothing was sent twice
+    assert reply.status == 202, reply.text
+    assert api.wait_for_end(execution_id, timeout_s=60)["status"] == "SUCCEEDED"
+    assert api.runtime.outbox() == emails

@@ -26,6 +26,7 @@ ROUTES = {
     ("/workflows/{workflow}/executions", "POST"): "stepwise/start",
     ("/executions", "GET"): "stepwise/read",
     ("/executions/{executionId}", "GET"): "stepwise/read",
+    ("/executions/{executionId}/redrive", "POST"): "stepwise/redrive",
     ("/approvals/{approvalId}", "GET"): None,
     ("/approvals/{approvalId}/decision", "POST"): None,
     ("/openapi.json", "GET"): None,
@@ -185,10 +186,10 @@ def test_every_machine_method_has_the_cognito_authorizer_and_exactly_its_scope(
 def test_one_client_credentials_app_client_per_api_client_with_only_its_scopes(
     synthesized: Synthesized,
 ) -> None:
-    # Given the resource server "stepwise" with its two scopes
+    # Given the resource server "stepwise" with its three scopes
     _, server = synthesized.one("AWS::Cognito::UserPoolResourceServer")
     assert server["Properties"]["Identifier"] == "stepwise"
-    assert {s["ScopeName"] for s in server["Properties"]["Scopes"]} == {"start", "read"}
+    assert {s["ScopeName"] for s in server["Properties"]["Scopes"]} == {"start", "read", "redrive"}
     # Then every client of the context is an app client with a secret, client credentials only,
     # and exactly the scopes the context gives it
     clients = {
@@ -306,6 +307,34 @@ def test_api_function_starts_executions_only_on_the_workflow_aliases_and_state_m
     assert not [
         s for s in statements if "*" in _resources(s) and any(a.startswith("states:") for a in _actions(s))
     ]
+
+
+def test_only_the_api_function_may_redrive_and_only_the_workflows_own_executions(
+    synthesized: Synthesized,
+) -> None:
+    # Given the API function's role: RedriveExecution on each workflow's executions, like describe
+    statements = synthesized.role_statements(synthesized.stack.api.api_function)
+    redrive = _resources_for(statements, "states:RedriveExecution")
+    assert sorted(map(json.dumps, redrive)) == sorted(
+        map(json.dumps, _resources_for(statements, "states:DescribeExecution"))
+    )
+    machines = {synthesized.logical_id(wf.state_machine) for wf in synthesized.stack.workflows.values()}
+    assert sorted(_render(r) for r in redrive) == sorted(
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{m}.Name>:*" for m in machines
+    )
+    # Then no other policy of the stack grants it (no step, the sweeper, or a state machine role)
+    api_role = synthesized.resources[synthesized.logical_id(synthesized.stack.api.api_function)][
+        "Properties"
+    ]["Role"]["Fn::GetAtt"][0]
+    granting = [
+        policy_id
+        for policy_id, policy in synthesized.of_type("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a in ("states:RedriveExecution", "states:*") for a in _actions(statement))
+    ]
+    assert granting
+    for policy_id in granting:
+        assert synthesized.resources[policy_id]["Properties"]["Roles"] == [{"Ref": api_role}], policy_id
 
 
 def test_api_function_knows_every_workflow_alias_and_its_own_url(synthesized: Synthesized) -> None:

@@ -238,6 +238,34 @@ def test_moves_the_asl_does_not_declare_are_reported_not_dropped() -> None:
     ]
 
 
+def test_a_redriven_run_re_enters_its_failed_state_without_an_edge_from_the_failed_attempt() -> None:
+    # Given a run whose Map failed uncaught (an error no Catch names), then was redriven
+    history = (
+        History()
+        .state("Task", "Check", *OK)
+        .state("Choice", "Route")
+        .add("MapStateEntered", name="Each")
+        .add("MapIterationStarted", name="Each")
+        .add("TaskStateEntered", name="Send")
+        .add("LambdaFunctionScheduled")
+        .add("LambdaFunctionFailed", error="States.Runtime", cause="x")
+        .add("ExecutionFailed")
+        .add("ExecutionRedriven", redriveCount=1)
+        .add("MapStateEntered", name="Each")
+        .add("MapIterationStarted", name="Each")
+        .state("Task", "Send", *OK)
+        .state("Task", "Log", *OK)
+        .add("MapIterationSucceeded", name="Each")
+        .add("MapStateExited", name="Each")
+    )
+
+    taken = path_taken(flow_graph(ASL), history.events)
+
+    # Then the redrive explains itself: no "Each -> Each" move, and the redriven path is covered
+    assert taken.unexplained == []
+    assert Edge("Send", "Log", "next") in taken.edges
+
+
 def test_a_retry_of_an_error_no_retrier_matches_is_reported() -> None:
     history = History().state("Task", "Check", *failed("BusinessRuleError"), *OK)
 

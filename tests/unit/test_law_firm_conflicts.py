@@ -175,6 +175,7 @@ def test_opening_a_matter_records_named_opposing_parties_and_skips_nameless_ones
         attorney_email="a@firm.example",
         partner_email="p@firm.example",
         retainer_cents=1,
+        matter_description="Pinecrest Supply Co. has not paid our invoices.",
     )
 
     # When the matter is opened

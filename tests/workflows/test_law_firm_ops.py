@@ -349,7 +349,12 @@ def test_conflict_refused_by_the_partner_ends_as_conflict_with_nothing_created(
     assert contact is not None
     assert contact.status == "new"
     assert get_crm().list_deals("LF-200") == []
-    assert get_billing().get_invoice(retainer_invoice_id_for(name_of(result))) is None
+    assert (
+        get_billing().get_invoice(
+            retainer_invoice_id_for(matter_id_for("LF-200", harborline(intake)["matter_description"]))
+        )
+        is None
+    )
     assert client_emails(runtime) == []
     assert activities("LF-200") == []
 
@@ -501,11 +506,14 @@ def test_rejected_letter_archives_the_matter_reverts_the_status_and_invoices_not
     assert result.output["status"] == "rejected"
     assert "scope too broad" in result.output["detail"]
     # compensations: matter archived, status back to a prospect, no invoice, no letter, no entries
-    assert deal_stage(ELENA, matter_id_for(name_of(result))) == "archived"
+    assert deal_stage(ELENA, matter_id_for(ELENA, intake["matter_description"])) == "archived"
     contact = get_crm().get_contact(ELENA)
     assert contact is not None
     assert contact.status == "new"
-    assert get_billing().get_invoice(retainer_invoice_id_for(name_of(result))) is None
+    assert (
+        get_billing().get_invoice(retainer_invoice_id_for(matter_id_for(ELENA, intake["matter_description"])))
+        is None
+    )
     assert client_emails(runtime) == []
     assert len(get_billing().list_time_entries(client_id=ELENA)) == 1  # the seeded one only
     assert [a.kind for a in activities(ELENA)] == ["engagement_letter_rejected"]
@@ -609,10 +617,12 @@ def test_permanent_failure_after_the_invoice_compensates_in_reverse_order_and_fa
     assert row(result, "GatherUnbilled").attempts == 1
     # and the compensations ran in reverse order: void invoice, archive matter, revert status
     assert states(result)[-6:] == ["GatherUnbilled", *COMPENSATION_CHAIN]
-    invoice = get_billing().get_invoice(retainer_invoice_id_for(name_of(result)))
+    invoice = get_billing().get_invoice(
+        retainer_invoice_id_for(matter_id_for(ELENA, intake["matter_description"]))
+    )
     assert invoice is not None
     assert invoice.status == "void"
-    assert deal_stage(ELENA, matter_id_for(name_of(result))) == "archived"
+    assert deal_stage(ELENA, matter_id_for(ELENA, intake["matter_description"])) == "archived"
     contact = get_crm().get_contact(ELENA)
     assert contact is not None
     assert contact.status == "new"

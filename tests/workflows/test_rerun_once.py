@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from functions.law_firm_ops.models import retainer_invoice_id_for
 from functions.registry import ROOT
-from functions.shared.adapters import get_billing
+from functions.shared.adapters import get_billing, get_crm
 from local.runtime import LocalRuntime
 from tests.workflows.conftest import approve, drive
 
@@ -57,9 +58,12 @@ def test_a_fresh_run_of_the_same_outreach_sends_no_second_email(runtime: LocalRu
     # When the same lead and campaign are run again
     drive(runtime, "sales_outreach", lead, approve)
 
-    # Then the lead still has exactly one email
+    # Then the lead still has exactly one email, and its timeline says so once
     again = [e for e in runtime.outbox() if not e["subject"].startswith("Approval needed")]
     assert again == emails
+    contact = get_crm().find_contact_by_email(emails[0]["to"])
+    assert contact is not None
+    assert [a.kind for a in get_crm().list_activities(contact.contact_id)].count("email_sent") == 1
 
 
 @pytest.mark.slow
@@ -79,3 +83,76 @@ def test_a_fresh_run_of_the_same_referral_thanks_and_credits_once(runtime: Local
     assert [e for e in runtime.outbox() if not e["subject"].startswith("Approval needed")] == [
         e for e in outbox if not e["subject"].startswith("Approval needed")
     ]
+
+
+@pytest.mark.slow
+def test_a_fresh_run_of_the_same_matter_invoices_the_retainer_once(runtime: LocalRuntime) -> None:
+    # Given an intake that was onboarded: one engagement letter, one retainer invoice, an open matter
+    intake = example("law_firm_ops")
+    first = drive(runtime, "law_firm_ops", intake, approve)
+    assert first.status == "SUCCEEDED"
+    assert first.output is not None
+    client_id, matter_id = first.output["client_id"], first.output["matter_id"]
+    letters = [e for e in runtime.outbox() if e["to"] == intake["client_email"]]
+    assert len(letters) == 1
+    invoice = get_billing().get_invoice(retainer_invoice_id_for(matter_id))
+    assert invoice is not None
+    assert invoice.status == "open"
+
+    # When the same intake is run again (a fresh execution) and approved again
+    second = drive(runtime, "law_firm_ops", intake, approve)
+
+    # Then it is the same matter with the same single retainer, and no second letter went out
+    assert second.status == "SUCCEEDED"
+    assert second.output is not None
+    assert second.output["matter_id"] == matter_id
+    assert get_billing().get_invoice(retainer_invoice_id_for(matter_id)) == invoice
+    assert get_billing().get_invoice(retainer_invoice_id_for(matter_id, 1)) is None
+    assert [e for e in runtime.outbox() if e["to"] == intake["client_email"]] == letters
+    assert [d.deal_id for d in get_crm().list_deals(client_id)].count(matter_id) == 1
+
+
+@pytest.mark.slow
+def test_a_failed_rerun_of_an_onboarded_matter_voids_and_archives_nothing_of_the_first(
+    runtime: LocalRuntime,
+) -> None:
+    # Given an onboarded matter
+    intake = example("law_firm_ops")
+    first = drive(runtime, "law_firm_ops", intake, approve)
+    assert first.output is not None
+    client_id, matter_id = first.output["client_id"], first.output["matter_id"]
+
+    # When a rerun of it fails after billing, and its compensation chain runs
+    runtime.dispatcher.inject("gather_unbilled", "PermanentIntegrationError", times=1)
+    second = drive(runtime, "law_firm_ops", intake, approve)
+    assert second.status == "FAILED"
+
+    # Then the first run's retainer is still open and its matter still open: the rerun undid only its own
+    invoice = get_billing().get_invoice(retainer_invoice_id_for(matter_id))
+    assert invoice is not None
+    assert invoice.status == "open"
+    (deal,) = [d for d in get_crm().list_deals(client_id) if d.deal_id == matter_id]
+    assert deal.stage == "open"
+
+
+@pytest.mark.slow
+def test_a_rerun_after_a_failed_onboarding_issues_a_new_retainer_once(runtime: LocalRuntime) -> None:
+    # Given an onboarding that failed after billing: its retainer was voided, its matter archived
+    intake = example("law_firm_ops")
+    runtime.dispatcher.inject("gather_unbilled", "PermanentIntegrationError", times=1)
+    failed = drive(runtime, "law_firm_ops", intake, approve)
+    assert failed.status == "FAILED"
+
+    # When the intake is run again and succeeds
+    second = drive(runtime, "law_firm_ops", intake, approve)
+    assert second.status == "SUCCEEDED"
+    assert second.output is not None
+    matter_id = second.output["matter_id"]
+
+    # Then the voided retainer stays void and exactly one live retainer replaces it
+    voided, reissued = (get_billing().get_invoice(retainer_invoice_id_for(matter_id, n)) for n in (0, 1))
+    assert voided is not None
+    assert voided.status == "void"
+    assert reissued is not None
+    assert reissued.status == "open"
+    assert get_billing().get_invoice(retainer_invoice_id_for(matter_id, 2)) is None

@@ -64,6 +64,8 @@ class Invoice(BaseModel):
     status: InvoiceStatus = "open"
     issued_at: IsoTimestamp
     memo: str = ""
+    #: Who issued it (a workflow's execution name): its compensation voids only what it issued.
+    issued_by: str | None = None
 
 
 class Credit(BaseModel):
