@@ -577,9 +577,7 @@ class MotoPatches:
         self._serialize_attribute_values_directly()
         self._memoize_lookups()
         self._copy_interpreter_values_as_json()
-        from local import redrive  # its moto imports are the interpreter's, loaded with it
-
-        self._undo.extend(redrive.install())
+        self._emulate_redrive()
         if self.signals is not None:
             self._announce(self.signals)
 
@@ -1060,6 +1058,11 @@ class MotoPatches:
         backend_cls.transact_write_items = transact_write_items
         self._undo.append(lambda: setattr(models, "copy", original_copy))
         self._undo.append(lambda: setattr(backend_cls, "transact_write_items", original_transact))
+
+    def _emulate_redrive(self) -> None:
+        from local import redrive  # its moto imports are the interpreter's, loaded with it
+
+        self._undo.extend(redrive.install())
 
     def _query_one_partition(self) -> None:
         table_cls = resolve(DYNAMODB_TABLE)
