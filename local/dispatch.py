@@ -176,7 +176,7 @@ class Dispatcher:
                 else:
                     result = self._handler(step)(event, context)
                 clock.advance(self._latency(step.name, state))
-                if clock.timed_out():  # real time alone (a slow handler, a loaded machine)
+                if clock.timed_out():  # the step's simulated latency, or real time where it counts
                     raise limits.InvocationTimedOut(clock)
                 encoded = json.dumps(result).encode()
                 if fault is not None:

@@ -4,9 +4,13 @@ Every number here is AWS's, with where it is documented; ``local/patches.py`` an
 ``local/dispatch.py`` only call into this module. What is enforced, and how it fails:
 
 - **A function's timeout** (the registry's ``StepSpec.timeout_seconds``; as deployed, the
-  template's ``Timeout``). An invocation runs on a :class:`InvocationClock`: real elapsed time plus
-  *simulated* latency (``simulate_latency``, charged by the offline Claude transport per call or by
-  the runtime per step), so a test sees a 60 s timeout without waiting 60 s. Crossing it fails the
+  template's ``Timeout``). An invocation runs on a :class:`InvocationClock`: *simulated* latency
+  (``simulate_latency``, charged by the offline Claude transport per call or by the runtime per
+  step), so a test sees a 60 s timeout without waiting 60 s. Real elapsed time counts only when
+  ``STEPWISE_REAL_TIME_COUNTS=1``: locally every AWS call goes through moto, which is far slower
+  than the service for some calls (a 10,000-appointment day's one index query per contact reads
+  moto's whole table each time: minutes locally, milliseconds on DynamoDB), so counting it would
+  fail runs AWS finishes, and more often the busier the machine. Crossing it fails the
   invocation as Lambda does under Step Functions: ``Sandbox.Timedout``, message
   ``RequestId: <id> Error: Task timed out after 60.00 seconds``. The handler stops where the
   deadline passed (nothing after it runs), and ``context.get_remaining_time_in_millis()`` counts
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +49,9 @@ from typing import Any
 PAYLOAD_LIMIT_BYTES = 256 * 1024
 #: Step Functions: maximum execution history size (events) of a Standard execution.
 HISTORY_EVENT_LIMIT = 25_000
+
+#: Set to "1" to count real elapsed time against a function's timeout, on top of simulated latency.
+REAL_TIME_ENV = "STEPWISE_REAL_TIME_COUNTS"
 
 DATA_LIMIT_ERROR = "States.DataLimitExceeded"
 RUNTIME_ERROR = "States.Runtime"
@@ -79,7 +87,7 @@ class InvocationTimedOut(BaseException):
 
 @dataclass
 class InvocationClock:
-    """One invocation's elapsed time: real time since it started plus simulated latency.
+    """One invocation's elapsed time: its simulated latency (plus real time, where that counts).
 
     Simulated latency is kept per thread and the longest thread counts: calls a handler makes in
     parallel threads (each submitted with ``contextvars.copy_context().run``) overlap as they would.
@@ -88,6 +96,8 @@ class InvocationClock:
     timeout_seconds: float
     request_id: str
     started: float = field(default_factory=time.monotonic)
+    #: Whether real elapsed time counts too (``STEPWISE_REAL_TIME_COUNTS=1``; see the module docstring).
+    counts_real_time: bool = field(default_factory=lambda: os.environ.get(REAL_TIME_ENV) == "1")
     #: This thread's simulated seconds (a new thread starts at 0, even if its id is reused).
     _thread: threading.local = field(default_factory=threading.local)
     _longest: float = 0.0
@@ -99,7 +109,8 @@ class InvocationClock:
             return self._longest
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started + self.simulated_seconds
+        real = time.monotonic() - self.started if self.counts_real_time else 0.0
+        return real + self.simulated_seconds
 
     def remaining_millis(self) -> int:
         return max(0, int((self.timeout_seconds - self.elapsed()) * 1000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 
 import pytest
 
@@ -53,3 +54,16 @@ def test_states_all_matches_neither_data_limit_exceeded_nor_runtime() -> None:
     assert limits.states_all_matches("States.Timeout")
     assert not limits.states_all_matches("States.DataLimitExceeded")
     assert not limits.states_all_matches("States.Runtime")
+
+
+def test_real_time_counts_against_the_timeout_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a clock that started two seconds ago with a one-second timeout and no simulated latency
+    started = time.monotonic() - 2.0
+
+    # Then by default only simulated time counts (moto's emulated calls are not AWS's speed)
+    monkeypatch.delenv(limits.REAL_TIME_ENV, raising=False)
+    assert not limits.InvocationClock(1, "req-3", started=started).timed_out()
+
+    # and with STEPWISE_REAL_TIME_COUNTS=1 the two real seconds time it out
+    monkeypatch.setenv(limits.REAL_TIME_ENV, "1")
+    assert limits.InvocationClock(1, "req-4", started=started).timed_out()
