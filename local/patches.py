@@ -94,6 +94,8 @@ SIZE_QUOTA_SERVICE = (
 SIZE_QUOTA_LAMBDA = (_ASL + "component.state.exec.state_task.state_task_lambda", "is_within_size_quota")
 MAP_ITERATION_ERROR = (_MAP_ITERATION + "iteration_worker", "CustomErrorName")
 PARALLEL_BRANCH_ERROR = (_ASL + "component.state.exec.state_parallel.branches_decl", "CustomErrorName")
+#: A ``Fail`` state whose ``ErrorPath`` re-raises a caught ``States.`` error (moto refused the prefix).
+FAIL_STATE_ERROR = (_ASL + "component.state.fail.state_fail", "CustomErrorName")
 ITERATION_WORKER = (_MAP_ITERATION + "iteration_worker", "IterationWorker")
 DISTRIBUTED_WORKER = (
     _MAP_ITERATION + "itemprocessor.distributed_item_processor_worker",
@@ -109,6 +111,7 @@ LIMIT_INTERNALS = (
     SIZE_QUOTA_LAMBDA,
     MAP_ITERATION_ERROR,
     PARALLEL_BRANCH_ERROR,
+    FAIL_STATE_ERROR,
     ITERATION_WORKER,
     DISTRIBUTED_WORKER,
     EVENT_MANAGER,
@@ -516,6 +519,8 @@ class MotoPatches:
     - AWS's limits (``local/limits.py``) hold in the interpreter: see ``_enforce_limits``.
     - ``RedriveExecution`` (which moto lacks) is emulated by ``local/redrive.py``, and
       ``DescribeExecution`` reports the redrive fields.
+    - A Distributed Map whose failed children pass its tolerated threshold fails with
+      ``States.ExceedToleratedFailureThreshold`` (``local/map_tolerance.py``); moto went on.
     - moto's chatty Step Functions logger is quieted.
     """
 
@@ -577,7 +582,7 @@ class MotoPatches:
         self._serialize_attribute_values_directly()
         self._memoize_lookups()
         self._copy_interpreter_values_as_json()
-        self._emulate_redrive()
+        self._emulate_what_moto_lacks()
         if self.signals is not None:
             self._announce(self.signals)
 
@@ -621,7 +626,8 @@ class MotoPatches:
         - ``States.ALL`` no longer matches ``States.DataLimitExceeded`` or ``States.Runtime``.
         - An error leaving a Map iteration or a Parallel branch keeps its name: moto rebuilt it as
           a custom name, which refuses a ``States.`` prefix, so ``States.DataLimitExceeded`` (or
-          ``States.Timeout``) inside a Map became ``States.Runtime`` "Custom Error Names MUST NOT…".
+          ``States.Timeout``) inside a Map became ``States.Runtime`` "Custom Error Names MUST NOT…";
+          so did a ``Fail`` state re-raising a caught ``States.`` error through its ``ErrorPath``.
         - Map iterations run in a loop, not by recursion: a worker that ran ~985 items in a row
           (``MaxConcurrency`` 1) died of ``RecursionError`` and left the execution RUNNING forever.
           A worker that dies of anything else now fails its item (and so the Map) instead of hanging.
@@ -651,7 +657,7 @@ class MotoPatches:
                     return states_error_name.from_name(error_name)
             return custom_error_name(error_name=error_name)
 
-        for target in (MAP_ITERATION_ERROR, PARALLEL_BRANCH_ERROR):
+        for target in (MAP_ITERATION_ERROR, PARALLEL_BRANCH_ERROR, FAIL_STATE_ERROR):
             self._set(importlib.import_module(target[0]), target[1], propagated_error_name)
 
         self._set(resolve(ITERATION_WORKER), "_eval_pool", _iterative_eval_pool(delete=False))
@@ -1059,10 +1065,12 @@ class MotoPatches:
         self._undo.append(lambda: setattr(models, "copy", original_copy))
         self._undo.append(lambda: setattr(backend_cls, "transact_write_items", original_transact))
 
-    def _emulate_redrive(self) -> None:
-        from local import redrive  # its moto imports are the interpreter's, loaded with it
+    def _emulate_what_moto_lacks(self) -> None:
+        """``RedriveExecution`` and the Distributed Map failure threshold, each in its own module."""
+        from local import map_tolerance, redrive  # their moto imports are the interpreter's, loaded with it
 
         self._undo.extend(redrive.install())
+        self._undo.extend(map_tolerance.install())
 
     def _query_one_partition(self) -> None:
         table_cls = resolve(DYNAMODB_TABLE)

@@ -38,23 +38,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 #: Edges no step fault can drive, each with the reason; listed in the table as "not drivable",
 #: never silently dropped. Keep it short: an entry here is a claim a reviewer must be able to check.
-NOT_DRIVABLE: dict[tuple[str, Edge], str] = {
-    ("no_show", Edge("ScoreBatches", "NoShowCheckFailed", "catch[0]")): (
-        "a Distributed Map fails only when a child fails after its retries (no failure is tolerated);"
-        " moto 5.2.5 swallows a failed child (the Map run succeeds without its result), so locally"
-        " the missing outcome file fails SummarizeDay instead: tests/workflows/test_no_show.py"
-    ),
-    ("no_show", Edge("RequestConfirmations", "NoShowCheckFailed", "catch[0]")): (
-        "a Distributed Map fails only when a child fails after its retries (no failure is tolerated);"
-        " moto 5.2.5 swallows a failed child (the Map run succeeds without its result), so locally"
-        " the missing outcome file fails SummarizeDay instead: tests/workflows/test_no_show.py"
-    ),
-    ("no_show", Edge("ApplyApprovedActions", "NoShowCheckFailed", "catch[0]")): (
-        "a Distributed Map fails only when a child fails after its retries (no failure is tolerated);"
-        " moto 5.2.5 swallows a failed child (the Map run succeeds without its result), so locally"
-        " the missing outcome file fails SummarizeDay instead: tests/workflows/test_no_show.py"
-    ),
-}
+NOT_DRIVABLE: dict[tuple[str, Edge], str] = {}
 
 
 def asl_files(directory: Path = STATEMACHINES_DIR) -> dict[str, Path]:

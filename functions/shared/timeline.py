@@ -25,6 +25,8 @@ TASK_FAILURE_EVENTS = {
     "TaskTimedOut": "taskTimedOutEventDetails",
     "TaskStartFailed": "taskStartFailedEventDetails",
     "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    # A Distributed Map whose failed children passed its tolerated threshold (the Map's own error)
+    "MapRunFailed": "mapRunFailedEventDetails",
 }
 _SUCCEEDED = {"LambdaFunctionSucceeded", "TaskSucceeded"}
 #: The events that end an attempt of the run; a redriven run's history goes on after one of them.

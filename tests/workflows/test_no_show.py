@@ -457,20 +457,31 @@ def test_approved_overbook_sends_the_manager_a_task_and_leaves_the_calendar_unch
 
 
 @pytest.mark.slow
-def test_a_batch_that_fails_after_its_retries_fails_the_day_and_is_not_summarized_away(
-    runtime: LocalRuntime, no_show_input: dict[str, Any]
+@pytest.mark.parametrize(
+    ("step", "map_state"),
+    [
+        ("score_batch", "ScoreBatches"),
+        ("send_confirmations", "RequestConfirmations"),
+        ("apply_approved_actions", "ApplyApprovedActions"),
+    ],
+)
+def test_a_batch_that_fails_after_its_retries_fails_the_day_at_its_map(
+    runtime: LocalRuntime, no_show_input: dict[str, Any], step: str, map_state: str
 ) -> None:
-    # Given the approved actions' batch step fails permanently (on AWS the Map fails, as no child
-    # failure is tolerated; moto swallows a failed child, so the missing outcome file must show it)
-    runtime.dispatcher.inject("apply_approved_actions", "PermanentIntegrationError", times=1)
+    # Given one batch step fails permanently (no child failure is tolerated: the Map run fails,
+    # as on AWS; moto went on without the child's result, local/map_tolerance.py)
+    runtime.dispatcher.inject(step, "PermanentIntegrationError", times=1)
 
     result = drive(runtime, "no_show", no_show_input, approve)
 
-    # Then the day FAILED naming the missing outcomes, instead of counting them as nothing
+    # Then the day FAILED at that Map with the threshold error, and nothing summarized it away
     assert result.status == "FAILED"
-    assert result.error == "PermanentIntegrationError"
-    assert "no outcome file" in (result.cause or "")
-    assert states(result)[-2:] == ["SummarizeDay", "NoShowCheckFailed"]
+    assert result.error == "States.ExceedToleratedFailureThreshold"
+    assert "1 of 1 child executions failed" in (result.cause or "")
+    assert states(result)[-2:] == [map_state, "NoShowCheckFailed"]
+    assert "SummarizeDay" not in states(result)
+    caught = next(r for r in result.timeline if r.state == map_state)
+    assert (caught.status, caught.error) == ("CAUGHT", "States.ExceedToleratedFailureThreshold")
 
 
 @pytest.mark.slow
