@@ -24,6 +24,7 @@ failed too, so a sustained overload delays the sweep but does not fail it.
 
 from __future__ import annotations
 
+import contextvars
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -112,8 +113,14 @@ def draft_batch(payload: BatchRef, *, files: FileStore, llm: LLMClient, ctx: Ste
             done[client.contact_id] = _draft_one(client, llm=llm, ctx=ctx, batch=payload.batch)
         except API_BUSY as exc:
             busy = exc
+    batch = payload.batch
     with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-        futures = [(c, pool.submit(_draft_one, c, llm=llm, ctx=ctx, batch=payload.batch)) for c in todo[1:]]
+        # Each call runs in a copy of this thread's context (a pool does not inherit context
+        # variables): the LLM client charges the run ledger of the step it finds there.
+        futures = [
+            (c, pool.submit(contextvars.copy_context().run, _draft_one, c, llm=llm, ctx=ctx, batch=batch))
+            for c in todo[1:]
+        ]
         for client, future in futures:
             try:
                 done[client.contact_id] = future.result()

@@ -464,3 +464,34 @@ def test_the_state_never_holds_the_clients(runtime: LocalRuntime) -> None:
     history = json.dumps(full_history(runtime, result.execution_arn), default=str)
     assert "SW-00" not in history
     assert "sweep-co.example" not in history
+
+
+def test_batches_drafted_at_a_slow_10_s_a_call_finish_inside_the_enforced_timeout(runtime: LocalRuntime) -> None:
+    # Given two full batches and Claude answering in 10 s a call (simulated: nothing sleeps)
+    seed_clients(BATCH_SIZE * 2)
+    runtime.simulate_llm_latency(seconds=10)
+
+    # When the sweep runs
+    result = drive(runtime, WORKFLOW, sweep(), approve)
+
+    # Then no draft batch timed out (6 rounds x 10 s of the 120 s) and everyone was written to once
+    drafts = [i for i in runtime.dispatcher.invocations if i.step == "draft_batch"]
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert [i.error for i in drafts] == [None, None]
+    assert len(client_emails(runtime)) == BATCH_SIZE * 2
+
+
+def test_a_draft_batch_past_its_timeout_fails_the_sweep_before_any_approval(runtime: LocalRuntime) -> None:
+    # Given Claude answering in 30 s a call: one batch needs 6 rounds x 30 s of its 120 s
+    seed_clients(BATCH_SIZE)
+    runtime.simulate_llm_latency(seconds=30)
+
+    # When the sweep runs
+    result = drive(runtime, WORKFLOW, sweep(), approve)
+
+    # Then the batch timed out as on AWS, the sweep failed at DraftBatches, and nobody was asked or written to
+    drafts = [i for i in runtime.dispatcher.invocations if i.step == "draft_batch"]
+    assert "Sandbox.Timedout" in [i.error for i in drafts]
+    assert result.status == "FAILED"
+    assert "RequestDigestApproval" not in states(result)
+    assert runtime.outbox() == []
