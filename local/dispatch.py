@@ -87,6 +87,9 @@ class Invocation:
     state: str
     attempt: int
     error: str | None
+    #: The invocation's simulated seconds (``simulate_latency``/``simulate_llm_latency``), what a
+    #: benchmark models wall time from; 0 when nothing was simulated.
+    simulated_s: float = 0.0
 
 
 class InjectedFault(Exception):
@@ -190,12 +193,16 @@ class Dispatcher:
                 self._record(step.name, state, attempt, error)
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return _error(error, str(exc))
-        self._record(step.name, state, attempt, None)
+        self._record(step.name, state, attempt, None, clock.simulated_seconds)
         return encoded
 
-    def _record(self, step: str, state: str, attempt: int, error: str | None) -> None:
+    def _record(
+        self, step: str, state: str, attempt: int, error: str | None, simulated_s: float = 0.0
+    ) -> None:
         with self._lock:
-            self.invocations.append(Invocation(step=step, state=state, attempt=attempt, error=error))
+            self.invocations.append(
+                Invocation(step=step, state=state, attempt=attempt, error=error, simulated_s=simulated_s)
+            )
 
 
 def _error(error_type: str, message: str) -> bytes:
