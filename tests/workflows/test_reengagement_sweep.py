@@ -466,7 +466,7 @@ def test_the_state_never_holds_the_clients(runtime: LocalRuntime) -> None:
     assert "sweep-co.example" not in history
 
 
-def test_batches_drafted_at_a_slow_10_s_a_call_finish_inside_the_enforced_timeout(runtime: LocalRuntime) -> None:
+def test_batches_drafted_at_10_s_a_call_finish_inside_the_enforced_timeout(runtime: LocalRuntime) -> None:
     # Given two full batches and Claude answering in 10 s a call (simulated: nothing sleeps)
     seed_clients(BATCH_SIZE * 2)
     runtime.simulate_llm_latency(seconds=10)
