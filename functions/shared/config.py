@@ -143,8 +143,9 @@ class StepwiseSettings(BaseSettings):
     api_clients: str | None = None
     #: Workflow name → state machine (alias) ARN the API starts executions on.
     state_machines: dict[str, str] = Field(default_factory=dict)
-    #: Lifetime of idempotency records: must outlast the whole retry window of a run.
-    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    #: Lifetime of idempotency records: must outlast the whole retry window of a run, and Step
+    #: Functions' 14-day redrive window (a redrive on day 8 must still find the send it made).
+    idempotency_ttl_seconds: int = Field(default=15 * 24 * 3600, gt=0)
     #: How long a run's ledger items are kept (DynamoDB TTL): long enough for monthly cost reviews.
     run_ledger_ttl_seconds: int = Field(default=400 * 24 * 3600, gt=0)
     #: Share of runs that log everything (decided once per run from a hash of its trace id); the

@@ -10,7 +10,8 @@ to every replay. Choices (see ``../shared/reliability-notes.md``):
 - ``payload_validation_jmespath`` pins the fields that must not change between replays (the
   recipient, the body hash): a replay with other values fails loudly instead of returning a
   result that belongs to different data;
-- the record outlives the whole retry window (``idempotency_ttl_seconds``, default 7 days);
+- the record outlives the whole retry window and the 14 days a failed run may be redriven
+  (``idempotency_ttl_seconds``, default 15 days);
 - the in-progress expiry follows the Lambda's remaining time (``register_lambda_context``);
 - the persistence layer is built on first use, never at import time, once per step (its
   ``key_prefix``) and client: concurrent steps in one process never share its one per-call
