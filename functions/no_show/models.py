@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from functions.shared.models import EmailAddress, Sha256Hex
+from functions.shared.ports.email import SentEmail
+from functions.shared.ports.files import sha256_text
 
 #: What the manager may be asked to approve for a high-risk appointment.
 RecommendedAction = Literal["call", "reschedule", "overbook"]
@@ -245,13 +247,23 @@ class ApprovalDecision(BaseModel):
 
 
 class SentEmailRef(BaseModel):
-    """``$.sent`` / ``$.applied.task``: proof of the one email this iteration sent."""
+    """Proof of one email a step sent (a confirmation request, the manager's task list)."""
 
     message_id: str
     to: EmailAddress
     subject: str
     sent_at: str
     body_sha256: Sha256Hex | None = None
+
+    @classmethod
+    def of(cls, sent: SentEmail, body: str) -> SentEmailRef:
+        return cls(
+            message_id=sent.message_id,
+            to=sent.to,
+            subject=sent.subject,
+            sent_at=sent.sent_at,
+            body_sha256=sha256_text(body),
+        )
 
 
 OutcomeStatus = Literal[

@@ -18,7 +18,6 @@ from functions.shared.idempotency import run_once
 from functions.shared.ports.calendar import CalendarPort
 from functions.shared.ports.crm import CrmPort, parse_timestamp
 from functions.shared.ports.email import EmailPort, OutgoingEmail
-from functions.shared.ports.files import sha256_text
 from functions.shared.step_handler import StepContext
 
 #: The idempotency records' step name: the per-appointment Lambda's, which this batch step replaced,
@@ -70,13 +69,7 @@ def send_confirmation_request(
                 tags={"kind": "confirmation_request", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
             )
         )
-        return SentEmailRef(
-            message_id=sent.message_id,
-            to=sent.to,
-            subject=sent.subject,
-            sent_at=sent.sent_at,
-            body_sha256=sha256_text(body),
-        )
+        return SentEmailRef.of(sent, body)
 
     return run_once(
         workflow=ctx.workflow,

@@ -179,13 +179,7 @@ def send_task_list(
                 tags={"kind": "no_show_task_list", "workflow": ctx.workflow, "trace_id": ctx.trace_id},
             )
         )
-        return SentEmailRef(
-            message_id=sent.message_id,
-            to=sent.to,
-            subject=sent.subject,
-            sent_at=sent.sent_at,
-            body_sha256=sha256_text(body),
-        )
+        return SentEmailRef.of(sent, body)
 
     # One task list per day and owner: a rerun of the day applies what it approves (each action once,
     # ApplyApprovedActions) but sends the manager no second list.
