@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from functions.registry import ROOT, WORKFLOWS
 from functions.shared.approvals import Decision
 from functions.shared.timeline import StepRun
-from local.runtime import InputRejected, LocalRuntime, RunResult
+from local.runtime import InputRejected, LocalRuntime, RunResult, WorkflowUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -263,7 +263,7 @@ def command_run(args: argparse.Namespace, out: TextIO) -> int:
             runtime.dispatcher.inject(target, error, times=times, when=when)
         try:
             result = drive(runtime, args.workflow, payload, args, out)
-        except InputRejected as exc:
+        except (InputRejected, WorkflowUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INVALID
         code = report(result, out, timeline=not args.history)

@@ -15,9 +15,11 @@ alias. The repository mode stays the fast default for the scenario matrix.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -102,6 +104,22 @@ class RunResult:
     timeline: list[StepRun]
 
 
+class WorkflowUnavailable(RuntimeError):
+    """The workflow was not deployed (its ASL file is broken); the message says why, in one line."""
+
+
+def _unknown_placeholder_line(
+    workflow: WorkflowSpec, exc: asl.UnknownPlaceholder, substitutions: dict[str, str]
+) -> str:
+    path = workflow.asl_path
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    parts = []
+    for name in exc.missing:
+        close = difflib.get_close_matches(name, substitutions, n=1)
+        parts.append(f"${{{name}}}" + (f" (did you mean ${{{close[0]}}}?)" if close else ""))
+    return f"{shown}: unknown placeholder {', '.join(parts)}; known: {', '.join(sorted(substitutions))}"
+
+
 @dataclass
 class LocalRuntime:
     workflows: list[WorkflowSpec] = field(default_factory=lambda: list(WORKFLOWS.values()))
@@ -128,6 +146,8 @@ class LocalRuntime:
     #: state machine name → workflow (the names CDK generates do not say it)
     _machine_workflows: dict[str, str] = field(default_factory=dict, init=False)
     _deployed: DeployedAccount | None = field(default=None, init=False)
+    #: workflow → why it was not deployed (one line naming its ASL file and what is wrong in it)
+    unavailable: dict[str, str] = field(default_factory=dict, init=False)
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> LocalRuntime:
@@ -227,7 +247,13 @@ class LocalRuntime:
             substitutions = {
                 step.placeholder: function_arn(self.region, workflow, step) for step in workflow.steps
             } | {"FilesBucketName": settings().files_bucket}
-            definition = asl.render(workflow.asl_path.read_text(encoding="utf-8"), substitutions)
+            try:
+                definition = asl.render(workflow.asl_path.read_text(encoding="utf-8"), substitutions)
+            except asl.UnknownPlaceholder as exc:
+                # One bad file must not take the other workflows down with it: skip it, say why once.
+                self.unavailable[workflow.name] = _unknown_placeholder_line(workflow, exc, substitutions)
+                print(f"warning: {self.unavailable[workflow.name]}", file=sys.stderr)
+                continue
             arn = sfn.create_state_machine(
                 name=f"stepwise-{workflow.name}",
                 definition=for_moto(definition),
@@ -280,6 +306,8 @@ class LocalRuntime:
     # --- executions ----------------------------------------------------------------------
     def start(self, workflow: str, payload: Any, *, name: str | None = None) -> str:
         spec = self._workflow(workflow)
+        if workflow in self.unavailable:
+            raise WorkflowUnavailable(f"{workflow} is not deployed: {self.unavailable[workflow]}")
         document = validate_input(spec, payload)
         execution_name = name or f"{workflow.replace('_', '-')}-{uuid.uuid4().hex[:12]}"
         arn: str = self.sfn.start_execution(

@@ -21,11 +21,22 @@ def placeholders(asl_text: str) -> set[str]:
     return set(PLACEHOLDER.findall(asl_text))
 
 
+class UnknownPlaceholder(KeyError):
+    """An ASL file names a ``${...}`` placeholder nothing substitutes (a typo'd step name, usually)."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(f"no substitution for {self.missing}")
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
 def render(asl_text: str, substitutions: Mapping[str, str]) -> str:
     """Substitute every ``${Name}``; a placeholder without a value is an error, not a silent gap."""
     missing = placeholders(asl_text) - set(substitutions)
     if missing:
-        raise KeyError(f"no substitution for {sorted(missing)}")
+        raise UnknownPlaceholder(missing)
     return PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], asl_text)
 
 
