@@ -978,3 +978,38 @@ def test_a_prefix_the_api_did_not_cache_is_logged_once_per_tool(
     # Then one warning names the model and the tool
     assert [(w["model"], w["tool_name"]) for w in warnings()] == [("claude-sonnet-4-6", TOOL)]
     assert warnings()[0]["input_tokens"] > 0
+
+
+def test_a_playbook_declared_below_the_caching_minimum_is_not_warned_about(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import io
+    import logging
+
+    from functions.shared.llm import client as client_module
+    from functions.shared.observability import logger
+
+    monkeypatch.setattr(client_module, "_UNCACHED_WARNED", set())
+    buffer = io.StringIO()
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logger.registered_formatter)
+    logger.addHandler(capture)
+    # Given the short (uncacheable) prefix, declared as a choice with its reason
+    book = dataclasses.replace(playbook(SYSTEM), below_cache_minimum_ok="one call a day: not worth padding")
+    try:
+        # When it is sent and neither written nor read
+        result = make_client().structured(
+            operation="classify",
+            playbook=book,
+            tool_name=TOOL,
+            prompt=lead_prompt(name="Acme", industry="retail"),
+            output_model=LeadScore,
+            context=CONTEXT,
+        )
+    finally:
+        logger.handlers.remove(capture)
+
+    # Then it was not cached, and nothing warns about the documented choice
+    assert result.usage.cache_creation_input_tokens == result.usage.cache_read_input_tokens == 0
+    assert "was not cached" not in buffer.getvalue()

@@ -249,6 +249,7 @@ class LLMClient:
                 },
                 "max_reprompts": self._settings.max_reprompts,
             },
+            below_cache_minimum_ok=playbook.below_cache_minimum_ok,
         )
 
         reprompts = 0
@@ -431,7 +432,8 @@ class LLMClient:
     def _charge(self, call: _CallRecord, t0: float, cost: float, outcome: str) -> None:
         """Metrics for the call, then its ledger entry (if the client has a ledger)."""
         usage = call.usage
-        _warn_if_uncached(self._settings.model, call.header["tool_name"], usage)
+        if not call.below_cache_minimum_ok:  # else a documented choice (Playbook), not news
+            _warn_if_uncached(self._settings.model, call.header["tool_name"], usage)
         metrics.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
         metrics.add_metric(name="LlmOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
         metrics.add_metric(
@@ -509,7 +511,12 @@ class _CallRecord:
     """Everything one ``structured()`` call writes to its audit object."""
 
     def __init__(
-        self, key: str, header: dict[str, Any], context: LLMCallContext, workflow: str | None
+        self,
+        key: str,
+        header: dict[str, Any],
+        context: LLMCallContext,
+        workflow: str | None,
+        below_cache_minimum_ok: str = "",
     ) -> None:
         self.key = key
         self.header = header
@@ -517,6 +524,7 @@ class _CallRecord:
         self.workflow = workflow
         self.exchanges: list[dict[str, Any]] = []
         self.usage = Usage.zero()
+        self.below_cache_minimum_ok = below_cache_minimum_ok  # the playbook's declared reason, if any
 
 
 def _warn_if_uncached(model: str, tool_name: str, usage: Usage) -> None:

@@ -50,6 +50,11 @@ class Playbook:
 
     workflow: str  # what the preamble calls the workflow, e.g. "sales outreach"
     tasks: tuple[LLMTask, ...]
+    #: Why this prefix may stay under the default model's caching minimum (every call then pays the
+    #: full input price), e.g. "one cheap call a day: padding the prompt would cost more than it
+    #: saves". Empty (the default): it must clear the minimum. ``tests/unit/test_playbooks.py``
+    #: checks both ways (a stale reason fails too), and the client does not warn about a declared one.
+    below_cache_minimum_ok: str = ""
     _by_name: dict[str, LLMTask] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
