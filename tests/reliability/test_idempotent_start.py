@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from functions.registry import WORKFLOWS
+from functions.shared.workflow_input import InputRejected, validate_input
 from local.runtime import LocalRuntime
 from tests.reliability.api import post_start
 from tests.reliability.scenarios import main
+from tests.reliability.vary import another_valid_body
 
 pytestmark = pytest.mark.slow
 
@@ -27,17 +29,15 @@ def runtime() -> Iterator[LocalRuntime]:
         yield local_runtime
 
 
-def another_valid_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The same request with its longest free text extended (or, without free text, a number changed:
-    a float halved, else a whole number plus one)."""
-    longest = max((k for k, v in body.items() if isinstance(v, str)), key=lambda k: len(body[k]))
-    if len(body[longest]) > 40:
-        return {**body, longest: body[longest] + " (changed)"}
-    number = next((k for k, v in body.items() if isinstance(v, float)), None)
-    if number is not None:
-        return {**body, number: round(body[number] / 2, 3)}
-    whole = next(k for k, v in body.items() if isinstance(v, int) and not isinstance(v, bool))
-    return {**body, whole: body[whole] + 1}
+def accepted_by(workflow: str) -> Callable[[dict[str, Any]], bool]:
+    def accepts(body: dict[str, Any]) -> bool:
+        try:
+            validate_input(WORKFLOWS[workflow], body)
+        except InputRejected:
+            return False
+        return True
+
+    return accepts
 
 
 @pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
@@ -57,7 +57,9 @@ def test_the_same_key_and_body_twice_is_one_run_and_another_body_is_a_conflict(
     runs = runtime.sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [r["name"] for r in runs].count(first[1]["executionId"]) == 1
     # and the key with a different body is refused without starting anything
-    conflict = post_start(workflow, json.dumps(another_valid_body(json.loads(body))), key)
+    conflict = post_start(
+        workflow, json.dumps(another_valid_body(workflow, json.loads(body), accepted_by(workflow))), key
+    )
     assert conflict[0] == 409, conflict
     assert len(runtime.sfn.list_executions(stateMachineArn=machine)["executions"]) == len(runs)
     runtime.wait(first[1]["executionArn"], until="approval", timeout_s=60)
