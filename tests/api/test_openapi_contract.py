@@ -177,11 +177,10 @@ def test_the_approval_routes_answer_a_real_link_within_their_contract(
 
 
 def test_a_started_run_can_be_followed_through_the_documents_links(
-    api: Api, contract: schemathesis.BaseSchema, credentials: dict[str, str]
+    api: Api, contract: schemathesis.BaseSchema, credentials: dict[str, str], outreach: dict[str, Any]
 ) -> None:
     # Given the document's links (each start's 202 → GET /executions/{execution_id}); redrive is left
     # out (no generated run fails, so it can only answer 401/404/409: the stateless test covers those)
-    followed: Counter[int] = Counter()
     linked = contract.exclude(operation_id="redrive_execution")
 
     class Scenario(linked.as_state_machine()):  # type: ignore[misc]
@@ -192,13 +191,11 @@ def test_a_started_run_can_be_followed_through_the_documents_links(
             self, response: Any, case: Case[Any], additional_checks: Any = None, **kwargs: Any
         ) -> None:
             case.validate_response(response, checks=CHECKS)
-            if case.operation.label == "GET /executions/{execution_id}":
-                followed[response.status_code] += 1
 
     # When schemathesis chains calls along them
     Scenario.run(
         settings=settings(
-            max_examples=12,  # six stopped following a link once a seventh start path came
+            max_examples=6,
             stateful_step_count=3,
             derandomize=True,
             database=None,
@@ -207,8 +204,29 @@ def test_a_started_run_can_be_followed_through_the_documents_links(
         )
     )
 
-    # Then every answer fitted, and some run started by a generated body was read back by its id
-    assert followed[200] >= 1, followed
+    # Then every answer along the chains fitted the contract (the checks raise otherwise); where
+    # Hypothesis goes is its own choice (it moved with every change to the document), so the link
+    # itself is followed below, deterministically
+
+    # And every start documents the same link, and following it from a real start reads that run
+    starts = {
+        path: item["post"]["responses"]["202"]["links"]["GetExecution"]
+        for path, item in contract.raw_schema["paths"].items()
+        if path.startswith("/workflows/")
+    }
+    assert len(starts) >= 7, starts
+    for link in starts.values():
+        assert link["operationId"] == "get_execution"
+        assert link["parameters"] == {"execution_id": "$response.body#/executionId"}
+    started = api.start(outreach)
+    assert started.status == 202, started.text
+    execution_id = started.json()["executionId"]  # what "$response.body#/executionId" selects
+    get = _operations(contract)["GET /executions/{execution_id}"]
+    read = get.Case(path_parameters={"execution_id": execution_id}).call_and_validate(
+        headers=credentials, checks=CHECKS
+    )
+    assert read.status_code == 200
+    assert read.json()["executionId"] == execution_id
 
 
 def test_an_answer_the_document_does_not_describe_fails_the_checks(
