@@ -16,7 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-## make demo: two real sales-outreach runs (approved and sent, rejected) on the local moto runtime
+## make demo: three real sales-outreach runs (approved and sent, rejected, disqualified before any
+## draft) on the local moto runtime; prints the email Claude drafted for the approved one
 demo: $(STAMP)
 	$(PY) -m local demo
 

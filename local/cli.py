@@ -29,14 +29,27 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.registry import ROOT, WORKFLOWS
-from functions.shared.approvals import Decision
+from functions.shared.approvals import ApprovalRecord, Decision
 from functions.shared.timeline import StepRun
 from local.runtime import InputRejected, LocalRuntime, RunResult, WorkflowUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-#: What ``--decision edit`` changes when no edited text is given: a visible, deterministic edit.
-DEFAULT_EDIT_LINE = "P.S. If a call is too much, I am happy to send a one-page summary instead."
+#: What ``--decision edit`` adds, when no edited text is given, to the approvals whose draft is free
+#: text a person would edit (a letter, an email, a case study): a visible, deterministic edit. Other
+#: drafts (tables, digests, questionnaires, summaries) are read back by code after the approval, so
+#: ``--decision edit`` approves them unedited and says so.
+DEFAULT_EDITS: dict[tuple[str, str], str] = {
+    ("sales_outreach", "RequestApproval"): (
+        "P.S. If a call is too much, I am happy to send a one-page summary instead."
+    ),
+    ("law_firm_ops", "RequestLetterApproval"): "Please call me if anything in this letter is unclear.",
+    ("referral", "ReengagementRequestApproval"): "P.S. A short reply is all it takes to pick this up again.",
+    ("case_study", "RequestClientApproval"): "(Edited in review: wording checked with the client.)",
+    ("case_study", "RequestMarketingApproval"): "(Edited in review: wording checked by marketing.)",
+}
+#: ``--decision reject`` without ``--comment``: neutral, for every workflow.
+DEFAULT_REJECT_COMMENT = "Rejected from the command line (no comment given)."
 
 
 def _parse_fault(spec: str) -> tuple[str, str, int, str]:
@@ -156,7 +169,7 @@ def format_timeline(rows: list[StepRun]) -> str:
     for index, row in enumerate(rows, 1):
         kind = row.kind or row.type.lower()
         duration = f"{row.duration_ms:.1f}" if row.duration_ms is not None else "-"
-        error = f"{row.error}: {_short_cause(row.cause)}" if row.error else ""
+        error = _error_line(row.error, row.cause) if row.error else ""
         tries = row.attempts or "-"
         lines.append(
             f"  {index:>2}  {row.state:<28} {kind:<13} {row.status:<10} {tries:>5} {duration:>8}  {error}"
@@ -176,21 +189,36 @@ def _short_cause(cause: str | None, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _decision(args: argparse.Namespace, runtime: LocalRuntime, body_key: str) -> Decision:
+def _decision(args: argparse.Namespace, record: ApprovalRecord, out: TextIO) -> Decision:
     if args.decision == "reject":
-        return Decision(decision="reject", comment=args.comment or "Not the right moment for this lead.")
+        return Decision(decision="reject", comment=args.comment or DEFAULT_REJECT_COMMENT)
     if args.decision == "edit":
         from functions.shared.adapters import get_files
 
-        body = (
-            args.edit_body_file.read_text(encoding="utf-8")
-            if args.edit_body_file
-            else get_files().get_text(body_key).rstrip() + "\n\n" + DEFAULT_EDIT_LINE
-        )
+        line = DEFAULT_EDITS.get((record.workflow, record.state))
+        if args.edit_body_file:
+            body: str | None = args.edit_body_file.read_text(encoding="utf-8")
+        elif line is not None:
+            body = get_files().get_text(record.draft.body_key).rstrip() + "\n\n" + line
+        else:
+            body = None
+            if args.edit_subject is None:
+                print(f"    {record.state}: not free text, approved unedited", file=out)
         return Decision(
             decision="approve", comment=args.comment, edited_subject=args.edit_subject, edited_body=body
         )
     return Decision(decision="approve", comment=args.comment)
+
+
+def _error_line(error: str | None, cause: str | None, limit: int = 90) -> str:
+    """``Error: cause``, or the error alone when there is no cause (no dangling colon)."""
+    short = _short_cause(cause, limit)
+    return f"{error}: {short}" if short else str(error)
+
+
+def waits_for_people(workflow: str) -> bool:
+    """Whether the workflow's ASL parks a run on a person (any ``.waitForTaskToken`` task)."""
+    return ".waitForTaskToken" in WORKFLOWS[workflow].asl_path.read_text(encoding="utf-8")
 
 
 def drive(
@@ -204,7 +232,7 @@ def drive(
             print(f"  approval requested from {record.approver}: {record.action}\n    link: {link}", file=out)
             if args.decision is None:
                 return runtime.result(arn)
-            decided = runtime.decide(record, _decision(args, runtime, record.draft.body_key))
+            decided = runtime.decide(record, _decision(args, record, out))
             edited = " (with edits)" if decided.edit_diff else ""
             print(f"  {decided.decided_by} decided: {decided.status.lower()}{edited}", file=out)
     return runtime.result(arn)
@@ -221,7 +249,7 @@ def report(result: RunResult, out: TextIO, *, timeline: bool = True) -> int:
     if result.status == "RUNNING":
         print("waiting for an approval: rerun with --decision approve|reject|edit", file=out)
         return EXIT_WAITING
-    print(f"run failed ({failed_state(result)}): {result.error}: {_short_cause(result.cause, 300)}", file=out)
+    print(f"run failed ({failed_state(result)}): {_error_line(result.error, result.cause, 300)}", file=out)
     return EXIT_FAILED
 
 
@@ -241,6 +269,9 @@ def failed_state(result: RunResult) -> str:
 
 
 def command_run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.decision is not None and not waits_for_people(args.workflow):
+        print(f"error: {args.workflow} has no approval step: --decision does not apply", file=sys.stderr)
+        return EXIT_INVALID
     try:
         payload = json.loads(args.input.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -297,7 +328,7 @@ def format_history(
     if compensations:
         lines.append("compensation (undid earlier steps): " + ", ".join(compensations))
     if view.get("error"):
-        lines.append(f"error: {view['error']}: {_short_cause(view.get('cause'), 300)}")
+        lines.append(f"error: {_error_line(view['error'], view.get('cause'), 300)}")
     for approval in view.get("approvals") or []:
         decided = f" by {approval['decided_by']}" if approval.get("decided_by") else ""
         edited = " (with edits)" if approval.get("edited") else ""
@@ -520,11 +551,23 @@ def command_demo(out: TextIO) -> int:
             args = argparse.Namespace(
                 decision=decision, comment=None, edit_subject=None, edit_body_file=None, name=None
             )
+            already = len(runtime.outbox())
             codes.append(report(drive(runtime, "sales_outreach", payload, args, out), out))
+            if decision == "approve":
+                _print_drafted(runtime.outbox()[already:], payload["approver_email"], out)
         print("\n=== outbox (what SES 'sent')", file=out)
         for email in runtime.outbox():
             print(f"  to {email['to']}: {email['subject']}", file=out)
     return EXIT_OK if all(code == EXIT_OK for code in codes) else EXIT_FAILED
+
+
+def _print_drafted(emails: list[dict[str, Any]], approver: str, out: TextIO) -> None:
+    """The email Claude drafted, as the lead received it (not the approval request to ``approver``)."""
+    for email in emails:
+        if email["to"] != approver:
+            body = "\n".join(("    " + line).rstrip() for line in str(email["body"]).rstrip().splitlines())
+            print(f"\n  the email Claude drafted, as sent to {email['to']}:", file=out)
+            print(f"    Subject: {email['subject']}\n{body}", file=out)
 
 
 def command_serve(args: argparse.Namespace, out: TextIO) -> int:

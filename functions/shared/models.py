@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 #: An id as business systems hand them out: letters, digits, dash, underscore.
 BusinessId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
-_EMAIL_PATTERN = (
+EMAIL_PATTERN = (
     r"^[^@\s<>(),;:\"\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
 )
 
@@ -21,7 +21,7 @@ def _lower(value: str) -> str:
 #: A single plain address (no display name, no list): recipients come from systems of record.
 EmailAddress = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN),
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN),
     AfterValidator(_lower),
 ]
 

@@ -15,10 +15,12 @@ import importlib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from functions.registry import WorkflowSpec
 from functions.shared.approvers import AMOUNT_FIELDS, APPROVER_FIELDS, ApproverDirectory, approver_directory
 from functions.shared.config import settings
+from functions.shared.models import EMAIL_PATTERN
 from functions.shared.requester import SelfApproval, approver_other_than
 
 
@@ -34,10 +36,22 @@ class InputRejected(ValueError):
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors in words a caller reads: no regular expressions, no Python class names."""
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": _message(err)}
         for err in exc.errors()
     ]
+
+
+def _message(err: ErrorDetails) -> str:
+    ctx = err.get("ctx") or {}
+    if err["type"] == "string_pattern_mismatch":
+        return "not a valid email address" if ctx.get("pattern") == EMAIL_PATTERN else "has the wrong format"
+    if err["type"] in ("model_type", "model_attributes_type", "dataclass_type"):
+        return "must be a JSON object"
+    if "class_name" in ctx:  # any other message that would name a Python class
+        return "has the wrong type"
+    return err["msg"]
 
 
 def input_model(workflow: WorkflowSpec) -> type[BaseModel]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,6 +111,21 @@ def test_invalid_input_is_refused_naming_the_bad_field_and_starts_nothing(
     assert [e["field"] for e in errors] == [field]
     assert all(e["message"] for e in errors)
     assert api.request("GET", "/executions?workflow=sales_outreach").json() == {"executions": []}
+
+
+def test_invalid_input_is_explained_in_words_without_regexes_or_class_names(
+    api: Api, outreach: dict[str, Any]
+) -> None:
+    # Given a wrong approver address, and then a JSON array instead of an object
+    wrong_email = api.start({**outreach, "approver_email": "dana-at-example"})
+    array = api.request("POST", START, json.dumps([outreach]), headers={"content-type": "application/json"})
+
+    # Then both are refused (400) in words a caller reads
+    assert wrong_email.status == array.status == 400
+    assert wrong_email.json()["errors"] == [
+        {"field": "approver_email", "message": "not a valid email address"}
+    ]
+    assert array.json()["errors"] == [{"field": "(body)", "message": "must be a JSON object"}]
 
 
 @pytest.mark.parametrize(
